@@ -1,0 +1,69 @@
+// The transport contract under the CoAP stack: datagrams in and out, each with an EndpointContext.
+
+/** DTLS session attributes of a datagram (dtls.md §10); absent for plain UDP. */
+export interface DtlsSessionInfo {
+  /** authenticated peer identity (PSK identity, X.509 subject DN, RPK ni:///sha-256;...) */
+  peerIdentity?: string;
+  /** IANA cipher suite name */
+  cipherSuite: string;
+  /** session id bytes (may be empty) */
+  sessionId: Buffer;
+  /** session creation time in ms (for session ids of length 0) */
+  sessionTime: number;
+  /** CID the server expects from the peer (only with CID) */
+  readCid?: Buffer;
+  /** CID the server writes to the peer (only with CID) */
+  writeCid?: Buffer;
+  /** `dtls-cid-router` when the record was forwarded by a cluster node */
+  via?: string;
+  secureRenegotiation: boolean;
+  extendedMasterSecret: boolean;
+  /** record carried the highest sequence number so far */
+  newestRecord: boolean;
+  /** application payload limit per record */
+  messageSizeLimit: number;
+  /** previous peer address when this record moved the connection */
+  prevAddress?: string;
+  prevPort?: number;
+  epoch: number;
+  readSequence: number;
+  handshakeTime: number;
+  /** node id of the receiving connector (cluster modes) */
+  nodeId?: number;
+}
+
+/** Where a datagram came from / goes to, plus the security context. */
+export interface EndpointContext {
+  /** peer IP address text (IPv6 without brackets) */
+  address: string;
+  port: number;
+  /** DTLS attributes, undefined on plain UDP */
+  dtls?: DtlsSessionInfo;
+  /** opaque connection handle of the secure connector (keeps the session across address changes) */
+  connection?: unknown;
+}
+
+/** A datagram transport (UDP or DTLS) an endpoint runs on. */
+export interface Connector {
+  /** `UDP` or `DTLS` (used in names such as `UDP:127.0.0.1:5683`) */
+  readonly protocol: 'UDP' | 'DTLS';
+  /** URI scheme: coap or coaps */
+  readonly scheme: 'coap' | 'coaps';
+  /** bound local address text (IPv6 without brackets) */
+  readonly localAddress: string;
+  /** bound local port (valid after start) */
+  readonly localPort: number;
+  /** called for every received datagram; set by the endpoint before start */
+  onDatagram: (data: Buffer, ctx: EndpointContext) => void;
+  /** binds and starts receiving */
+  start(): Promise<void>;
+  /** stops receiving and releases the socket */
+  stop(): Promise<void>;
+  /** sends one datagram; errors are reported through onError, never thrown */
+  send(data: Buffer, ctx: EndpointContext, onError?: (err: Error) => void): void;
+}
+
+/** `addr:port` key of a peer (IPv6 in brackets). */
+export function peerKey(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}

@@ -1,0 +1,69 @@
+// The settings one CoAP endpoint runs with (config.md §2), as plain typed data.
+
+/** Deduplication strategies (config.md §2 `COAP.DEDUPLICATOR`). */
+export type DeduplicatorMode = 'MARK_AND_SWEEP' | 'PEERS_MARK_AND_SWEEP' | 'CROP_ROTATION' | 'NO_DEDUPLICATOR';
+
+/** Settings of a CoAP endpoint; times in milliseconds. */
+export interface CoapStackConfig {
+  /** payload size above which block-wise transfer is used */
+  maxMessageSize: number;
+  /** block size for server-initiated block-wise transfers */
+  preferredBlockSize: number;
+  /** largest body reassembled from Block1 or served */
+  maxResourceBodySize: number;
+  ackTimeout: number;
+  ackInitRandom: number;
+  ackTimeoutScale: number;
+  maxAckTimeout: number;
+  maxRetransmit: number;
+  exchangeLifetime: number;
+  nonLifetime: number;
+  /** peers tracked by the deduplicator */
+  maxActivePeers: number;
+  maxPeerInactivityPeriod: number;
+  deduplicator: DeduplicatorMode;
+  markAndSweepInterval: number;
+  /** per-peer remembered exchanges (PEERS_MARK_AND_SWEEP) */
+  peersMarkAndSweepMessages: number;
+  cropRotationPeriod: number;
+  blockwiseStatusLifetime: number;
+  blockwiseStatusInterval: number;
+  blockwiseStrictBlock2Option: boolean;
+  blockwiseEntityTooLargeAutoFailover: boolean;
+  notificationCheckInterval: number;
+  notificationCheckIntervalCount: number;
+  maxServerObserves: number;
+  tokenSizeLimit: number;
+  useRandomMidStart: boolean;
+  strictEmptyMessageFormat: boolean;
+}
+
+/** RFC 7252 §4.8 defaults with Californium's module defaults (config.md §2). */
+export const DEFAULT_STACK_CONFIG: CoapStackConfig = {
+  maxMessageSize: 1024,
+  preferredBlockSize: 512,
+  maxResourceBodySize: 8192,
+  ackTimeout: 2000,
+  ackInitRandom: 1.5,
+  ackTimeoutScale: 2.0,
+  maxAckTimeout: 60_000,
+  maxRetransmit: 4,
+  exchangeLifetime: 247_000,
+  nonLifetime: 145_000,
+  maxActivePeers: 150_000,
+  maxPeerInactivityPeriod: 600_000,
+  deduplicator: 'MARK_AND_SWEEP',
+  markAndSweepInterval: 10_000,
+  peersMarkAndSweepMessages: 64,
+  cropRotationPeriod: 247_000,
+  blockwiseStatusLifetime: 300_000,
+  blockwiseStatusInterval: 5_000,
+  blockwiseStrictBlock2Option: false,
+  blockwiseEntityTooLargeAutoFailover: true,
+  notificationCheckInterval: 120_000,
+  notificationCheckIntervalCount: 100,
+  maxServerObserves: 50_000,
+  tokenSizeLimit: 8,
+  useRandomMidStart: true,
+  strictEmptyMessageFormat: true,
+};
