@@ -1,0 +1,331 @@
+// The client role of an endpoint: requests with token matching, Block1 sending, Block2 fetching
+// (RFC 7959 §2.4-2.5), observe notifications with freshness check (RFC 7641 §3.4).
+import { ACK, CON, NON, RST, Code, Opt, type CoapMessage, type CoapOption, type MessageType, EMPTY } from './message.js';
+import type { EndpointContext } from './connector.js';
+import {
+  addOption,
+  blockSize,
+  decodeBlock,
+  decodeUint,
+  encodeBlock,
+  encodeUint,
+  getOption,
+  removeOption,
+  sizeToSzx,
+  sortOptions,
+} from './options.js';
+import { encode } from './codec.js';
+import type { CoapEndpoint, Outgoing } from './endpoint.js';
+import type { TimerHandle } from '../util/timer-wheel.js';
+import type { DedupEntry } from './dedup.js';
+
+/** What to request. */
+export interface RequestSpec {
+  /** method code (Code.GET, ...) */
+  method: number;
+  /** CON (default) or NON */
+  type?: MessageType;
+  /** Uri-Path, as `a/b` text or segments */
+  path?: string | readonly string[];
+  /** Uri-Query options */
+  query?: readonly string[];
+  /** further options */
+  options?: readonly CoapOption[];
+  payload?: Buffer | string;
+  /** Content-Format */
+  format?: number;
+  accept?: number;
+  /** Observe option value (0 register, 1 cancel) */
+  observe?: number;
+  /** token to use (default: a fresh one) */
+  token?: Buffer;
+  /** block size for Block1 and an early Block2 (16..1024) */
+  blockSize?: number;
+  /** give up when no (complete) response arrived within this many ms */
+  timeout?: number;
+}
+
+/** Callbacks of a request. */
+export interface ResponseHandlers {
+  /** the (block-wise assembled) response; for observe the first one */
+  onResponse(res: CoapMessage, ctx: EndpointContext): void;
+  /** timeout, RST or send error */
+  onError(err: Error): void;
+  /** later notifications of an observe relation */
+  onNotification?(res: CoapMessage, ctx: EndpointContext): void;
+}
+
+/** A request in progress (and, for observe, the relation it established). */
+export class ClientExchange {
+  readonly ep: CoapEndpoint;
+  ctx: EndpointContext;
+  readonly token: Buffer;
+  readonly key: string;
+  private readonly base: CoapMessage;
+  private readonly handlers: ResponseHandlers;
+  private outgoing: Outgoing | undefined;
+  private timer: TimerHandle | undefined;
+  private readonly body: Buffer;
+  private block1Szx: number;
+  private block2Szx: number | undefined;
+  private chunks: Buffer[] = [];
+  private received = 0;
+  private observing = false;
+  private lastSeq = -1;
+  private lastTime = 0;
+  done = false;
+  /** MID of the last message sent for this exchange */
+  lastMid = -1;
+  /** number of retransmissions of all messages of this exchange */
+  retransmissions = 0;
+
+  constructor(ep: CoapEndpoint, spec: RequestSpec, ctx: EndpointContext, handlers: ResponseHandlers) {
+    this.ep = ep;
+    this.ctx = ctx;
+    this.handlers = handlers;
+    this.token = spec.token ?? ep.nextToken();
+    this.key = ep.peerOf(ctx) + '#' + this.token.toString('hex');
+    const options: CoapOption[] = spec.options ? [...spec.options] : [];
+    const path = typeof spec.path === 'string' ? spec.path.split('/').filter((s) => s.length > 0) : spec.path ?? [];
+    for (const p of path) options.push({ number: Opt.URI_PATH, value: Buffer.from(p, 'utf8') });
+    for (const q of spec.query ?? []) options.push({ number: Opt.URI_QUERY, value: Buffer.from(q, 'utf8') });
+    if (spec.format !== undefined) options.push({ number: Opt.CONTENT_FORMAT, value: encodeUint(spec.format) });
+    if (spec.accept !== undefined) options.push({ number: Opt.ACCEPT, value: encodeUint(spec.accept) });
+    if (spec.observe !== undefined) options.push({ number: Opt.OBSERVE, value: encodeUint(spec.observe) });
+    sortOptions(options);
+    this.body = spec.payload === undefined ? EMPTY : typeof spec.payload === 'string' ? Buffer.from(spec.payload, 'utf8') : spec.payload;
+    const cfg = ep.config;
+    this.block1Szx = sizeToSzx(spec.blockSize ?? cfg.preferredBlockSize);
+    if (spec.blockSize !== undefined) {
+      this.block2Szx = sizeToSzx(spec.blockSize);
+      addOption(options, Opt.BLOCK2, encodeBlock({ num: 0, more: false, szx: this.block2Szx }));
+    }
+    this.base = { type: spec.type ?? CON, code: spec.method, mid: 0, token: this.token, options, payload: EMPTY };
+    if (spec.timeout !== undefined) this.timer = ep.wheel.schedule(spec.timeout, () => this.fail(new Error('timeout')));
+  }
+
+  /** Sends the first message. */
+  start(): void {
+    this.ep.exchanges.set(this.key, this);
+    const limit = this.ep.config.maxMessageSize;
+    if (this.body.length > limit || this.body.length > blockSize(this.block1Szx) && this.block2Szx !== undefined) {
+      this.sendBlock1(0);
+    } else {
+      this.transmit({ ...this.base, payload: this.body });
+    }
+  }
+
+  private sendBlock1(num: number): void {
+    const size = blockSize(this.block1Szx);
+    const start = num * size;
+    const end = Math.min(start + size, this.body.length);
+    const options = [...this.base.options];
+    removeOption(options, Opt.BLOCK2);
+    addOption(options, Opt.BLOCK1, encodeBlock({ num, more: end < this.body.length, szx: this.block1Szx }));
+    if (num === 0) addOption(options, Opt.SIZE1, encodeUint(this.body.length));
+    this.transmit({ ...this.base, options, payload: this.body.subarray(start, end) });
+  }
+
+  private transmit(msg: CoapMessage): void {
+    if (this.done) return;
+    const ep = this.ep;
+    msg.mid = ep.nextMid();
+    this.lastMid = msg.mid;
+    ep.stats.inc('send-requests');
+    if (msg.type === CON) {
+      this.outgoing = ep.sendCon(
+        msg,
+        this.ctx,
+        {
+          onReset: () => this.fail(new Error('rejected')),
+          onTimeout: () => this.fail(new Error('timeout')),
+          onRetransmit: () => {
+            this.retransmissions++;
+          },
+        },
+        false,
+      );
+    } else {
+      ep.send(encode(msg), this.ctx, (err) => this.fail(err));
+    }
+  }
+
+  /** Handles a response or notification matched by token. */
+  receive(msg: CoapMessage, ctx: EndpointContext): void {
+    if (this.done) return;
+    if (this.outgoing) {
+      this.ep.cancelOutgoing(this.outgoing);
+      this.outgoing = undefined;
+    }
+    const b1v = getOption(msg, Opt.BLOCK1);
+    if (msg.code === Code.CONTINUE && b1v) {
+      const b1 = decodeBlock(b1v);
+      if (!b1) return this.fail(new Error('bad Block1 in 2.31'));
+      // late negotiation: the server may ask for smaller blocks (RFC 7959 §2.5)
+      const sent = (b1.num + 1) * blockSize(this.block1Szx);
+      if (b1.szx < this.block1Szx) this.block1Szx = b1.szx;
+      const next = Math.floor(sent / blockSize(this.block1Szx));
+      if (next * blockSize(this.block1Szx) >= this.body.length) return this.fail(new Error('server asks for more blocks than the body has'));
+      this.sendBlock1(next);
+      return;
+    }
+    const b2v = getOption(msg, Opt.BLOCK2);
+    const b2 = b2v ? decodeBlock(b2v) : undefined;
+    const obs = getOption(msg, Opt.OBSERVE);
+    if (b2 && (b2.more || b2.num > 0 || this.chunks.length > 0)) {
+      if (b2.num === 0 && obs !== undefined && this.observing) {
+        // a new block-wise notification restarts the assembly
+        this.chunks = [];
+        this.received = 0;
+      }
+      if (b2.num * blockSize(b2.szx) !== this.received) return this.fail(new Error('unexpected Block2 offset'));
+      this.chunks.push(msg.payload);
+      this.received += msg.payload.length;
+      if (b2.more) {
+        if (this.received > this.ep.config.maxResourceBodySize) return this.fail(new Error('response body too large'));
+        const options = [...this.base.options];
+        removeOption(options, Opt.OBSERVE);
+        removeOption(options, Opt.BLOCK1);
+        removeOption(options, Opt.SIZE1);
+        removeOption(options, Opt.BLOCK2);
+        addOption(options, Opt.BLOCK2, encodeBlock({ num: b2.num + 1, more: false, szx: b2.szx }));
+        if (obs !== undefined) this.pendingObserve = decodeUint(obs);
+        this.transmit({ ...this.base, type: this.base.type === NON ? NON : CON, options, payload: EMPTY });
+        return;
+      }
+      const payload = Buffer.concat(this.chunks, this.received);
+      this.chunks = [];
+      this.received = 0;
+      const options = msg.options.filter((o) => o.number !== Opt.BLOCK2);
+      if (this.pendingObserve !== undefined && obs === undefined) options.push({ number: Opt.OBSERVE, value: encodeUint(this.pendingObserve) });
+      this.pendingObserve = undefined;
+      this.deliver({ ...msg, options: sortOptions(options), payload }, ctx);
+      return;
+    }
+    this.deliver(msg, ctx);
+  }
+
+  private pendingObserve: number | undefined;
+
+  private deliver(msg: CoapMessage, ctx: EndpointContext): void {
+    const obs = getOption(msg, Opt.OBSERVE);
+    const wantsObserve = getOption(this.base, Opt.OBSERVE);
+    if (wantsObserve !== undefined && decodeUint(wantsObserve) === 0 && obs !== undefined && msg.code >> 5 === 2) {
+      const seq = decodeUint(obs);
+      const now = Date.now();
+      if (this.observing) {
+        // §3.4 freshness: newer sequence number (mod 2^24) or more than 128 s later
+        const v1 = this.lastSeq;
+        const fresh = (v1 < seq && seq - v1 < 1 << 23) || (v1 > seq && v1 - seq > 1 << 23) || now > this.lastTime + 128_000;
+        if (!fresh) return;
+        this.lastSeq = seq;
+        this.lastTime = now;
+        this.handlers.onNotification?.(msg, ctx);
+        return;
+      }
+      this.observing = true;
+      this.lastSeq = seq;
+      this.lastTime = now;
+      this.timer?.cancel();
+      this.timer = undefined;
+      this.handlers.onResponse(msg, ctx);
+      return;
+    }
+    if (this.observing) {
+      // an error or a response without Observe ends the relation (§3.2)
+      this.finish();
+      this.handlers.onNotification?.(msg, ctx);
+      return;
+    }
+    this.finish();
+    this.handlers.onResponse(msg, ctx);
+  }
+
+  private finish(): void {
+    this.done = true;
+    this.timer?.cancel();
+    this.timer = undefined;
+    if (this.outgoing) this.ep.cancelOutgoing(this.outgoing);
+    this.outgoing = undefined;
+    if (this.ep.exchanges.get(this.key) === this) this.ep.exchanges.delete(this.key);
+  }
+
+  /** Ends the exchange with an error. */
+  fail(err: Error): void {
+    if (this.done) return;
+    this.finish();
+    this.handlers.onError(err);
+  }
+
+  /** Forgets the exchange (observe: reactive cancel; later notifications get a RST). */
+  cancel(): void {
+    this.finish();
+  }
+
+  /** True while an observe relation is established. */
+  get isObserving(): boolean {
+    return this.observing && !this.done;
+  }
+}
+
+/** Sends a request from an endpoint; returns the exchange (already started). */
+export function request(ep: CoapEndpoint, spec: RequestSpec, ctx: EndpointContext, handlers: ResponseHandlers): ClientExchange {
+  const ex = new ClientExchange(ep, spec, ctx, handlers);
+  ex.start();
+  return ex;
+}
+
+/** Promise form of request for one-shot use (no observe). */
+export function requestAsync(ep: CoapEndpoint, spec: RequestSpec, ctx: EndpointContext): Promise<CoapMessage> {
+  return new Promise((resolve, reject) => {
+    request(ep, spec, ctx, { onResponse: (res) => resolve(res), onError: reject });
+  });
+}
+
+/** Matches a response message to its exchange (called by the endpoint for every response). */
+export function handleResponse(ep: CoapEndpoint, msg: CoapMessage, ctx: EndpointContext): void {
+  const peer = ep.peerOf(ctx);
+  if (msg.type === CON) {
+    // separate responses and CON notifications are deduplicated and acknowledged (§4.2, §4.5)
+    const entry: DedupEntry = { accepted: false, time: Date.now(), con: true };
+    const dup = ep.dedup.check(peer, msg.mid, entry);
+    if (dup) {
+      ep.stats.inc('recv-duplicate responses');
+      if (dup.response) ep.send(dup.response, ctx);
+      return;
+    }
+    const ex = ep.exchanges.get(peer + '#' + msg.token.toString('hex'));
+    if (!ex) {
+      ep.stats.inc('recv-ignored');
+      entry.response = rst(ep, msg.mid);
+      ep.send(entry.response, ctx);
+      return;
+    }
+    entry.response = ack(ep, msg.mid);
+    ep.send(entry.response, ctx);
+    ex.receive(msg, ctx);
+    return;
+  }
+  const ex = ep.exchanges.get(peer + '#' + msg.token.toString('hex'));
+  if (!ex) {
+    ep.stats.inc('recv-ignored');
+    if (msg.type === NON) ep.send(rst(ep, msg.mid), ctx);
+    return;
+  }
+  if (msg.type === ACK && ex.lastMid !== msg.mid) {
+    // a piggy-backed response must match the MID of our request (§5.3.2)
+    ep.stats.inc('recv-ignored');
+    return;
+  }
+  ex.receive(msg, ctx);
+}
+
+function ack(ep: CoapEndpoint, mid: number): Buffer {
+  ep.stats.inc('send-acks');
+  return encode({ type: ACK, code: 0, mid, token: EMPTY, options: [], payload: EMPTY });
+}
+
+function rst(ep: CoapEndpoint, mid: number): Buffer {
+  ep.stats.inc('send-rejects');
+  return encode({ type: RST, code: 0, mid, token: EMPTY, options: [], payload: EMPTY });
+}

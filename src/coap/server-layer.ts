@@ -1,0 +1,375 @@
+// The server role of an endpoint: deduplication, option checks, Block1/Block2 (RFC 7959),
+// observe registration (RFC 7641 §3.1), resource dispatch and response sending.
+import { ACK, CON, NON, Code, Opt, type CoapMessage, type CoapOption, EMPTY, isSuccess } from './message.js';
+import type { EndpointContext } from './connector.js';
+import type { Exchange, Resource, ResponseSpec } from './resource.js';
+import { METHODS, findResource } from './resource.js';
+import {
+  addOption,
+  blockSize,
+  decodeBlock,
+  decodeUint,
+  encodeBlock,
+  encodeUint,
+  getOption,
+  getUint,
+  isCritical,
+  isKnownOption,
+  sizeToSzx,
+  sortOptions,
+  type Block,
+} from './options.js';
+import { encode } from './codec.js';
+import type { CoapEndpoint } from './endpoint.js';
+import type { DedupEntry } from './dedup.js';
+import { assemble } from './blockwise.js';
+import { registerRelation, cancelRelation } from './observe.js';
+
+/** Allowed value lengths of known options (§5.10 table; RFC 7641, 7959). */
+const OPTION_LENGTHS: Record<number, [number, number]> = {
+  [Opt.IF_MATCH]: [0, 8],
+  [Opt.URI_HOST]: [1, 255],
+  [Opt.ETAG]: [1, 8],
+  [Opt.IF_NONE_MATCH]: [0, 0],
+  [Opt.OBSERVE]: [0, 3],
+  [Opt.URI_PORT]: [0, 2],
+  [Opt.LOCATION_PATH]: [0, 255],
+  [Opt.URI_PATH]: [0, 255],
+  [Opt.CONTENT_FORMAT]: [0, 2],
+  [Opt.MAX_AGE]: [0, 4],
+  [Opt.URI_QUERY]: [0, 255],
+  [Opt.ACCEPT]: [0, 2],
+  [Opt.LOCATION_QUERY]: [0, 255],
+  [Opt.BLOCK2]: [0, 3],
+  [Opt.BLOCK1]: [0, 3],
+  [Opt.SIZE2]: [0, 4],
+  [Opt.PROXY_URI]: [1, 1034],
+  [Opt.PROXY_SCHEME]: [1, 255],
+  [Opt.SIZE1]: [0, 4],
+  [Opt.NO_RESPONSE]: [0, 1],
+};
+
+/** Options that must not repeat in a request (§5.4.5). */
+const SINGLE = new Set<number>([
+  Opt.URI_HOST, Opt.IF_NONE_MATCH, Opt.OBSERVE, Opt.URI_PORT, Opt.CONTENT_FORMAT, Opt.ACCEPT,
+  Opt.BLOCK2, Opt.BLOCK1, Opt.SIZE2, Opt.SIZE1, Opt.PROXY_URI, Opt.PROXY_SCHEME, Opt.MAX_AGE,
+]);
+
+/** First bad critical option of a request, or undefined (§5.4.1, §5.4.3, §5.4.5). */
+function badCriticalOption(msg: CoapMessage): CoapOption | undefined {
+  let prev = -1;
+  for (const o of msg.options) {
+    const known = isKnownOption(o.number);
+    let bad = !known;
+    if (known) {
+      const range = OPTION_LENGTHS[o.number];
+      if (range && (o.value.length < range[0] || o.value.length > range[1])) bad = true;
+      if (o.number === prev && SINGLE.has(o.number)) bad = true;
+    }
+    prev = o.number;
+    if (bad && isCritical(o.number)) return o;
+  }
+  return undefined;
+}
+
+/** A request being served; implements the handler-facing Exchange API. */
+export class ServerExchange implements Exchange {
+  readonly request: CoapMessage;
+  readonly context: EndpointContext;
+  readonly ep: CoapEndpoint;
+  readonly peer: string;
+  resource!: Resource;
+  readonly notification = false;
+  accepted = false;
+  responded = false;
+  dedup: DedupEntry | undefined;
+  /** final Block1 of a reassembled body, echoed in the response */
+  block1: Block | undefined;
+  /** Observe=0 on an observable resource */
+  observe = false;
+
+  constructor(ep: CoapEndpoint, request: CoapMessage, context: EndpointContext, peer: string) {
+    this.ep = ep;
+    this.request = request;
+    this.context = context;
+    this.peer = peer;
+  }
+
+  get endpoint() {
+    return this.ep.info;
+  }
+
+  accept(): void {
+    if (this.responded || this.accepted) return;
+    this.accepted = true;
+    if (this.request.type === CON) {
+      if (this.dedup) this.dedup.accepted = true;
+      this.ep.sendEmpty(ACK, this.request.mid, this.context);
+    }
+  }
+
+  respond(res: ResponseSpec): void {
+    if (this.responded) return;
+    this.responded = true;
+    sendResponse(this, res);
+  }
+}
+
+/** Processes one request message (after decoding). */
+export function handleRequest(ep: CoapEndpoint, msg: CoapMessage, ctx: EndpointContext): void {
+  const peer = ep.peerOf(ctx);
+  const now = Date.now();
+  const entry: DedupEntry = { accepted: false, time: now, con: msg.type === CON };
+  const dup = ep.dedup.check(peer, msg.mid, entry);
+  if (dup) {
+    ep.stats.inc('recv-duplicate requests');
+    if (dup.response) ep.send(dup.response, ctx);
+    else if (dup.accepted && msg.type === CON) ep.sendEmpty(ACK, msg.mid, ctx);
+    return;
+  }
+  const ex = new ServerExchange(ep, msg, ctx, peer);
+  ex.dedup = entry;
+  try {
+    process(ex, now);
+  } catch (err) {
+    ep.logger?.warn({ err }, 'request handler failed');
+    if (!ex.responded) ex.respond({ code: Code.INTERNAL_SERVER_ERROR });
+  }
+}
+
+function process(ex: ServerExchange, now: number): void {
+  const ep = ex.ep;
+  let msg = ex.request;
+  const bad = badCriticalOption(msg);
+  if (bad) {
+    ex.respond({ code: Code.BAD_OPTION, payload: `option ${bad.number} not supported!`, format: 0 });
+    return;
+  }
+  if (getOption(msg, Opt.PROXY_URI) || getOption(msg, Opt.PROXY_SCHEME)) {
+    ex.respond({ code: Code.PROXY_NOT_SUPPORTED });
+    return;
+  }
+  const method = METHODS[msg.code];
+  const block1Value = getOption(msg, Opt.BLOCK1);
+  if (block1Value !== undefined && method !== 'GET' && method !== 'DELETE') {
+    const assembled = receiveBlock1(ex, block1Value, now);
+    if (!assembled) return;
+    msg = assembled;
+    (ex as { request: CoapMessage }).request = msg;
+  }
+  const block2Value = getOption(msg, Opt.BLOCK2);
+  if (block2Value !== undefined) {
+    const b2 = decodeBlock(block2Value);
+    if (!b2) {
+      ex.respond({ code: Code.BAD_OPTION, payload: 'invalid Block2 option', format: 0 });
+      return;
+    }
+    if (b2.num > 0 && serveBlock2(ex, b2, now)) return;
+  }
+  const path: string[] = [];
+  for (const o of msg.options) {
+    if (o.number === Opt.URI_PATH) path.push(o.value.toString('utf8'));
+    else if (o.number > Opt.URI_PATH) break;
+  }
+  const resource = ep.root ? findResource(ep.root, path) : undefined;
+  if (!resource) {
+    ex.respond({ code: Code.NOT_FOUND });
+    return;
+  }
+  ex.resource = resource;
+  const handler = method ? resource.handlers[method] : undefined;
+  if (!handler) {
+    ex.respond({ code: Code.METHOD_NOT_ALLOWED });
+    return;
+  }
+  if (method === 'GET' || method === 'FETCH') {
+    const obs = getOption(msg, Opt.OBSERVE);
+    if (obs !== undefined) {
+      const v = decodeUint(obs);
+      if (v === 1) cancelRelation(ep, ex.peer, msg.token);
+      else if (v === 0 && resource.observable) ex.observe = true;
+    }
+  }
+  handler(ex);
+}
+
+/** Block1 reassembly (RFC 7959 §2.5); returns the complete request or undefined when answered. */
+function receiveBlock1(ex: ServerExchange, value: Buffer, now: number): CoapMessage | undefined {
+  const ep = ex.ep;
+  const msg = ex.request;
+  const max = ep.config.maxResourceBodySize;
+  const b1 = decodeBlock(value);
+  if (!b1) {
+    ex.respond({ code: Code.BAD_OPTION, payload: 'invalid Block1 option', format: 0 });
+    return undefined;
+  }
+  const size1 = getUint(msg, Opt.SIZE1);
+  if (size1 !== undefined && size1 > max) {
+    tooLarge(ex, max);
+    return undefined;
+  }
+  const key = transferKey(ex.peer, msg);
+  const format = getUint(msg, Opt.CONTENT_FORMAT);
+  const size = blockSize(b1.szx);
+  let t = ep.block1.get(key, now);
+  if (b1.num === 0) {
+    t = { chunks: [], length: 0, format, time: now };
+    if (b1.more) ep.block1.set(key, t);
+  } else {
+    if (!t || b1.num * size !== t.length) {
+      if (t) ep.block1.delete(key);
+      ex.respond({ code: Code.REQUEST_ENTITY_INCOMPLETE, payload: 'missing blocks', format: 0 });
+      return undefined;
+    }
+    if (t.format !== format) {
+      ep.block1.delete(key);
+      ex.respond({ code: Code.REQUEST_ENTITY_INCOMPLETE, payload: 'unexpected Content-Format', format: 0 });
+      return undefined;
+    }
+  }
+  // §2.3: a block with M=1 must carry exactly the block size
+  if (b1.more && msg.payload.length !== size) {
+    ep.block1.delete(key);
+    ex.respond({ code: Code.BAD_REQUEST, payload: 'wrong block size', format: 0 });
+    return undefined;
+  }
+  if (t.length + msg.payload.length > max) {
+    ep.block1.delete(key);
+    tooLarge(ex, max);
+    return undefined;
+  }
+  t.chunks.push(msg.payload);
+  t.length += msg.payload.length;
+  if (b1.more) {
+    ep.block1.touch(key, t, now);
+    const options: CoapOption[] = [{ number: Opt.BLOCK1, value: encodeBlock({ num: b1.num, more: true, szx: b1.szx }) }];
+    ex.respond({ code: Code.CONTINUE, options });
+    return undefined;
+  }
+  ep.block1.delete(key);
+  ex.block1 = { num: b1.num, more: false, szx: b1.szx };
+  const options = msg.options.filter((o) => o.number !== Opt.BLOCK1 && o.number !== Opt.SIZE1);
+  return { ...msg, options, payload: assemble(t) };
+}
+
+function tooLarge(ex: ServerExchange, max: number): void {
+  ex.respond({
+    code: Code.REQUEST_ENTITY_TOO_LARGE,
+    payload: `body too large, max. ${max} bytes`,
+    format: 0,
+    options: [{ number: Opt.SIZE1, value: encodeUint(max) }],
+  });
+}
+
+/** Key of a block-wise transfer: peer, method and request URI (path and query). */
+export function transferKey(peer: string, msg: CoapMessage): string {
+  let key = peer + '|' + msg.code;
+  for (const o of msg.options) {
+    if (o.number === Opt.URI_PATH) key += '/' + o.value.toString('utf8');
+    else if (o.number === Opt.URI_QUERY) key += '?' + o.value.toString('utf8');
+    else if (o.number > Opt.URI_QUERY) break;
+  }
+  return key;
+}
+
+/** Serves a later Block2 from a stored response body; false when no transfer is known. */
+function serveBlock2(ex: ServerExchange, b2: Block, now: number): boolean {
+  const ep = ex.ep;
+  const key = transferKey(ex.peer, ex.request);
+  const t = ep.block2.get(key, now);
+  if (!t) return false;
+  const szx = Math.min(b2.szx, sizeToSzx(ep.config.preferredBlockSize));
+  ep.block2.touch(key, t, now);
+  const { payload, options, code } = t;
+  const sliced = sliceBlock(ex, payload, [...options], b2.num, szx, key);
+  sendResponseMessage(ex, sliced.code ?? code, sliced);
+  return true;
+}
+
+/** Adds Block2 (and Size2 for block 0) to options and returns the block's payload; 4.02 if out of range. */
+function sliceBlock(ex: ServerExchange, payload: Buffer, options: CoapOption[], num: number, szx: number, key: string): { options: CoapOption[]; payload: Buffer; code?: number } {
+  const size = blockSize(szx);
+  let start = num * size;
+  if (start >= payload.length && num > 0) {
+    // a bigger block size negotiated later: RFC 7959 §2.4 allows the client to switch, stay in range
+    ex.ep.block2.delete(key);
+    return { options: [], payload: Buffer.from('block out of range'), code: Code.BAD_OPTION };
+  }
+  const end = Math.min(start + size, payload.length);
+  const more = end < payload.length;
+  addOption(options, Opt.BLOCK2, encodeBlock({ num, more, szx }));
+  if (num === 0) addOption(options, Opt.SIZE2, encodeUint(payload.length));
+  if (!more) ex.ep.block2.delete(key);
+  return { options, payload: payload.subarray(start, end) };
+}
+
+/** Builds and sends the response for a handler's ResponseSpec (block-wise and observe applied). */
+function sendResponse(ex: ServerExchange, res: ResponseSpec): void {
+  const ep = ex.ep;
+  const req = ex.request;
+  const payload = res.payload === undefined ? EMPTY : typeof res.payload === 'string' ? Buffer.from(res.payload, 'utf8') : res.payload;
+  const options: CoapOption[] = res.options ? sortOptions([...res.options]) : [];
+  if (res.format !== undefined) addOption(options, Opt.CONTENT_FORMAT, encodeUint(res.format));
+  if (ex.block1) addOption(options, Opt.BLOCK1, encodeBlock(ex.block1));
+  if (ex.observe) {
+    if (isSuccess(res.code)) {
+      const seq = registerRelation(ex);
+      if (seq !== undefined) addOption(options, Opt.OBSERVE, encodeUint(seq));
+    } else {
+      cancelRelation(ep, ex.peer, req.token);
+    }
+  }
+  const block2 = blockwiseResponse(ep, req, ex.peer, payload, options, res.code);
+  if (block2) {
+    const sliced = sliceBlock(ex, payload, block2.options, block2.num, block2.szx, block2.key);
+    sendResponseMessage(ex, sliced.code ?? res.code, sliced);
+    return;
+  }
+  sendResponseMessage(ex, res.code, { options, payload });
+}
+
+/** Decides whether a response body goes out block-wise; stores the transfer for the later blocks. */
+export function blockwiseResponse(
+  ep: CoapEndpoint,
+  req: CoapMessage,
+  peer: string,
+  payload: Buffer,
+  options: CoapOption[],
+  code: number,
+): { num: number; szx: number; key: string; options: CoapOption[] } | undefined {
+  const cfg = ep.config;
+  const requested = getOption(req, Opt.BLOCK2);
+  const b2 = requested ? decodeBlock(requested) : undefined;
+  const preferred = sizeToSzx(cfg.preferredBlockSize);
+  const szx = b2 ? Math.min(b2.szx, preferred) : preferred;
+  const needed = b2 ? payload.length > blockSize(szx) || b2.num > 0 || cfg.blockwiseStrictBlock2Option : payload.length > cfg.maxMessageSize;
+  if (!needed) return undefined;
+  const num = b2 ? b2.num : 0;
+  const key = transferKey(peer, req);
+  const stored = options.filter((o) => o.number !== Opt.BLOCK2 && o.number !== Opt.SIZE2 && o.number !== Opt.OBSERVE && o.number !== Opt.BLOCK1);
+  if (payload.length > blockSize(szx)) ep.block2.set(key, { code, payload, options: stored, time: Date.now() });
+  return { num, szx, key, options };
+}
+
+/** Sends a response message with the right type and MID (piggy-backed, separate CON, or NON). */
+function sendResponseMessage(ex: ServerExchange, code: number, body: { options: CoapOption[]; payload: Buffer }): void {
+  const ep = ex.ep;
+  const req = ex.request;
+  ep.stats.inc('send-responses');
+  if (req.type === CON && !ex.accepted) {
+    const msg: CoapMessage = { type: ACK, code, mid: req.mid, token: req.token, options: body.options, payload: body.payload };
+    const data = encode(msg);
+    if (ex.dedup) ex.dedup.response = data;
+    ep.send(data, ex.context);
+    return;
+  }
+  const msg: CoapMessage = { type: req.type === CON ? CON : NON, code, mid: ep.nextMid(), token: req.token, options: body.options, payload: body.payload };
+  if (msg.type === CON) {
+    const o = ep.sendCon(msg, ex.context, {}, true);
+    if (ex.dedup) ex.dedup.response = o.data;
+  } else {
+    const data = encode(msg);
+    if (ex.dedup) ex.dedup.response = data;
+    ep.send(data, ex.context);
+  }
+}

@@ -1,0 +1,40 @@
+// A logical CoAP server: one resource tree served on several endpoints.
+import type { Logger } from 'pino';
+import type { Resource } from './resource.js';
+import { CoapEndpoint } from './endpoint.js';
+import type { Connector } from './connector.js';
+import type { CoapStackConfig } from './stack-config.js';
+
+/** A resource tree with its endpoints (e.g. the plugtest server on 5683/5684). */
+export class CoapServer {
+  readonly tag: string;
+  readonly root: Resource;
+  readonly endpoints: CoapEndpoint[] = [];
+  private readonly logger: Logger | undefined;
+
+  constructor(tag: string, root: Resource, logger?: Logger) {
+    this.tag = tag;
+    this.root = root;
+    this.logger = logger;
+  }
+
+  /** Creates an endpoint for a connector and adds it (not yet started). */
+  addEndpoint(connector: Connector, config: CoapStackConfig): CoapEndpoint {
+    const ep = new CoapEndpoint({ connector, config, root: this.root, serverTag: this.tag, logger: this.logger });
+    this.endpoints.push(ep);
+    return ep;
+  }
+
+  /** Starts every endpoint; fails if one cannot bind. */
+  async start(): Promise<void> {
+    for (const ep of this.endpoints) {
+      await ep.start();
+      this.logger?.info({ server: this.tag, endpoint: ep.info.uri }, 'endpoint started');
+    }
+  }
+
+  /** Stops every endpoint. */
+  async stop(): Promise<void> {
+    await Promise.all(this.endpoints.map((ep) => ep.stop()));
+  }
+}
