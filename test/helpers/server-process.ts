@@ -1,0 +1,124 @@
+// Starts the real server (dist/src/cli/server-main.js) as a child process in a temp working directory.
+import { spawn, type ChildProcess } from 'node:child_process';
+import dgram from 'node:dgram';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+/** Repository root. */
+export const REPO = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+/** The built server entry point. */
+export const SERVER_MAIN = path.join(REPO, 'dist/src/cli/server-main.js');
+
+/** A running server process. */
+export interface ServerProcess {
+  proc: ChildProcess;
+  cwd: string;
+  /** UDP ports: plugtest coap, extended coap (and the secure ones reserved for later) */
+  ports: { plug: number; plugSecure: number; ext: number; extSecure: number };
+  /** everything the process printed so far */
+  output(): string;
+  /** sends a console line */
+  write(line: string): void;
+  /** SIGTERM and wait for exit; returns the exit code */
+  stop(): Promise<number | null>;
+  /** resolves with the exit code when the process ends */
+  exited: Promise<number | null>;
+}
+
+/** Finds `n` UDP ports free on 127.0.0.1 and ::1. */
+export async function freeUdpPorts(n: number): Promise<number[]> {
+  const ports: number[] = [];
+  while (ports.length < n) {
+    const s = dgram.createSocket('udp4');
+    await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+    const port = s.address().port;
+    s.close();
+    if (ports.includes(port)) continue;
+    const ok6 = await new Promise<boolean>((resolve) => {
+      const s6 = dgram.createSocket({ type: 'udp6', ipv6Only: true });
+      s6.once('error', () => resolve(false));
+      s6.bind(port, '::1', () => {
+        s6.close();
+        resolve(true);
+      });
+    });
+    if (ok6 || !hasIpv6Loopback()) ports.push(port);
+  }
+  return ports;
+}
+
+/** True when ::1 is configured on this machine. */
+export function hasIpv6Loopback(): boolean {
+  return Object.values(os.networkInterfaces()).some((list) => list?.some((a) => a.address === '::1'));
+}
+
+/** Options for startServer. */
+export interface StartOptions {
+  /** extra command line flags (default: loopback only) */
+  args?: string[];
+  /** extra properties lines appended to the generated file */
+  properties?: string[];
+  /** do not write a properties file (the server creates its own with default ports) */
+  noProperties?: boolean;
+  env?: NodeJS.ProcessEnv;
+  /** wait for the `started` log line (default true) */
+  waitStarted?: boolean;
+  timeoutMs?: number;
+}
+
+/** Starts the server with free ports written into a fresh Californium3.properties. */
+export async function startServer(opts: StartOptions = {}): Promise<ServerProcess> {
+  if (!fs.existsSync(SERVER_MAIN)) throw new Error(`${SERVER_MAIN} missing: run npm run build first`);
+  const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'extplugtest-'));
+  const [plug, plugSecure, ext, extSecure] = await freeUdpPorts(4);
+  const ports = { plug: plug!, plugSecure: plugSecure!, ext: ext!, extSecure: extSecure! };
+  if (!opts.noProperties) {
+    const lines = [
+      `COAP.COAP_PORT=${ports.ext}`,
+      `COAP.COAP_SECURE_PORT=${ports.extSecure}`,
+      `PLUGTEST.COAP.COAP_PORT=${ports.plug}`,
+      `PLUGTEST.COAP.COAP_SECURE_PORT=${ports.plugSecure}`,
+      ...(opts.properties ?? []),
+    ];
+    fs.writeFileSync(path.join(cwd, 'Californium3.properties'), lines.join('\n') + '\n');
+  }
+  const args = opts.args ?? ['--no-external'];
+  const proc = spawn(process.execPath, [SERVER_MAIN, ...args], {
+    cwd,
+    env: { ...process.env, ...opts.env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout!.on('data', (d) => (out += d.toString()));
+  proc.stderr!.on('data', (d) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  const sp: ServerProcess = {
+    proc,
+    cwd,
+    ports,
+    output: () => out,
+    write: (line) => proc.stdin!.write(line + '\n'),
+    exited,
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
+      const code = await exited;
+      clearTimeout(t);
+      fs.rmSync(cwd, { recursive: true, force: true });
+      return code;
+    },
+  };
+  if (opts.waitStarted ?? true) {
+    const deadline = Date.now() + (opts.timeoutMs ?? 15_000);
+    while (!/started \.\.\./.test(out)) {
+      if (proc.exitCode !== null) throw new Error(`server exited with ${proc.exitCode}:\n${out}`);
+      if (Date.now() > deadline) {
+        proc.kill('SIGKILL');
+        throw new Error(`server did not start:\n${out}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  return sp;
+}
