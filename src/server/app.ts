@@ -1,0 +1,108 @@
+// Composition of the process: plugtest server (5683) and extended server (5783) on their endpoints.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { CoapServer } from '../coap/server.js';
+import { UdpConnector } from '../coap/udp-connector.js';
+import { loadProperties, stackConfigFor, portsFor, type Properties, type ServerKind } from '../config/index.js';
+import { selectAddresses, bindAddressOf, type LocalAddress } from './interfaces.js';
+import type { ServerOptions } from '../cli/options.js';
+import { createPlugtestResources } from '../resources/plugtest/index.js';
+import { createExtendedResources } from '../resources/extended/index.js';
+import type { ResourceTree } from '../resources/types.js';
+import { productVersion } from './version.js';
+import { startHealthLog } from './health.js';
+
+/** A running process: both servers and what stops them. */
+export interface App {
+  servers: CoapServer[];
+  version: string;
+  stop(): Promise<void>;
+}
+
+/** Raised when start-up fails for a reason the user must fix (exit status 1). */
+export class StartupError extends Error {}
+
+/** Creates and starts the servers as the options and the properties file say. */
+export async function startApp(opts: ServerOptions, logger: Logger, shutdown: () => void, cwd = process.cwd()): Promise<App> {
+  const props = loadProperties(cwd, logger);
+  const version = productVersion(cwd);
+  const addresses = selectAddresses({
+    loopback: opts.loopback,
+    external: opts.external,
+    ipv4: opts.ipv4,
+    ipv6: opts.ipv6,
+    patterns: opts.interfacesPattern,
+  });
+  const trees: ResourceTree[] = [];
+  const servers: CoapServer[] = [];
+  const resourceOptions = { notifyInterval: opts.notifyInterval, echoDelay: opts.echoDelay, version, shutdown };
+  if (opts.plugtest) {
+    const tree = createPlugtestResources(resourceOptions);
+    trees.push(tree);
+    const server = new CoapServer('PLUG-TEST', tree.root, logger);
+    addEndpoints(server, props, 'plugtest', addresses, opts, logger);
+    if (server.endpoints.length === 0) throw new StartupError('no endpoint available!');
+    servers.push(server);
+  }
+  const extTree = createExtendedResources(resourceOptions);
+  trees.push(extTree);
+  const ext = new CoapServer('EXTENDED-TEST', extTree.root, logger);
+  addEndpoints(ext, props, 'extended', addresses, opts, logger);
+  if (ext.endpoints.length === 0) throw new StartupError('no endpoint available!');
+  servers.push(ext);
+  logger.warn('coaps (DTLS) endpoints are not available in this version; only coap (UDP) endpoints are created');
+
+  const started: CoapServer[] = [];
+  try {
+    for (const s of servers) {
+      await s.start();
+      started.push(s);
+    }
+  } catch (err) {
+    await Promise.all(started.map((s) => s.stop()));
+    throw new StartupError(`cannot bind endpoint: ${(err as Error).message}`);
+  }
+  for (const t of trees) t.start();
+  const health = startHealthLog(servers, props, logger);
+  const heapMb = Math.round(process.memoryUsage().heapTotal / (1024 * 1024));
+  logger.info(`extplugtest, version ${version}, ${heapMb}MB heap, started ...`);
+  let stopped = false;
+  return {
+    servers,
+    version,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      health.stop();
+      for (const t of trees) t.stop();
+      await Promise.all(servers.map((s) => s.stop()));
+    },
+  };
+}
+
+/** Adds a coap (UDP) endpoint per selected address (cli.md §3.2). */
+function addEndpoints(server: CoapServer, props: Properties, kind: ServerKind, addresses: LocalAddress[], opts: ServerOptions, logger: Logger): void {
+  const ports = portsFor(props, kind);
+  if (opts.dtlsOnly) return;
+  for (const a of addresses) {
+    // non-loopback UDP endpoints use the small external message size to limit amplification
+    const external = !a.loopback;
+    const config = stackConfigFor(props, kind, external);
+    const connector = new UdpConnector({
+      address: bindAddressOf(a),
+      port: ports.coap,
+      receiveBufferSize: props.get<number>('UDP.RECEIVE_BUFFER_SIZE'),
+      sendBufferSize: props.get<number>('UDP.SEND_BUFFER_SIZE'),
+      onError: (err) => logger.warn({ err, address: a.address }, 'udp socket error'),
+    });
+    server.addEndpoint(connector, config);
+  }
+}
+
+/** Path of the package root (for files shipped with it). */
+export function packageRoot(): string {
+  let dir = path.dirname(new URL(import.meta.url).pathname);
+  while (!fs.existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return dir;
+}
