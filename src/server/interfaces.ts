@@ -77,7 +77,9 @@ export function selectAddresses(
       const address = family === 6 ? info.address.replace(/%.*$/, '').toLowerCase() : info.address;
       const loopback = info.internal || isLoopback(address, family);
       const linkLocal = isLinkLocal(address, family);
-      if (loopback || linkLocal ? !filter.loopback : !filter.external) continue;
+      // loopback needs --loopback, other addresses --external; link-local needs both, so that
+      // --no-external binds loopback addresses only (no link-local)
+      if (loopback ? !filter.loopback : linkLocal ? !(filter.loopback && filter.external) : !filter.external) continue;
       const local: LocalAddress = { address, family, loopback, linkLocal, interfaceName: name };
       if (family === 6 && 'scopeid' in info && info.scopeid) local.scopeId = info.scopeid;
       if (filter.patterns?.length && !matchesAny(local, filter.patterns)) continue;

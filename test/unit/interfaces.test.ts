@@ -65,8 +65,8 @@ describe('selectAddresses', () => {
     expect(list.find((a) => a.address === '2001:db8::10')).toMatchObject({ linkLocal: false, loopback: false, family: 6 });
   });
 
-  it('--no-external keeps loopback and link-local addresses', () => {
-    expect(addresses({ ...ALL, external: false })).toEqual(['127.0.0.1', '::1', 'fe80::a00:27ff:fe4e:66a1%eth0', '169.254.3.4']);
+  it('--no-external keeps loopback addresses only (no link-local, as the issue asks)', () => {
+    expect(addresses({ ...ALL, external: false })).toEqual(['127.0.0.1', '::1']);
   });
 
   it('--no-loopback keeps the external addresses', () => {
