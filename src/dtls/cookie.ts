@@ -1,0 +1,97 @@
+// Stateless HelloVerifyRequest cookies (RFC 6347 §4.2.1, dtls.md §7): HMAC-SHA256 keyed by a 32-byte
+// random secret over client IP bytes ‖ client port (uint16 BE) ‖ ClientHello body without the cookie.
+// The secret is renewed every 60 s (lazily, on use); cookies of the previous secret stay valid.
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { isIP } from 'node:net';
+
+/** Cookie length in bytes (HMAC-SHA256 output). */
+export const COOKIE_LENGTH = 32;
+
+/** Default secret lifetime. */
+export const COOKIE_SECRET_PERIOD_MS = 60_000;
+
+/** Creates and checks cookies for one endpoint. */
+export interface CookieGenerator {
+  /** Cookie for the HelloVerifyRequest. `clientHelloBody`: ClientHello body without the cookie field. */
+  generate(address: string, port: number, clientHelloBody: Buffer): Buffer;
+  /** True if `cookie` was generated (with the current or previous secret) for exactly these inputs. */
+  verify(address: string, port: number, clientHelloBody: Buffer, cookie: Buffer): boolean;
+}
+
+/** Injection points for tests. */
+export interface CookieGeneratorOptions {
+  /** clock in ms, default Date.now */
+  now?: () => number;
+  /** secret lifetime, default 60 s */
+  periodMs?: number;
+  /** secret source, default 32 random bytes */
+  newSecret?: () => Buffer;
+}
+
+/** Creates a cookie generator with its own secrets. */
+export function createCookieGenerator(options: CookieGeneratorOptions = {}): CookieGenerator {
+  const now = options.now ?? Date.now;
+  const period = options.periodMs ?? COOKIE_SECRET_PERIOD_MS;
+  const newSecret = options.newSecret ?? (() => randomBytes(32));
+  let current = newSecret();
+  let previous: Buffer | undefined;
+  let since = now();
+
+  // rotate as a 60 s timer would have done since the last use
+  function rotate(): void {
+    const elapsed = now() - since;
+    if (elapsed < period) return;
+    const rotations = Math.floor(elapsed / period);
+    previous = rotations === 1 ? current : undefined;
+    current = newSecret();
+    since += rotations * period;
+  }
+
+  function mac(secret: Buffer, address: string, port: number, body: Buffer): Buffer {
+    const portBytes = Buffer.alloc(2);
+    portBytes.writeUInt16BE(port);
+    return createHmac('sha256', secret).update(ipAddressBytes(address)).update(portBytes).update(body).digest();
+  }
+
+  return {
+    generate(address, port, clientHelloBody) {
+      rotate();
+      return mac(current, address, port, clientHelloBody);
+    },
+    verify(address, port, clientHelloBody, cookie) {
+      rotate();
+      if (cookie.length !== COOKIE_LENGTH) return false;
+      if (timingSafeEqual(mac(current, address, port, clientHelloBody), cookie)) return true;
+      return previous !== undefined && timingSafeEqual(mac(previous, address, port, clientHelloBody), cookie);
+    },
+  };
+}
+
+/**
+ * Address bytes as Java's InetAddress.getAddress() gives them: 4 bytes for IPv4 (also for
+ * IPv4-mapped IPv6 `::ffff:a.b.c.d`, which Java turns into Inet4Address), 16 for IPv6.
+ * A zone suffix (`%eth0`) is ignored. Throws for text that is not an IP address.
+ */
+export function ipAddressBytes(address: string): Buffer {
+  const text = address.replace(/%.*$/, '');
+  const kind = isIP(text);
+  if (kind === 4) return Buffer.from(text.split('.').map(Number));
+  if (kind !== 6) throw new Error(`not an IP address: ${address}`);
+  let head = text;
+  let tailV4: number[] = [];
+  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (v4) {
+    tailV4 = v4[1]!.split('.').map(Number);
+    head = text.slice(0, -v4[1]!.length) + '0:0'; // placeholder groups, replaced below
+  }
+  const [left, right] = head.includes('::') ? head.split('::') : [head, undefined];
+  const leftGroups = left ? left.split(':') : [];
+  const rightGroups = right === undefined ? [] : right ? right.split(':') : [];
+  const fill = right === undefined ? 0 : 8 - leftGroups.length - rightGroups.length;
+  const groups = [...leftGroups, ...Array<string>(fill).fill('0'), ...rightGroups];
+  const bytes = Buffer.alloc(16);
+  groups.forEach((g, i) => bytes.writeUInt16BE(parseInt(g, 16), i * 2));
+  if (tailV4.length === 4) Buffer.from(tailV4).copy(bytes, 12);
+  const mapped = bytes.subarray(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff;
+  return mapped ? Buffer.from(bytes.subarray(12)) : bytes;
+}
