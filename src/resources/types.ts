@@ -1,0 +1,33 @@
+// Options and result shape shared by the plugtest and extended resource-tree factories.
+import type { Resource } from '../coap/resource.js';
+import type { TreeTimers } from './timers.js';
+
+/** Name printed where the reference prints `Cf` (root banner, `/mycontext` `server`). */
+export const PRODUCT_NAME = 'extplugtest';
+
+/** Settings the resource trees are built with. */
+export interface ResourceOptions {
+  /** period of the observe resources' timers in ms */
+  notifyInterval: number;
+  /** `--echo-delay`: honour the `delay` query of `/echo` */
+  echoDelay: boolean;
+  /** product version printed by `/` and `/mycontext` */
+  version: string;
+  /** ends the whole process (called 500 ms after POST `/shutdown` `sesame`) */
+  shutdown: () => void;
+  /** wall clock in ms (default Date.now) */
+  nowMs?: () => number;
+}
+
+/** A resource tree plus the start/stop of its timers. */
+export interface ResourceTree {
+  root: Resource;
+  start(): void;
+  stop(): void;
+}
+
+/** Context handed to resource factories: the clock and the tree's timers. */
+export interface ResourceEnv {
+  now: () => number;
+  timers: TreeTimers;
+}
