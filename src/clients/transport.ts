@@ -1,0 +1,40 @@
+// Chooses and creates the client's transport (UDP or DTLS) for a destination URI.
+import dns from 'node:dns/promises';
+import type { Connector, EndpointContext } from '../coap/connector.js';
+import { UdpConnector } from '../coap/udp-connector.js';
+import { UsageError, type ClientOptions } from './common-options.js';
+
+/** A client transport: the connector and the resolved destination. */
+export interface ClientTransport {
+  connector: Connector;
+  /** resolves the URI host to the destination context */
+  resolve(): Promise<EndpointContext>;
+}
+
+/** Default ports of the schemes (RFC 7252 §6.1, §6.2). */
+export const DEFAULT_PORTS: Record<string, number> = { 'coap:': 5683, 'coaps:': 5684 };
+
+/** Resolves the URI host (IPv6 literals without brackets). */
+export async function resolveDestination(uri: URL): Promise<EndpointContext> {
+  const host = uri.hostname.replace(/^\[|\]$/g, '');
+  const port = uri.port ? Number(uri.port) : DEFAULT_PORTS[uri.protocol]!;
+  const { address } = await dns.lookup(host);
+  return { address, port };
+}
+
+/** Creates the transport for the options' URI. */
+export async function createClientTransport(opts: ClientOptions): Promise<ClientTransport> {
+  const dest = await resolveDestination(opts.uri);
+  const local = dest.address.includes(':') ? '::' : '0.0.0.0';
+  if (opts.uri.protocol === 'coaps:') {
+    throw new UsageError('coaps: DTLS is not available in this version of the client');
+  }
+  return { connector: new UdpConnector({ address: local, port: opts.localPort }), resolve: async () => dest };
+}
+
+/** One line describing the DTLS session of the destination (undefined for plain UDP). */
+export function describeSession(_t: ClientTransport, ctx: EndpointContext): string | undefined {
+  const d = ctx.dtls;
+  if (!d) return undefined;
+  return `DTLS: ${d.cipherSuite}, read-cid: ${d.readCid?.toString('hex').toUpperCase() ?? '-'}, write-cid: ${d.writeCid?.toString('hex').toUpperCase() ?? '-'}`;
+}
