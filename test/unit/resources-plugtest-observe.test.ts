@@ -125,6 +125,15 @@ describe('/obs and /obs-non', () => {
     expect(text(get.response)).toBe('07:08:14');
   });
 
+  it('a tick before any GET replaces the PUT payload: never the PUT payload with text/plain', () => {
+    t.start();
+    dispatch(t.root, { method: 'PUT', path: '/obs', payload: 'x', contentFormat: 41 });
+    vi.advanceTimersByTime(5000);
+    const get = dispatch(t.root, { path: '/obs' });
+    expect(get.response.format).toBe(0);
+    expect(text(get.response)).toBe('07:08:14');
+  });
+
   it('PUT without Content-Format → 4.00', () => {
     expect(dispatch(t.root, { method: 'PUT', path: '/obs', payload: 'x' }).response).toEqual({
       code: Code.BAD_REQUEST,

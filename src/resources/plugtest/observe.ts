@@ -70,8 +70,11 @@ export function createObserveResource(opts: ObserveResourceOptions, env: Resourc
   });
 
   env.timers.every(opts.notifyInterval, () => {
+    // the time replaces a PUT value: never label the PUT payload with the time's format
+    // (reference quirk of Observe.java, resolved consistently here)
     time = formatTimeOfDay(env.now());
     format = Format.TEXT;
+    wasUpdated = false;
     notifyObservers(resource);
   });
   return resource;

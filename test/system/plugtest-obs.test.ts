@@ -1,0 +1,278 @@
+// ETSI TD_COAP_OBS_01..10 (plugtest.md §4) against the real server process over UDP, with a 300 ms
+// notify interval. Tests run in this order on purpose: OBS_04 (/obs-reset) ends every relation and
+// OBS_07/08 end the relations of /obs, so those come after the others.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Code, Opt, type CoapMessage, type MessageType } from '../../src/coap/message.js';
+import { getUint } from '../../src/coap/options.js';
+import { startServer, type ServerProcess } from '../helpers/server-process.js';
+import { ACK, CON, NON, RST, RawPeer, cf, describe as show, expectMsg, hasToken, observeOf } from '../helpers/plugtest-checks.js';
+
+/** notify interval of the server under test */
+const INTERVAL = 300;
+/** the checker's per-notification timeout: Max-Age 5 s + 1 s */
+const NOTIFY_TIMEOUT = 6000;
+/** "nothing more arrives" window: several notify intervals */
+const QUIET = 4 * INTERVAL;
+const TIME = /^\d{2}:\d{2}:\d{2}$/;
+
+let sp: ServerProcess;
+const peers: RawPeer[] = [];
+
+beforeAll(async () => {
+  sp = await startServer({ args: ['--no-external', '--notify-interval', `${INTERVAL}ms`] });
+});
+
+afterEach(() => {
+  for (const p of peers.splice(0)) p.close();
+});
+
+afterAll(async () => {
+  await sp?.stop();
+});
+
+async function openPeer(): Promise<RawPeer> {
+  const p = await RawPeer.open('127.0.0.1', sp.ports.plug);
+  peers.push(p);
+  return p;
+}
+
+/** One observe relation seen from the raw client. */
+interface Relation {
+  peer: RawPeer;
+  req: CoapMessage;
+  first: CoapMessage;
+  /** log index right after the registration answer */
+  from: number;
+  token: Buffer;
+}
+
+/** Registers (GET Observe=0) and checks the first answer like the checker. */
+async function register(peer: RawPeer, path: string, type: MessageType = CON, token = peer.nextToken()): Promise<Relation> {
+  const req = peer.build({ type, code: Code.GET, path, observe: 0, token });
+  const first = await peer.call(req);
+  if (type === CON) {
+    expectMsg(first, ACK, Code.CONTENT);
+    expect(first.mid, 'piggy-backed: same MID').toBe(req.mid);
+  } else {
+    expectMsg(first, NON, Code.CONTENT);
+  }
+  expect(first.token, 'same token').toEqual(token);
+  expect(cf(first), 'Content-Format').toBe(0);
+  expect(first.payload.length, 'payload').toBeGreaterThan(0);
+  expect(observeOf(first), 'Observe option in the registration answer').toBeDefined();
+  expect(getUint(first, Opt.MAX_AGE), 'Max-Age').toBe(5);
+  return { peer, req, first, from: peer.log.findIndex((r) => r.msg === first) + 1, token };
+}
+
+/** Notifications of a relation received at log index ≥ from (retransmissions folded by MID). */
+function notifications(rel: Relation, from = rel.from): CoapMessage[] {
+  const seen = new Set<number>();
+  return rel.peer.since(from, (m) => {
+    if (!hasToken(rel.token)(m) || m.code === 0 || (m.type !== CON && m.type !== NON)) return false;
+    if (seen.has(m.mid)) return false;
+    seen.add(m.mid);
+    return true;
+  });
+}
+
+/** Waits until `n` notifications arrived at log index ≥ from (each within NOTIFY_TIMEOUT). */
+async function waitNotifications(rel: Relation, n: number, from = rel.from): Promise<CoapMessage[]> {
+  for (let k = 1; k <= n; k++) {
+    await rel.peer.waitUntil(() => notifications(rel, from).length >= k, NOTIFY_TIMEOUT, `notification ${k} of ${n}`);
+  }
+  return notifications(rel, from).slice(0, n);
+}
+
+/** Checks a successful notification like the checker (type CON/NON as required). */
+function expectNotification(m: CoapMessage, rel: Relation, types: readonly MessageType[]): void {
+  expect(types.map((t) => ['CON', 'NON'][t]), `type of ${show(m)}`).toContain(['CON', 'NON', 'ACK', 'RST'][m.type]);
+  expect(m.code).toBe(Code.CONTENT);
+  expect(m.token).toEqual(rel.token);
+  expect(cf(m), 'Content-Format').toBe(0);
+  expect(m.payload.length).toBeGreaterThan(0);
+  expect(observeOf(m), 'Observe option').toBeDefined();
+  expect(getUint(m, Opt.MAX_AGE), 'Max-Age').toBe(5);
+}
+
+/** Observe numbers strictly increase over the registration answer and the notifications. */
+function expectIncreasing(rel: Relation, list: CoapMessage[]): void {
+  const seq = [rel.first, ...list].map((m) => observeOf(m)!);
+  for (let i = 1; i < seq.length; i++) expect(seq[i]!, `Observe sequence ${seq.join(',')}`).toBeGreaterThan(seq[i - 1]!);
+}
+
+/** Proactive cancel: GET with the same token and Observe=1 → answer without Observe. */
+async function deregister(rel: Relation, path: string): Promise<CoapMessage> {
+  const req = rel.peer.build({ type: CON, code: Code.GET, path, observe: 1, token: rel.token });
+  const res = await rel.peer.call(req);
+  expectMsg(res, ACK, Code.CONTENT);
+  expect(res.mid).toBe(req.mid);
+  expect(res.token).toEqual(rel.token);
+  expect(observeOf(res), 'deregistration answer has no Observe option').toBeUndefined();
+  return res;
+}
+
+/** Asserts that after log index `from` no (new) notification of the relation arrives within QUIET ms. */
+async function expectQuiet(rel: Relation, from: number, except: CoapMessage[] = []): Promise<void> {
+  await RawPeer.sleep(QUIET);
+  const mids = new Set(except.map((m) => m.mid));
+  const late = notifications(rel, from).filter((m) => !mids.has(m.mid));
+  expect(late.map(show), 'no further notifications').toEqual([]);
+}
+
+describe('TD_COAP_OBS', () => {
+  it('OBS_01 + OBS_03: CON GET /obs Observe=0 → ACK; 5 CON notifications; deregistration answer without Observe', async () => {
+    const peer = await openPeer();
+    const rel = await register(peer, 'obs');
+    expect(rel.first.payload.toString()).toMatch(TIME);
+    const start = Date.now();
+    const list = await waitNotifications(rel, 5);
+    expect(Date.now() - start, `5 notifications at a ${INTERVAL} ms interval`).toBeLessThan(5 * INTERVAL + 2500);
+    for (const m of list) {
+      expectNotification(m, rel, [CON]);
+      expect(m.payload.toString()).toMatch(TIME);
+      expect(peer.sentReplies.some((r) => r.type === ACK && r.mid === m.mid), 'we acknowledged it').toBe(true);
+    }
+    expectIncreasing(rel, list);
+    const res = await deregister(rel, 'obs');
+    expect(res.payload.toString()).toMatch(TIME);
+    await expectQuiet(rel, peer.log.findIndex((r) => r.msg === res) + 1);
+  });
+
+  it('OBS_02: NON GET /obs-non Observe=0 → NON answer; NON notifications with a CON every 4th', async () => {
+    const peer = await openPeer();
+    const rel = await register(peer, 'obs-non', NON);
+    const list = await waitNotifications(rel, 9);
+    for (const m of list) {
+      expectNotification(m, rel, [NON, CON]);
+      expect(m.payload.toString()).toMatch(TIME);
+    }
+    expectIncreasing(rel, list);
+    // NOTIFICATION_CHECK_INTERVAL_COUNT 4 (PLUG): every 4th notification is a CON
+    const types = list.map((m) => ['CON', 'NON'][m.type]).join(' ');
+    const cons = list.flatMap((m, i) => (m.type === CON ? [i] : []));
+    expect(cons.length, `types: ${types}`).toBeGreaterThanOrEqual(2);
+    expect(cons[0]!, `first CON within 4 notifications: ${types}`).toBeLessThan(4);
+    for (let i = 1; i < cons.length; i++) expect(cons[i]! - cons[i - 1]!, `CON spacing: ${types}`).toBe(4);
+    const res = await deregister(rel, 'obs-non');
+    await expectQuiet(rel, peer.log.findIndex((r) => r.msg === res) + 1);
+  });
+
+  it('OBS_10: a plain GET /obs during the observation gets its own token and no Observe; the relation continues', async () => {
+    const peer = await openPeer();
+    const rel = await register(peer, 'obs');
+    await waitNotifications(rel, 2);
+    const plain = peer.build({ type: CON, code: Code.GET, path: 'obs' });
+    const res = await peer.call(plain);
+    expectMsg(res, ACK, Code.CONTENT);
+    expect(res.mid).toBe(plain.mid);
+    expect(res.token, 'own token').toEqual(plain.token);
+    expect(res.token.equals(rel.token)).toBe(false);
+    expect(observeOf(res), 'no Observe option').toBeUndefined();
+    expect(cf(res)).toBe(0);
+    expect(res.payload.toString()).toMatch(TIME);
+    const after = peer.log.findIndex((r) => r.msg === res) + 1;
+    const more = await waitNotifications(rel, 2, after);
+    for (const m of more) expectNotification(m, rel, [CON]);
+    const all = notifications(rel);
+    expect(all.length, '4 notifications in total').toBeGreaterThanOrEqual(4);
+    expectIncreasing(rel, all);
+    expect(peer.since(rel.from, (m) => hasToken(plain.token)(m)).length, 'the plain GET got exactly one answer').toBe(1);
+    await deregister(rel, 'obs');
+  });
+
+  it('OBS_06: a RST in reply to a notification ends the relation', async () => {
+    const peer = await openPeer();
+    const rel = await register(peer, 'obs');
+    await waitNotifications(rel, 2);
+    const tok = rel.token.toString('hex');
+    const mark = peer.mark();
+    peer.onCon = (m) => (m.token.toString('hex') === tok ? 'rst' : 'ack');
+    const [rejected] = await waitNotifications(rel, 1, mark);
+    expect(rejected!.type).toBe(CON);
+    expect(peer.sentReplies.some((r) => r.type === RST && r.mid === rejected!.mid), 'we rejected it').toBe(true);
+    await expectQuiet(rel, mark, [rejected!]);
+  });
+
+  it('OBS_04: POST sesame to /obs-reset drops the relation silently; re-registration with the same token works', async () => {
+    const peer = await openPeer();
+    const rel = await register(peer, 'obs');
+    await waitNotifications(rel, 3);
+
+    const wrong = await peer.request({ code: Code.POST, path: 'obs-reset', payload: 'open', format: 0 });
+    expectMsg(wrong, ACK, Code.FORBIDDEN);
+    const afterWrong = peer.log.findIndex((r) => r.msg === wrong) + 1;
+    await waitNotifications(rel, 1, afterWrong);
+
+    const reset = await peer.request({ code: Code.POST, path: 'obs-reset', payload: 'sesame', format: 0 });
+    expectMsg(reset, ACK, Code.CHANGED);
+    const afterReset = peer.log.findIndex((r) => r.msg === reset) + 1;
+    await expectQuiet(rel, afterReset);
+    expect(peer.since(afterReset, (m) => hasToken(rel.token)(m)).map(show), 'silently: no 4.xx notification either').toEqual([]);
+
+    const again = await register(peer, 'obs', CON, rel.token);
+    const list = await waitNotifications(again, 3);
+    for (const m of list) expectNotification(m, again, [CON]);
+    expectIncreasing(again, list);
+
+    // the checker cancels locally: the next notification is rejected, then nothing more arrives
+    const tok = rel.token.toString('hex');
+    const mark = peer.mark();
+    peer.onCon = (m) => (m.token.toString('hex') === tok ? 'rst' : 'ack');
+    const [rejected] = await waitNotifications(again, 1, mark);
+    await expectQuiet(again, mark, [rejected!]);
+  });
+
+  it('OBS_09: PUT "New value" to /obs → 2.04; the next notification carries exactly "New value"', async () => {
+    const peer = await openPeer();
+    const rel = await register(peer, 'obs');
+    await waitNotifications(rel, 2);
+    // PUT right after a notification (the next timer tick is an interval away)
+    const mark = peer.mark();
+    await waitNotifications(rel, 1, mark);
+    const putFrom = peer.mark();
+    const put = peer.build({ type: CON, code: Code.PUT, path: 'obs', payload: 'New value', format: 0 });
+    const res = await peer.call(put);
+    expectMsg(res, ACK, Code.CHANGED);
+    expect(res.mid).toBe(put.mid);
+    const [next] = await waitNotifications(rel, 1, putFrom);
+    expectNotification(next!, rel, [CON]);
+    expect(next!.payload.toString()).toBe('New value');
+    expectIncreasing(rel, notifications(rel));
+    // later ticks notify the time again
+    const [tick] = await waitNotifications(rel, 1, peer.log.findIndex((r) => r.msg === next) + 1);
+    expect(tick!.payload.toString()).toMatch(TIME);
+    await deregister(rel, 'obs');
+  });
+
+  it('OBS_07: DELETE /obs → 2.02; the observer gets a 4.04 notification without Observe, then nothing', async () => {
+    const peer = await openPeer();
+    const rel = await register(peer, 'obs');
+    await waitNotifications(rel, 2);
+    const del = peer.build({ type: CON, code: Code.DELETE, path: 'obs' });
+    const delFrom = peer.mark();
+    const res = await peer.call(del);
+    expectMsg(res, ACK, Code.DELETED);
+    expect(res.mid).toBe(del.mid);
+    const gone = await peer.waitFor((m) => hasToken(rel.token)(m) && m.code === Code.NOT_FOUND, NOTIFY_TIMEOUT, delFrom, '4.04 notification');
+    expect(gone.type, 'error notifications are CON').toBe(CON);
+    expect(observeOf(gone), 'no Observe option').toBeUndefined();
+    const goneAt = peer.log.findIndex((r) => r.msg === gone);
+    await expectQuiet(rel, goneAt, [gone]);
+  });
+
+  it('OBS_08: PUT /obs with another Content-Format → 2.04; the observer gets 4.06 without Observe, then nothing', async () => {
+    const peer = await openPeer();
+    const rel = await register(peer, 'obs');
+    await waitNotifications(rel, 2);
+    const put = peer.build({ type: CON, code: Code.PUT, path: 'obs', payload: 'Random', format: 41 });
+    const putFrom = peer.mark();
+    const res = await peer.call(put);
+    expectMsg(res, ACK, Code.CHANGED);
+    expect(res.mid).toBe(put.mid);
+    const na = await peer.waitFor((m) => hasToken(rel.token)(m) && m.code === Code.NOT_ACCEPTABLE, NOTIFY_TIMEOUT, putFrom, '4.06 notification');
+    expect(na.type, 'error notifications are CON').toBe(CON);
+    expect(observeOf(na), 'no Observe option').toBeUndefined();
+    const naAt = peer.log.findIndex((r) => r.msg === na);
+    await expectQuiet(rel, naAt, [na]);
+  });
+});
