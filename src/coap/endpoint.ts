@@ -12,7 +12,7 @@ import { TransferStore, type Block1Transfer, type Block2Transfer } from './block
 import { EndpointStats } from './stats.js';
 import { TimerWheel, type TimerHandle } from '../util/timer-wheel.js';
 import { handleRequest } from './server-layer.js';
-import { handleResponse, type ClientExchange } from './client-layer.js';
+import { handleResponse, request, type ClientExchange } from './client-layer.js';
 import type { ObserveRelation } from './observe.js';
 
 /** Callbacks of a confirmable message in flight. */
@@ -103,6 +103,8 @@ export class CoapEndpoint {
     const connector = c;
     const serverTag = opts.serverTag ?? 'CLIENT';
     const config = opts.config;
+    const stats = this.stats;
+    const self = this;
     this.info = {
       get uri() {
         return `${connector.scheme}://${host}:${connector.localPort}`;
@@ -115,6 +117,8 @@ export class CoapEndpoint {
       },
       config,
       serverTag,
+      stats,
+      request: (spec, ctx, handlers) => request(self, spec, ctx, handlers),
     };
     c.onDatagram = (data, ctx) => this.receive(data, ctx);
   }

@@ -2,6 +2,8 @@
 import type { CoapMessage, CoapOption, MessageType } from './message.js';
 import type { EndpointContext } from './connector.js';
 import type { CoapStackConfig } from './stack-config.js';
+import type { ClientExchange, RequestSpec, ResponseHandlers } from './client-layer.js';
+import type { EndpointStats } from './stats.js';
 
 /** Request methods a resource can handle. */
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'FETCH' | 'PATCH' | 'IPATCH';
@@ -33,6 +35,10 @@ export interface EndpointInfo {
   readonly config: CoapStackConfig;
   /** tag of the server the endpoint belongs to (`PLUG-TEST`, `EXTENDED-TEST`) */
   readonly serverTag: string;
+  /** message counters of this endpoint */
+  readonly stats: EndpointStats;
+  /** sends a request from this endpoint (reverse requests to a client over its own connection) */
+  request(spec: RequestSpec, ctx: EndpointContext, handlers: ResponseHandlers): ClientExchange;
 }
 
 /** One request as a handler sees it (block-wise reassembled). */

@@ -13,6 +13,7 @@ import {
   findResource,
 } from '../../src/coap/resource.js';
 import { DEFAULT_STACK_CONFIG } from '../../src/coap/stack-config.js';
+import { EndpointStats } from '../../src/coap/stats.js';
 
 /** What a test request is made of. */
 export interface RequestInit {
@@ -96,6 +97,10 @@ export function fakeEndpoint(over: Partial<EndpointInfo> = {}): EndpointInfo {
     localPort: 5683,
     config: { ...DEFAULT_STACK_CONFIG },
     serverTag: 'PLUG-TEST',
+    stats: new EndpointStats(),
+    request: () => {
+      throw new Error('fake endpoint: request() not set up');
+    },
     ...over,
   };
 }
