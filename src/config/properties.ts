@@ -125,7 +125,9 @@ export function parseProperties(text: string, options: ParseOptions = {}): Prope
       options.logger?.warn({ key: entry.key, line: entry.line }, msg);
       continue;
     }
-    values.set(entry.key, entry.value === '' ? null : parseValue(found.def, entry.value, source));
+    // a PLUGTEST. key is validated with its base definition but reported under its own name
+    const def = found.plugtest ? { ...found.def, name: entry.key } : found.def;
+    values.set(entry.key, entry.value === '' ? null : parseValue(def, entry.value, source));
   }
 
   const resolve = (name: string): { def: KeyDef; value: ConfigValue | undefined } => {
