@@ -1,9 +1,11 @@
-// Loader for the Californium wire captures (/work/shared/testdata/californium/*.json, see its README).
+// Loader for the Californium wire captures (../shared/testdata/californium/*.json beside the repo, see its README).
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 
-/** Directory of the capture JSONs; override with EXTPLUGTEST_CAPTURES. */
-export const CAPTURE_DIR = process.env['EXTPLUGTEST_CAPTURES'] ?? '/work/shared/testdata/californium';
+const REPO = resolve(dirname(new URL(import.meta.url).pathname), '../..');
+
+/** Directory of the capture JSONs: EXTPLUGTEST_CAPTURES, else shared/ beside the repository. */
+export const CAPTURE_DIR = process.env['EXTPLUGTEST_CAPTURES'] ?? resolve(REPO, '../shared/testdata/californium');
 
 /** The single-session DTLS-PSK captures (README sections 1-5). */
 export const PSK_CAPTURES = [
@@ -126,7 +128,10 @@ const cache = new Map<string, Capture>();
 
 /** True if the capture directory is present (tests skip otherwise). */
 export function capturesAvailable(): boolean {
-  return existsSync(join(CAPTURE_DIR, 'dtls-psk-ccm8-cid.json'));
+  const found = existsSync(join(CAPTURE_DIR, 'dtls-psk-ccm8-cid.json'));
+  // in CI the captures are part of the checkout's surroundings: missing is a failure, not a skip
+  if (!found && process.env['CI'] === 'true') throw new Error(`Californium captures not found in ${CAPTURE_DIR}`);
+  return found;
 }
 
 /** Loads (and caches) `<name>.json` from the capture directory. */
