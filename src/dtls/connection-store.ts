@@ -1,0 +1,229 @@
+// Connection store (dtls.md §6-§8): lookup by CID and by peer address, sessions for resumption,
+// bounded by maxConnections with LRU eviction of stale connections only, CID issuing (node-id in byte 0),
+// and the stale double-principal rule.
+import { randomBytes } from 'node:crypto';
+import type { Connection } from './connection.js';
+
+/** Why a connection left the store. */
+export type RemovalReason = 'closed' | 'failed' | 'evicted' | 'replaced' | 'double-principal' | 'cleared';
+
+/** Settings of a store. */
+export interface ConnectionStoreOptions {
+  maxConnections: number;
+  /** a full store may evict only connections idle at least this long (ms) */
+  staleConnectionThreshold: number;
+  /** length of the CIDs this side issues; undefined or 0 = none */
+  cidLength: number | undefined;
+  /** node id for CID byte 0 */
+  nodeId: number | undefined;
+  /** random source (tests inject) */
+  random?: (n: number) => Buffer;
+  /** called after a connection was removed (timers must be cancelled by the owner) */
+  onRemoved?: (conn: Connection, reason: RemovalReason) => void;
+}
+
+/** Map key of a CID: a number for up to 6 bytes (no allocation), else a latin1 string. */
+export function cidKey(cid: Buffer): number | string {
+  return cid.length <= 6 ? cid.readUIntBE(0, cid.length) : cid.toString('latin1');
+}
+
+/** All connections of one connector (hot path: lookups per record). */
+export class ConnectionStore {
+  readonly maxConnections: number;
+  readonly staleConnectionThreshold: number;
+  private readonly cidLength: number;
+  private readonly nodeId: number | undefined;
+  private readonly random: (n: number) => Buffer;
+  private readonly onRemoved: ((conn: Connection, reason: RemovalReason) => void) | undefined;
+  /** every connection (established and handshaking) in least-recently-used order */
+  private readonly lru = new Map<number, Connection>();
+  private readonly byCid = new Map<number | string, Connection>();
+  /** established connections by current peer address */
+  private readonly byAddress = new Map<string, Connection>();
+  /** connections whose (first) handshake is in progress, by peer address */
+  private readonly handshakes = new Map<string, Connection>();
+  private readonly bySession = new Map<string, Connection>();
+  private readonly byPrincipal = new Map<string, Connection>();
+  /** LRU refresh granularity (ms) */
+  private readonly touchGranularity: number;
+
+  constructor(opts: ConnectionStoreOptions) {
+    if (opts.nodeId !== undefined && (opts.cidLength ?? 0) < 5) throw new Error('a node id requires a CID length of at least 5');
+    this.maxConnections = opts.maxConnections;
+    this.staleConnectionThreshold = opts.staleConnectionThreshold;
+    this.cidLength = opts.cidLength ?? 0;
+    this.nodeId = opts.nodeId;
+    this.random = opts.random ?? randomBytes;
+    this.onRemoved = opts.onRemoved;
+    this.touchGranularity = Math.max(1, Math.min(1000, Math.floor(opts.staleConnectionThreshold / 10)));
+  }
+
+  /** Number of connections (established and handshaking). */
+  get size(): number {
+    return this.lru.size;
+  }
+
+  /** Number of established connections. */
+  get establishedCount(): number {
+    let n = 0;
+    for (const c of this.lru.values()) if (c.established) n++;
+    return n;
+  }
+
+  /** Every connection, least recently used first. */
+  values(): IterableIterator<Connection> {
+    return this.lru.values();
+  }
+
+  /** Connection owning a CID (established or handshaking). */
+  getByCid(cid: Buffer): Connection | undefined {
+    return this.byCid.get(cidKey(cid));
+  }
+
+  /** Established connection at a peer address key. */
+  getByAddress(key: string): Connection | undefined {
+    return this.byAddress.get(key);
+  }
+
+  /** Connection with a handshake in progress at a peer address key. */
+  getHandshake(key: string): Connection | undefined {
+    return this.handshakes.get(key);
+  }
+
+  /** Established connection of a session id (resumption, dtls.md §7). */
+  findSession(sessionId: Buffer): Connection | undefined {
+    if (sessionId.length === 0) return undefined;
+    return this.bySession.get(sessionId.toString('hex'));
+  }
+
+  /**
+   * Makes room for one more connection: true if below capacity or the least recently used connection
+   * was idle ≥ staleConnectionThreshold and got evicted (dtls.md §8); false = refuse the handshake.
+   */
+  reserve(now: number): boolean {
+    if (this.lru.size < this.maxConnections) return true;
+    const oldest = this.lru.values().next().value as Connection | undefined;
+    if (oldest === undefined) return false;
+    if (now - oldest.lastActivity < this.staleConnectionThreshold) return false;
+    this.remove(oldest, 'evicted');
+    return true;
+  }
+
+  /** A fresh CID unique in this store: cidLength random bytes, byte 0 = node id if set (dtls.md §6). */
+  newCid(): Buffer {
+    const n = this.cidLength;
+    if (n === 0) return Buffer.alloc(0);
+    for (let attempt = 0; attempt < 16; attempt++) {
+      const cid = Buffer.from(this.random(n));
+      if (this.nodeId !== undefined) cid[0] = this.nodeId & 0xff;
+      if (!this.byCid.has(cidKey(cid))) return cid;
+    }
+    throw new Error('no unique CID found');
+  }
+
+  /** Adds a connection whose handshake starts (call reserve() first). */
+  addHandshake(conn: Connection): void {
+    this.lru.set(conn.id, conn);
+    const previous = this.handshakes.get(conn.addressKey);
+    if (previous !== undefined && previous !== conn) this.remove(previous, 'replaced');
+    this.handshakes.set(conn.addressKey, conn);
+    if (conn.readCid !== undefined && conn.readCid.length > 0) this.byCid.set(cidKey(conn.readCid), conn);
+  }
+
+  /** Replaces the read CID of a connection in the store (e.g. the server did not accept the client's CID). */
+  changeCid(conn: Connection, cid: Buffer | undefined): void {
+    if (conn.readCid !== undefined && conn.readCid.length > 0) {
+      const key = cidKey(conn.readCid);
+      if (this.byCid.get(key) === conn) this.byCid.delete(key);
+    }
+    conn.readCid = cid;
+    if (cid !== undefined && cid.length > 0 && this.lru.has(conn.id)) this.byCid.set(cidKey(cid), conn);
+  }
+
+  /**
+   * Marks a connection established: it takes over its address from an older connection there (which
+   * is removed, as Californium does after a new handshake from the same address) and its session id.
+   */
+  establish(conn: Connection, now: number, removeStaleDoublePrincipals: boolean): void {
+    if (this.handshakes.get(conn.addressKey) === conn) this.handshakes.delete(conn.addressKey);
+    const old = this.byAddress.get(conn.addressKey);
+    if (old !== undefined && old !== conn) this.remove(old, 'replaced');
+    this.byAddress.set(conn.addressKey, conn);
+    const session = conn.session;
+    if (session !== undefined && session.id.length > 0) this.bySession.set(session.id.toString('hex'), conn);
+    const principal = session?.peerIdentity;
+    if (principal !== undefined) {
+      const older = this.byPrincipal.get(principal);
+      if (older !== undefined && older !== conn && this.lru.has(older.id)) {
+        if (removeStaleDoublePrincipals && now - older.lastActivity >= this.staleConnectionThreshold) {
+          this.remove(older, 'double-principal');
+        } else {
+          older.doublePrincipal = true;
+        }
+      }
+      this.byPrincipal.set(principal, conn);
+    }
+    this.touch(conn, now, true);
+  }
+
+  /** Adds an established connection restored from its JSON form (restart.md §5). */
+  restore(conn: Connection): void {
+    this.lru.set(conn.id, conn);
+    if (conn.readCid !== undefined && conn.readCid.length > 0) {
+      const key = cidKey(conn.readCid);
+      const other = this.byCid.get(key);
+      if (other !== undefined && other !== conn) this.remove(other, 'replaced');
+      this.byCid.set(key, conn);
+    }
+    const old = this.byAddress.get(conn.addressKey);
+    if (old !== undefined && old !== conn && old.established) old.addressKey = '';
+    this.byAddress.set(conn.addressKey, conn);
+    const session = conn.session;
+    if (session !== undefined && session.id.length > 0) this.bySession.set(session.id.toString('hex'), conn);
+    if (session?.peerIdentity !== undefined && !conn.doublePrincipal) this.byPrincipal.set(session.peerIdentity, conn);
+  }
+
+  /** Moves an established connection to a new peer address (CID address update, dtls.md §6). */
+  updateAddress(conn: Connection, address: string, port: number): void {
+    if (this.byAddress.get(conn.addressKey) === conn) this.byAddress.delete(conn.addressKey);
+    conn.setAddress(address, port);
+    const other = this.byAddress.get(conn.addressKey);
+    // the other connection keeps its CID but is no longer reachable by this address
+    if (other !== undefined && other !== conn) other.addressKey = '';
+    this.byAddress.set(conn.addressKey, conn);
+  }
+
+  /** Refreshes the LRU position (coarse granularity keeps the hot path cheap). */
+  touch(conn: Connection, now: number, force = false): void {
+    conn.lastActivity = now;
+    if (!force && now - conn.lastTouch < this.touchGranularity) return;
+    conn.lastTouch = now;
+    if (this.lru.delete(conn.id)) this.lru.set(conn.id, conn);
+  }
+
+  /** Removes a connection from every index; idempotent. */
+  remove(conn: Connection, reason: RemovalReason): void {
+    if (!this.lru.delete(conn.id)) return;
+    conn.closed = true;
+    if (conn.readCid !== undefined && conn.readCid.length > 0) {
+      const key = cidKey(conn.readCid);
+      if (this.byCid.get(key) === conn) this.byCid.delete(key);
+    }
+    if (this.byAddress.get(conn.addressKey) === conn) this.byAddress.delete(conn.addressKey);
+    if (this.handshakes.get(conn.addressKey) === conn) this.handshakes.delete(conn.addressKey);
+    const session = conn.session;
+    if (session !== undefined && session.id.length > 0) {
+      const key = session.id.toString('hex');
+      if (this.bySession.get(key) === conn) this.bySession.delete(key);
+    }
+    if (session?.peerIdentity !== undefined && this.byPrincipal.get(session.peerIdentity) === conn) {
+      this.byPrincipal.delete(session.peerIdentity);
+    }
+    this.onRemoved?.(conn, reason);
+  }
+
+  /** Removes every connection. */
+  clear(): void {
+    for (const conn of [...this.lru.values()]) this.remove(conn, 'cleared');
+  }
+}
