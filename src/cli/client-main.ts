@@ -77,8 +77,8 @@ async function main(): Promise<number> {
       },
       ctx,
       {
-        onResponse: (m) => {
-          const session = describeSession(transport, ctx);
+        onResponse: (m, rctx) => {
+          const session = describeSession(rctx);
           if (session) process.stdout.write(session + '\n');
           print('Response:', m);
           if (extra.observe === undefined || !ex.isObserving || extra.observe <= 0) resolve();

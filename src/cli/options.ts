@@ -396,16 +396,10 @@ function checkGroups(o: ServerOptions): string | undefined {
 /** Why a feature is refused; one entry per flag, shrinks as features arrive. */
 export const REFUSED_FLAGS: Readonly<Record<string, string>> = {
   '--tcp': 'coap+tcp/coaps+tcp endpoints are not available yet',
-  '--dtls-only': 'coaps (DTLS) endpoints are not available yet',
-  '--trust-all': 'DTLS/TLS certificate verification is not available yet',
-  '--client-auth': 'DTLS/TLS client authentication is not available yet',
   '--oscore': 'OSCORE (/oscore, /oscoreInfo) is not available yet',
   '--store-file': 'saving the DTLS state across restarts is not available yet',
   '--store-password64': 'saving the DTLS state across restarts is not available yet',
   '--store-max-age': 'saving the DTLS state across restarts is not available yet',
-  '--psk-file': 'DTLS PSK credentials are not available yet',
-  '--benchmark': '/benchmark is not available yet',
-  '--diagnose': '/diagnose is not available yet',
   '--dtls-cluster': 'the DTLS CID cluster is not available yet',
   '--dtls-cluster-group': 'the DTLS CID cluster is not available yet',
   '--dtls-cluster-group-security': 'the DTLS CID cluster is not available yet',

@@ -2,7 +2,8 @@
 import dns from 'node:dns/promises';
 import type { Connector, EndpointContext } from '../coap/connector.js';
 import { UdpConnector } from '../coap/udp-connector.js';
-import { UsageError, type ClientOptions } from './common-options.js';
+import type { ClientOptions } from './common-options.js';
+import { createDtlsClient } from './dtls-client.js';
 
 /** A client transport: the connector and the resolved destination. */
 export interface ClientTransport {
@@ -27,14 +28,19 @@ export async function createClientTransport(opts: ClientOptions): Promise<Client
   const dest = await resolveDestination(opts.uri);
   const local = dest.address.includes(':') ? '::' : '0.0.0.0';
   if (opts.uri.protocol === 'coaps:') {
-    throw new UsageError('coaps: DTLS is not available in this version of the client');
+    const { connector } = createDtlsClient(opts, { localAddress: local, localPort: opts.localPort });
+    return { connector, resolve: async () => dest };
   }
   return { connector: new UdpConnector({ address: local, port: opts.localPort }), resolve: async () => dest };
 }
 
-/** One line describing the DTLS session of the destination (undefined for plain UDP). */
-export function describeSession(_t: ClientTransport, ctx: EndpointContext): string | undefined {
+/** Lines describing the DTLS session a response arrived on (undefined for plain UDP). */
+export function describeSession(ctx: EndpointContext): string | undefined {
   const d = ctx.dtls;
   if (!d) return undefined;
-  return `DTLS: ${d.cipherSuite}, read-cid: ${d.readCid?.toString('hex').toUpperCase() ?? '-'}, write-cid: ${d.writeCid?.toString('hex').toUpperCase() ?? '-'}`;
+  const cid = (c: Buffer | undefined) => (c === undefined ? '(no CID)' : c.length === 0 ? '(empty)' : c.toString('hex').toUpperCase());
+  return [
+    `DTLS session: ${d.cipherSuite}${d.peerIdentity ? `, server ${d.peerIdentity}` : ''}`,
+    `  read-cid: ${cid(d.readCid)}, write-cid: ${cid(d.writeCid)}, ext-master-secret: ${d.extendedMasterSecret}, message-size-limit: ${d.messageSizeLimit}`,
+  ].join('\n');
 }

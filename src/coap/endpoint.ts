@@ -38,6 +38,16 @@ export interface Outgoing {
   response: boolean;
 }
 
+/** Observe events counted for statistics (e.g. /diagnose); optional. */
+export interface ObserveHooks {
+  /** a GET with Observe=0 on an observable resource arrived */
+  observeRequest(): void;
+  /** a GET with Observe=1 arrived */
+  cancelRequest(): void;
+  /** a notification was rejected with RST */
+  rejectedNotify(): void;
+}
+
 /** Settings to create an endpoint. */
 export interface EndpointOptions {
   connector: Connector;
@@ -79,6 +89,8 @@ export class CoapEndpoint {
   /** client exchanges by peer#token */
   readonly exchanges = new Map<string, ClientExchange>();
   readonly peerOf: (ctx: EndpointContext) => string;
+  /** observe statistics of the server this endpoint belongs to */
+  observeHooks: ObserveHooks | undefined;
   private mid: number;
   private tokenCounter = randomInt(0, 0x7fffffff);
   private readonly tokenPrefix = randomBytes(4);
@@ -255,6 +267,7 @@ export class CoapEndpoint {
     const rel = this.nonNotifications.get(key);
     if (rel) {
       this.nonNotifications.delete(key);
+      this.observeHooks?.rejectedNotify();
       rel.cancel();
       return;
     }

@@ -131,7 +131,10 @@ export class ObserveRelation implements ObserveRelationRef {
         this.context,
         {
           onAck: () => this.acknowledged(),
-          onReset: () => this.remove(),
+          onReset: () => {
+            ep.observeHooks?.rejectedNotify();
+            this.remove();
+          },
           onTimeout: () => this.remove(),
           onRetransmit: () => this.retransmitting(),
         },

@@ -186,8 +186,13 @@ function process(ex: ServerExchange, now: number): void {
     const obs = getOption(msg, Opt.OBSERVE);
     if (obs !== undefined) {
       const v = decodeUint(obs);
-      if (v === 1) cancelRelation(ep, ex.peer, msg.token);
-      else if (v === 0 && resource.observable) ex.observe = true;
+      if (v === 1) {
+        ep.observeHooks?.cancelRequest();
+        cancelRelation(ep, ex.peer, msg.token);
+      } else if (v === 0 && resource.observable) {
+        ep.observeHooks?.observeRequest();
+        ex.observe = true;
+      }
     }
   }
   handler(ex);

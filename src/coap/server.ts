@@ -2,7 +2,7 @@
 import type { Logger } from 'pino';
 import type { Resource } from './resource.js';
 import { CoapEndpoint } from './endpoint.js';
-import type { Connector } from './connector.js';
+import type { Connector, EndpointContext } from './connector.js';
 import type { CoapStackConfig } from './stack-config.js';
 
 /** A resource tree with its endpoints (e.g. the plugtest server on 5683/5684). */
@@ -19,8 +19,8 @@ export class CoapServer {
   }
 
   /** Creates an endpoint for a connector and adds it (not yet started). */
-  addEndpoint(connector: Connector, config: CoapStackConfig): CoapEndpoint {
-    const ep = new CoapEndpoint({ connector, config, root: this.root, serverTag: this.tag, logger: this.logger });
+  addEndpoint(connector: Connector, config: CoapStackConfig, peerOf?: (ctx: EndpointContext) => string): CoapEndpoint {
+    const ep = new CoapEndpoint({ connector, config, root: this.root, serverTag: this.tag, logger: this.logger, peerOf });
     this.endpoints.push(ep);
     return ep;
   }

@@ -1,12 +1,13 @@
 // The registry of all keys of Californium3.properties; one module per key group.
 import { COAP_KEYS } from './keys-coap.js';
+import { DTLS_KEYS } from './keys-dtls.js';
 import { SERVER_KEYS } from './keys-server.js';
 import { SYS_KEYS } from './keys-sys.js';
 import { UDP_KEYS } from './keys-udp.js';
 import type { KeyDef } from './registry.js';
 
-/** Every key group; add a group (e.g. DTLS_KEYS from keys-dtls.ts) here. */
-export const KEY_GROUPS: ReadonlyArray<readonly KeyDef[]> = [SERVER_KEYS, COAP_KEYS, UDP_KEYS, SYS_KEYS];
+/** Every key group; a new group (one keys-xxx.ts module) is added here. */
+export const KEY_GROUPS: ReadonlyArray<readonly KeyDef[]> = [SERVER_KEYS, COAP_KEYS, DTLS_KEYS, UDP_KEYS, SYS_KEYS];
 
 /** All registered keys by name (duplicates fail at import time). */
 export const KEYS: ReadonlyMap<string, KeyDef> = buildIndex(KEY_GROUPS);

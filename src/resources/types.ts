@@ -1,6 +1,7 @@
 // Options and result shape shared by the plugtest and extended resource-tree factories.
 import type { Resource } from '../coap/resource.js';
 import type { TreeTimers } from './timers.js';
+import type { DiagnosticsSource } from './extended/diagnose.js';
 
 /** Name printed where the reference prints `Cf` (root banner, `/mycontext` `server`). */
 export const PRODUCT_NAME = 'extplugtest';
@@ -17,6 +18,12 @@ export interface ResourceOptions {
   shutdown: () => void;
   /** wall clock in ms (default Date.now) */
   nowMs?: () => number;
+  /** `--benchmark`: `/benchmark` answers (otherwise 5.01); default off */
+  benchmark?: boolean;
+  /** `--diagnose`: the extended tree lists `/diagnose`; default off */
+  diagnose?: boolean;
+  /** counters and endpoints shown by `/diagnose` (filled by the composition) */
+  diagnostics?: DiagnosticsSource;
 }
 
 /** A resource tree plus the start/stop of its timers. */

@@ -9,9 +9,12 @@ import { selectAddresses, bindAddressOf, type LocalAddress } from './interfaces.
 import type { ServerOptions } from '../cli/options.js';
 import { createPlugtestResources } from '../resources/plugtest/index.js';
 import { createExtendedResources } from '../resources/extended/index.js';
+import { createDiagnosticsSource } from '../resources/extended/diagnostics-source.js';
+import { observeStatsOf } from '../resources/extended/observe-stats.js';
 import type { ResourceTree } from '../resources/types.js';
 import { productVersion } from './version.js';
 import { startHealthLog } from './health.js';
+import { createServerDtlsConnector, dtlsPeerOf, loadServerCredentials, serverDtlsConfig, type ServerCredentials } from './dtls-endpoints.js';
 
 /** A running process: both servers and what stops them. */
 export interface App {
@@ -36,23 +39,44 @@ export async function startApp(opts: ServerOptions, logger: Logger, shutdown: ()
   });
   const trees: ResourceTree[] = [];
   const servers: CoapServer[] = [];
-  const resourceOptions = { notifyInterval: opts.notifyInterval, echoDelay: opts.echoDelay, version, shutdown };
+  const resourceOptions = {
+    notifyInterval: opts.notifyInterval,
+    echoDelay: opts.echoDelay,
+    version,
+    shutdown,
+    benchmark: opts.benchmark,
+    diagnose: opts.diagnose,
+    // read lazily: `servers` is filled below; extended server first (its observe statistics lead)
+    diagnostics: createDiagnosticsSource({
+      servers: () => [...servers].reverse(),
+      counters: (props.get<number>('SYS.HEALTH_STATUS_INTERVAL') ?? 0) > 0,
+    }),
+  };
+  let creds: ServerCredentials;
+  try {
+    creds = loadServerCredentials(opts, logger);
+  } catch (err) {
+    throw new StartupError(`DTLS credentials: ${(err as Error).message}`);
+  }
   if (opts.plugtest) {
     const tree = createPlugtestResources(resourceOptions);
     trees.push(tree);
     const server = new CoapServer('PLUG-TEST', tree.root, logger);
-    addEndpoints(server, props, 'plugtest', addresses, opts, logger);
+    addEndpoints(server, props, 'plugtest', addresses, opts, creds, logger);
     if (server.endpoints.length === 0) throw new StartupError('no endpoint available!');
     servers.push(server);
   }
   const extTree = createExtendedResources(resourceOptions);
   trees.push(extTree);
   const ext = new CoapServer('EXTENDED-TEST', extTree.root, logger);
-  addEndpoints(ext, props, 'extended', addresses, opts, logger);
+  addEndpoints(ext, props, 'extended', addresses, opts, creds, logger);
   if (ext.endpoints.length === 0) throw new StartupError('no endpoint available!');
   servers.push(ext);
-  logger.warn('coaps (DTLS) endpoints are not available in this version; only coap (UDP) endpoints are created');
 
+  for (const s of servers) {
+    const hooks = observeStatsOf(s);
+    for (const ep of s.endpoints) ep.observeHooks = hooks;
+  }
   const started: CoapServer[] = [];
   try {
     for (const s of servers) {
@@ -81,9 +105,29 @@ export async function startApp(opts: ServerOptions, logger: Logger, shutdown: ()
   };
 }
 
-/** Adds a coap (UDP) endpoint per selected address (cli.md §3.2). */
-function addEndpoints(server: CoapServer, props: Properties, kind: ServerKind, addresses: LocalAddress[], opts: ServerOptions, logger: Logger): void {
+/** Adds a coap (UDP) and a coaps (DTLS) endpoint per selected address (cli.md §3.2). */
+function addEndpoints(
+  server: CoapServer,
+  props: Properties,
+  kind: ServerKind,
+  addresses: LocalAddress[],
+  opts: ServerOptions,
+  creds: ServerCredentials,
+  logger: Logger,
+): void {
   const ports = portsFor(props, kind);
+  let dtlsConfig;
+  try {
+    dtlsConfig = serverDtlsConfig(props, kind, opts);
+  } catch (err) {
+    throw new StartupError((err as Error).message);
+  }
+  // DTLS endpoints use the file configuration (the external UDP limits apply to plain coap only)
+  const secureStack = stackConfigFor(props, kind, false);
+  for (const a of addresses) {
+    const dtls = createServerDtlsConnector(bindAddressOf(a), ports.coaps, dtlsConfig, creds, logger);
+    server.addEndpoint(dtls, secureStack, dtlsPeerOf);
+  }
   if (opts.dtlsOnly) return;
   for (const a of addresses) {
     // non-loopback UDP endpoints use the small external message size to limit amplification

@@ -4,6 +4,7 @@ import type { CoapServer } from '../coap/server.js';
 import type { Properties } from '../config/index.js';
 import { COUNTER_NAMES } from '../coap/stats.js';
 import { startUdpDropsReader } from './udp-drops.js';
+import { observeStatsOf } from '../resources/extended/observe-stats.js';
 
 /** Starts the periodic dump; the returned stop() ends it. */
 export function startHealthLog(servers: CoapServer[], props: Properties, logger: Logger): { stop(): void } {
@@ -26,6 +27,7 @@ export function startHealthLog(servers: CoapServer[], props: Properties, logger:
 export function dumpHealth(servers: CoapServer[], logger: Logger): void {
   const now = Date.now();
   for (const s of servers) {
+    observeStatsOf(s).transfer();
     for (const ep of s.endpoints) {
       const counters: Record<string, [number, number]> = {};
       let any = false;

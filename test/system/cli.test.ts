@@ -450,9 +450,10 @@ describe('the two servers on their ports', () => {
     await sp?.stop();
   });
 
-  it('with --no-external the process binds exactly the two coap ports on 127.0.0.1 and ::1 (per address, no wildcard)', () => {
-    const expected = [`127.0.0.1:${sp.ports.plug}`, `127.0.0.1:${sp.ports.ext}`];
-    if (hasIpv6Loopback()) expected.push(`[::1]:${sp.ports.plug}`, `[::1]:${sp.ports.ext}`);
+  it('with --no-external the process binds exactly the coap and coaps ports on 127.0.0.1 and ::1 (per address, no wildcard)', () => {
+    const ports = [sp.ports.plug, sp.ports.plugSecure, sp.ports.ext, sp.ports.extSecure];
+    const expected = ports.map((p) => `127.0.0.1:${p}`);
+    if (hasIpv6Loopback()) expected.push(...ports.map((p) => `[::1]:${p}`));
     expect(boundUdp(sp.proc.pid!)).toEqual(expected.sort());
   });
 
@@ -516,7 +517,8 @@ describe('variants', () => {
     try {
       const { response } = await coap('127.0.0.1', sp.ports.ext, Code.GET, '/myip');
       expect(response.code).toBe(Code.CONTENT);
-      const expected = [`127.0.0.1:${sp.ports.ext}`, ...(hasIpv6Loopback() ? [`[::1]:${sp.ports.ext}`] : [])].sort();
+      const ports = [sp.ports.ext, sp.ports.extSecure];
+      const expected = [...ports.map((p) => `127.0.0.1:${p}`), ...(hasIpv6Loopback() ? ports.map((p) => `[::1]:${p}`) : [])].sort();
       expect(boundUdp(sp.proc.pid!)).toEqual(expected);
       expect(sp.output()).not.toContain('PLUG-TEST');
     } finally {

@@ -333,13 +333,7 @@ describe('refusedFlags', () => {
   });
 
   it.each([
-    [['--dtls-only'], ['--dtls-only']],
-    [['--trust-all'], ['--trust-all']],
-    [['--client-auth=NONE'], ['--client-auth']],
-    [['--psk-file=p'], ['--psk-file']],
     [['--store-file=f', '--store-max-age=2', '--store-password64=YQ=='], ['--store-file', '--store-password64', '--store-max-age']],
-    [['--benchmark'], ['--benchmark']],
-    [['--diagnose'], ['--diagnose']],
     [
       ['--dtls-cluster=:5784;:5884;1', '--dtls-cluster-group=a:1', '--dtls-cluster-group-security=s', '--dtls-cluster-backward', '--dtls-cluster-mac'],
       ['--dtls-cluster', '--dtls-cluster-group', '--dtls-cluster-group-security', '--dtls-cluster-backward', '--dtls-cluster-mac'],
@@ -352,6 +346,11 @@ describe('refusedFlags', () => {
     const r = refusedFlags(ok(['--no-tcp', '--no-oscore', ...argv]));
     expect(r.refused).toEqual(flags.map(msg));
     expect(r.warnings).toEqual([]);
+  });
+
+  it('accepts the DTLS flags now that coaps endpoints exist', () => {
+    const r = refusedFlags(ok(['--no-tcp', '--no-oscore', '--dtls-only', '--trust-all', '--client-auth=WANTED', '--psk-file=p']));
+    expect(r.refused).toEqual([]);
   });
 
   it('never refuses --no- forms or supported options', () => {
@@ -372,6 +371,13 @@ describe('refusedFlags', () => {
     expect(refusedFlags(o)).toEqual({ refused: [], warnings: [] });
     const c = ok(['--no-tcp', '--no-oscore', '--k8s-dtls-cluster=:1;:2;3', '--no-dtls-cluster-backward', '--no-dtls-cluster-mac']);
     expect(refusedFlags(c).refused).toEqual([msg('--k8s-dtls-cluster')]);
+  });
+
+  it('accepts --benchmark and --diagnose (features available)', () => {
+    const o = ok(['--no-tcp', '--no-oscore', '--benchmark', '--diagnose']);
+    expect(o.benchmark).toBe(true);
+    expect(o.diagnose).toBe(true);
+    expect(refusedFlags(o)).toEqual({ refused: [], warnings: [] });
   });
 
   it('every refused flag is a real option', () => {

@@ -97,7 +97,7 @@ describe('renderProperties', () => {
     expect(keyNames).toEqual([...general, ...modules]);
     expect(general).toEqual([...general].sort());
     expect(modules).toEqual([...modules].sort());
-    expect(general).toEqual(['EXTERNAL_UDP_MAX_MESSAGE_SIZE', 'EXTERNAL_UDP_PREFERRED_BLOCK_SIZE', 'UDP_DROPS_READ_INTERVAL']);
+    expect(general).toEqual(['DTLS_HANDSHAKE_RESULT_DELAY', 'EXTERNAL_UDP_MAX_MESSAGE_SIZE', 'EXTERNAL_UDP_PREFERRED_BLOCK_SIZE', 'UDP_DROPS_READ_INTERVAL']);
   });
 
   it('writes every registered key with the extended value and PLUGTEST. keys only where the servers differ', () => {
@@ -115,6 +115,10 @@ describe('renderProperties', () => {
         'COAP.NOTIFICATION_CHECK_INTERVAL_COUNT',
         'COAP.PEERS_MARK_AND_SWEEP_MESSAGES',
         'COAP.PREFERRED_BLOCK_SIZE',
+        'DTLS.MAX_CONNECTIONS',
+        'DTLS.RECEIVE_BUFFER_SIZE',
+        'DTLS.REMOVE_STALE_DOUBLE_PRINCIPALS',
+        'DTLS.STALE_CONNECTION_THRESHOLD',
         'SYS.HEALTH_STATUS_INTERVAL',
       ].map((k) => `PLUGTEST.${k}`),
     );

@@ -232,7 +232,9 @@ describe('tree factories', () => {
   it('extended tree: visible echo/mycontext/myip, invisible discovery and Hono', () => {
     const { root } = createExtendedResources(OPTS);
     const visible = (n: string) => root.children.get(n)!.visible;
-    expect([...root.children.keys()].sort()).toEqual(['.well-known', 'echo', 'event', 'mycontext', 'myip', 'telemetry']);
+    expect([...root.children.keys()].sort()).toEqual([
+      '.well-known', 'benchmark', 'echo', 'event', 'mycontext', 'myip', 'requests', 'reverse-observe', 'reverse-request', 'telemetry',
+    ]);
     expect(visible('echo')).toBe(true);
     expect(visible('mycontext')).toBe(true);
     expect(visible('myip')).toBe(true);
@@ -243,8 +245,11 @@ describe('tree factories', () => {
     expect(root.children.get('myip')!.attributes.get('ct')).toEqual(['0', '50', '41']);
     expect(root.children.get('telemetry')!.attributes.get('ct')).toEqual(['50', '0', '42']);
     expect(text(dispatch(root, { path: '/.well-known/core' }).response)).toBe(
-      '</echo>;ct="0 42 40";title="Resource, which echo\'s a POST. POSTs with URI-query \'keep\' can later be read by GET",' +
-        '</mycontext>;ct="0 60 50 41";title="Communication Context",</myip>;ct="0 50 41";title="MyIP"',
+      '</benchmark>;ct=0;title="Benchmark (disabled)",' +
+        '</echo>;ct="0 42 40";title="Resource, which echo\'s a POST. POSTs with URI-query \'keep\' can later be read by GET",' +
+        '</mycontext>;ct="0 60 50 41";title="Communication Context",</myip>;ct="0 50 41";title="MyIP",' +
+        '</requests>;ct="0 50 60";title="Resource that collects requests for client statistics",' +
+        '</reverse-observe>;ct="0 42";title="Reverse Observe",</reverse-request>;ct="0 42";title="Reverse Request"',
     );
   });
   it('plugtest tree: myip/mycontext invisible but reachable, full resource set', () => {

@@ -1,0 +1,71 @@
+// DTLS (coaps) connectors of the servers: credentials from the demo PKI and PSK rules, settings per server.
+import type { Logger } from 'pino';
+import { DtlsConnector } from '../dtls/connector.js';
+import type { DtlsConfig } from '../dtls/config.js';
+import { createPskStore, loadDemoCredentials, loadPskFile, type DemoCredentials, type PskStore } from '../dtls/credentials/index.js';
+import type { EndpointContext } from '../coap/connector.js';
+import { dtlsConfigFor } from '../config/dtls.js';
+import type { Properties, ServerKind } from '../config/index.js';
+import type { ServerOptions } from '../cli/options.js';
+
+/** Credentials shared by all DTLS endpoints of the process. */
+export interface ServerCredentials {
+  psk: PskStore;
+  demo: DemoCredentials;
+  trustAll: boolean;
+}
+
+/** Loads the PSK rules (with --psk-file entries first) and the demo PKI; throws with a clear message. */
+export function loadServerCredentials(opts: ServerOptions, logger: Logger): ServerCredentials {
+  let entries: Map<string, Buffer> | undefined;
+  if (opts.pskFile) {
+    const content = loadPskFile(opts.pskFile, logger);
+    for (const w of content.warnings) logger.warn(w);
+    entries = content.entries;
+    logger.info({ file: opts.pskFile, identities: entries.size }, 'PSK credentials loaded');
+  }
+  return { psk: createPskStore(entries), demo: loadDemoCredentials(), trustAll: opts.trustAll };
+}
+
+/** The DTLS settings of one server's coaps endpoints (--client-auth overrides the properties). */
+export function serverDtlsConfig(props: Properties, kind: ServerKind, opts: ServerOptions): DtlsConfig {
+  const config = dtlsConfigFor(props, kind, opts.clientAuth);
+  if (config.handshakeResultDelay !== 0) {
+    throw new Error(`DTLS_HANDSHAKE_RESULT_DELAY=${config.handshakeResultDelay}: delayed credential lookups are not supported by this version`);
+  }
+  if (config.cipherSuites.length === 0) throw new Error('DTLS.PRESELECTED_CIPHER_SUITES / DTLS.CIPHER_SUITES: no usable cipher suite left');
+  return config;
+}
+
+/** Creates a server-side DTLS connector bound to address:port. */
+export function createServerDtlsConnector(address: string, port: number, config: DtlsConfig, creds: ServerCredentials, logger: Logger): DtlsConnector {
+  return new DtlsConnector({
+    address,
+    port,
+    role: 'server',
+    config,
+    pskStore: creds.psk,
+    identities: creds.demo.identities,
+    trustAnchors: creds.demo.trustAnchors,
+    trustAll: creds.trustAll,
+    logger,
+    onError: (err) => logger.warn({ err, address }, 'dtls socket error'),
+  });
+}
+
+const connectionIds = new WeakMap<object, string>();
+let nextConnectionId = 0;
+
+/** Peer key for DTLS endpoints: the connection, so that deduplication and matching survive address changes. */
+export function dtlsPeerOf(ctx: EndpointContext): string {
+  const conn = ctx.connection;
+  if (conn && typeof conn === 'object') {
+    let id = connectionIds.get(conn);
+    if (id === undefined) {
+      id = 'dtls#' + nextConnectionId++;
+      connectionIds.set(conn, id);
+    }
+    return id;
+  }
+  return ctx.address + ':' + ctx.port;
+}
