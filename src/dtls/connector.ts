@@ -13,7 +13,7 @@ import { ConnectionStore, type RemovalReason } from './connection-store.js';
 import { createCookieGenerator, type CookieGenerator } from './cookie.js';
 import type { ServerIdentity } from './credentials/demo-pki.js';
 import { createPskStore, type PskStore } from './credentials/psk-store.js';
-import { createDtlsDetailStats, createDtlsStats, type DtlsDetailStats, type DtlsStats } from './dtls-stats.js';
+import { DTLS_STATS_KEYS, createDtlsDetailStats, createDtlsStats, type DtlsDetailStats, type DtlsStats } from './dtls-stats.js';
 import { takeSequenceNumber, type EpochState } from './epoch-state.js';
 import { backOff, createOutgoingFlight, currentWait, packFlight, type FlightEntry, type RecordSealer } from './flight.js';
 import { AlertDescription, AlertLevel, decodeAlert, encodeAlert } from './handshake/alert.js';
@@ -109,6 +109,8 @@ export class DtlsConnector implements Connector {
   readonly config: DtlsConfig;
   /** health counters (resources.md §2.4) */
   readonly stats: DtlsStats = createDtlsStats();
+  /** totals of earlier health periods (see transferStats) */
+  private readonly statsTotal: DtlsStats = createDtlsStats();
   /** diagnostic counters */
   readonly detailStats: DtlsDetailStats = createDtlsDetailStats();
   /** the connection store */
@@ -935,6 +937,27 @@ export class DtlsConnector implements Connector {
     this.stats['sending records']++;
     conn.lastActivity = this.now();
     this.sendDatagram(conn, record);
+  }
+
+  /** The connector's counter group for /diagnose: `dtls:<addr>` (or `dtls:node-<id>:<addr>`), rows [key, current, total]. */
+  diagnosticGroup(): { tag: string; counters: Array<[string, number, number]> } {
+    this.stats.connections = this.store.size;
+    const host = this.localAddress.includes(':') ? `[${this.localAddress}]` : this.localAddress;
+    const node = this.config.nodeId !== undefined ? `node-${this.config.nodeId}:` : '';
+    const counters: Array<[string, number, number]> = DTLS_STATS_KEYS.map((k) =>
+      // `connections` is a gauge: its current value is also its total
+      k === 'connections' ? [k, this.stats[k], this.stats[k]] : [k, this.stats[k], this.statsTotal[k] + this.stats[k]],
+    );
+    return { tag: `dtls:${node}${host}:${this.port}`, counters };
+  }
+
+  /** Starts a new statistics period (called on each periodic health dump). */
+  transferStats(): void {
+    for (const k of DTLS_STATS_KEYS) {
+      if (k === 'connections') continue;
+      this.statsTotal[k] += this.stats[k];
+      this.stats[k] = 0;
+    }
   }
 
   // ---------------------------------------------------------------- client API

@@ -41,6 +41,7 @@ export function dumpHealth(servers: CoapServer[], logger: Logger): void {
       }
       if (any) logger.info({ server: s.tag, endpoint: ep.info.uri, counters, observes: ep.relations.size, dedup: ep.dedup.size }, 'health');
       ep.stats.transfer(now);
+      (ep.connector as { transferStats?: () => void }).transferStats?.();
     }
   }
 }
