@@ -1,14 +1,8 @@
 // DTLS 1.2 / TLS 1.2 code points used by the handshake wire formats
 // (RFC 5246 §6.2.1, §7.4, §A.4; RFC 6347 §4.1, §4.3.2; RFC 8422; RFC 7250; RFC 9146).
 
-/** Record content types (RFC 5246 §6.2.1, RFC 9146 §4 for tls12_cid). */
-export const ContentType = {
-  CHANGE_CIPHER_SPEC: 20,
-  ALERT: 21,
-  HANDSHAKE: 22,
-  APPLICATION_DATA: 23,
-  TLS12_CID: 25,
-} as const;
+/** Record content types (RFC 5246 §6.2.1, RFC 9146 §4 for tls12_cid): one table, kept with the record codec. */
+export { ContentType } from '../record.js';
 
 /** Protocol versions as uint16 (RFC 6347 §4.1: DTLS 1.0 = {254,255}, DTLS 1.2 = {254,253}). */
 export const ProtocolVersion = {
