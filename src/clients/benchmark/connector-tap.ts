@@ -1,0 +1,121 @@
+// A thin Connector wrapper of one benchmark client: times request datagrams (round-trip times without an extra
+// clock read per request) and, for the feed resources, tells when a CON notification was acknowledged.
+import type { Connector, EndpointContext } from '../../coap/connector.js';
+
+/** Completion of a sent CON notification: acknowledged (`false`) or rejected with RST (`true`). */
+export type AckWaiter = (rejected: boolean) => void;
+
+/** Outgoing response datagram captured by `captureNext`. */
+export interface CapturedResponse {
+  /** message type (0 CON, 1 NON, 2 ACK) */
+  type: number;
+  mid: number;
+}
+
+/** Wraps a connector; the endpoint sees the tap as its connector. */
+export class ConnectorTap implements Connector {
+  readonly protocol: 'UDP' | 'DTLS';
+  readonly scheme: 'coap' | 'coaps';
+  readonly inner: Connector;
+  /** `performance.now()` of the latest request datagram (first transmission, block or retransmission) */
+  lastRequestSend = 0;
+  private capture = false;
+  private captured: CapturedResponse | undefined;
+  private waiters: Map<number, AckWaiter> | undefined;
+  private handler: (data: Buffer, ctx: EndpointContext) => void = () => {};
+
+  constructor(inner: Connector) {
+    this.inner = inner;
+    this.protocol = inner.protocol;
+    this.scheme = inner.scheme;
+  }
+
+  /** Bound local address. */
+  get localAddress(): string {
+    return this.inner.localAddress;
+  }
+
+  /** Bound local port. */
+  get localPort(): number {
+    return this.inner.localPort;
+  }
+
+  /** The endpoint's receive function. */
+  get onDatagram(): (data: Buffer, ctx: EndpointContext) => void {
+    return this.handler;
+  }
+
+  set onDatagram(handler: (data: Buffer, ctx: EndpointContext) => void) {
+    this.handler = handler;
+    this.inner.onDatagram = this.waiters ? this.receiveTracked : handler;
+  }
+
+  /** Enables matching of empty ACK/RST messages to awaited notifications (feed resources). */
+  trackAcks(): void {
+    this.waiters ??= new Map();
+    this.inner.onDatagram = this.receiveTracked;
+  }
+
+  /** Captures type and MID of the next outgoing response datagram. */
+  captureNext(): void {
+    this.capture = true;
+    this.captured = undefined;
+  }
+
+  /** The captured response (once), undefined when none was sent since captureNext(). */
+  takeCaptured(): CapturedResponse | undefined {
+    const c = this.captured;
+    this.capture = false;
+    this.captured = undefined;
+    return c;
+  }
+
+  /** Calls `waiter` when the empty ACK or RST for `mid` arrives. */
+  awaitAck(mid: number, waiter: AckWaiter): void {
+    this.waiters?.set(mid, waiter);
+  }
+
+  /** Stops waiting for `mid`. */
+  forgetAck(mid: number): void {
+    this.waiters?.delete(mid);
+  }
+
+  start(): Promise<void> {
+    return this.inner.start();
+  }
+
+  stop(): Promise<void> {
+    this.waiters?.clear();
+    return this.inner.stop();
+  }
+
+  send(data: Buffer, ctx: EndpointContext, onError?: (err: Error) => void): void {
+    const code = data[1]!;
+    if (code > 0 && code < 32) {
+      this.lastRequestSend = performance.now();
+    } else if (this.capture && code >= 64 && data.length >= 4) {
+      this.capture = false;
+      this.captured = { type: (data[0]! >> 4) & 3, mid: (data[2]! << 8) | data[3]! };
+    }
+    this.inner.send(data, ctx, onError);
+  }
+
+  private readonly receiveTracked = (data: Buffer, ctx: EndpointContext): void => {
+    const waiters = this.waiters;
+    if (waiters !== undefined && waiters.size > 0 && data.length >= 4 && data[1] === 0) {
+      const type = (data[0]! >> 4) & 3;
+      if (type >= 2) {
+        const mid = (data[2]! << 8) | data[3]!;
+        const waiter = waiters.get(mid);
+        if (waiter !== undefined) {
+          waiters.delete(mid);
+          // the endpoint completes its own exchange first
+          this.handler(data, ctx);
+          waiter(type === 3);
+          return;
+        }
+      }
+    }
+    this.handler(data, ctx);
+  };
+}

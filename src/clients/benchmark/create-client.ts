@@ -1,0 +1,126 @@
+// Creation of the simulated clients: socket, optional DTLS connector with per-client credentials (clients.md §4).
+import type { Connector, EndpointContext } from '../../coap/connector.js';
+import { UdpConnector } from '../../coap/udp-connector.js';
+import { DtlsConnector } from '../../dtls/connector.js';
+import { loadPskFile } from '../../dtls/credentials/index.js';
+import type { TimerWheel } from '../../util/timer-wheel.js';
+import { UsageError, type AuthMode, type ClientOptions } from '../common-options.js';
+import { CALI_SECRET, createDtlsClient, offeredSuites, pskCredentials } from '../dtls-client.js';
+import { BenchmarkClient, type ClientShared } from './client.js';
+import { ConnectorTap } from './connector-tap.js';
+import { benchmarkDtlsConfig, UDP_BUFFER_SIZE } from './defaults.js';
+
+/** Creates the clients of one run. */
+export interface ClientFactory {
+  /** the effective authentication modes (coaps) */
+  auth: AuthMode[];
+  /** the PSK modes are in use */
+  psk: boolean;
+  create(index: number): { client: BenchmarkClient; identity?: string; secret?: Buffer };
+}
+
+/** Local bind address for a destination: loopback stays on loopback, else the wildcard of its family. */
+export function localAddressFor(dest: EndpointContext): string {
+  const v6 = dest.address.includes(':');
+  if (dest.address === '::1' || dest.address.startsWith('127.')) return v6 ? '::1' : '127.0.0.1';
+  return v6 ? '::' : '0.0.0.0';
+}
+
+/** The console line naming the authentication (first mode). */
+export function authLine(auth: readonly AuthMode[]): string {
+  switch (auth[0]) {
+    case 'NONE':
+      return 'No authentication.';
+    case 'RPK':
+      return 'Use RPK.';
+    case 'X509':
+      return 'Use X509.';
+    case 'ECDHE_PSK':
+      return 'Use PSK/ECDHE.';
+    default:
+      return 'Use PSK.';
+  }
+}
+
+/** Options of one client connector. */
+interface ConnectorPlace {
+  index: number;
+  localAddress: string;
+  localPort: number;
+  wheel: TimerWheel;
+}
+
+/**
+ * A PSK / ECDHE_PSK client connector built without the certificate material createDtlsClient loads for every call
+ * (about 5 ms per client), sharing the run's timer wheel; undefined when certificate suites are offered.
+ */
+export function createPskConnector(opts: ClientOptions, place: ConnectorPlace): { connector: DtlsConnector; identity: string } | undefined {
+  const auth = opts.auth.filter((a) => a !== 'NONE');
+  const suites = offeredSuites(opts, auth.length > 0 ? auth : ['PSK']);
+  if (suites.length === 0 || !suites.every((s) => s.keyExchange === 'PSK' || s.keyExchange === 'ECDHE_PSK')) return undefined;
+  const psk = pskCredentials(opts, place.index);
+  const recordSize = opts.recordSize ?? (opts.mtu !== undefined ? opts.mtu - 64 - 20 - 13 - (opts.cidLength ?? 0) : undefined);
+  const connector = new DtlsConnector({
+    address: place.localAddress,
+    port: place.localPort,
+    role: 'client',
+    config: {
+      ...(opts.extendedMasterSecret ? { extendedMasterSecretMode: opts.extendedMasterSecret } : {}),
+      ...(recordSize !== undefined ? { recordSizeLimit: recordSize } : {}),
+      ...benchmarkDtlsConfig(opts.cidLength),
+    },
+    pskIdentity: psk.identity,
+    pskSecret: psk.secret,
+    verifyServerSubject: opts.subjectVerification,
+    offeredCipherSuites: suites,
+    wheel: place.wheel,
+  });
+  return { connector, identity: psk.identity };
+}
+
+/** Prepares client creation: loads a PSK store once; client i uses entry (psk-index + i) mod size. */
+export function clientFactory(opts: ClientOptions, shared: ClientShared, dest: EndpointContext): ClientFactory {
+  const auth: AuthMode[] = opts.auth.length > 0 ? opts.auth : ['PSK'];
+  const psk = auth.includes('PSK') || auth.includes('ECDHE_PSK');
+  let store: Array<[string, Buffer]> | undefined;
+  if (shared.secure && psk && opts.pskStore) {
+    try {
+      store = [...loadPskFile(opts.pskStore).entries];
+    } catch (err) {
+      throw new UsageError(`--psk-store: ${(err as Error).message}`);
+    }
+    if (store.length === 0) throw new UsageError(`--psk-store: no credentials in ${opts.pskStore}`);
+  }
+  const localAddress = localAddressFor(dest);
+  return {
+    auth,
+    psk,
+    create(index) {
+      const localPort = index === 0 ? opts.localPort : 0;
+      let connector: Connector;
+      let dtls: DtlsConnector | undefined;
+      let identity: string | undefined;
+      let secret: Buffer | undefined;
+      if (shared.secure) {
+        let clientOpts = opts;
+        let credentialIndex = index;
+        if (store) {
+          const [id, key] = store[(opts.pskIndex + index) % store.length]!;
+          clientOpts = { ...opts, pskStore: undefined, identity: id, secret: key };
+          credentialIndex = 0;
+        }
+        const created =
+          createPskConnector(clientOpts, { index: credentialIndex, localAddress, localPort, wheel: shared.wheel }) ??
+          createDtlsClient(clientOpts, { index: credentialIndex, localAddress, localPort, config: benchmarkDtlsConfig(opts.cidLength) });
+        dtls = created.connector;
+        connector = dtls;
+        identity = created.identity;
+        if (identity !== undefined) secret = store ? clientOpts.secret : index === 0 && opts.identity !== undefined ? (opts.secret ?? CALI_SECRET) : CALI_SECRET;
+      } else {
+        connector = new UdpConnector({ address: localAddress, port: localPort, receiveBufferSize: UDP_BUFFER_SIZE, sendBufferSize: UDP_BUFFER_SIZE });
+      }
+      const client = new BenchmarkClient(index, shared, new ConnectorTap(connector), dtls, dest);
+      return { client, identity, secret };
+    },
+  };
+}
