@@ -620,7 +620,10 @@ export class DtlsConnector implements Connector {
         this.alert(conn, content);
         return;
       case ContentType.CHANGE_CIPHER_SPEC:
-        return; // the epoch switch is implied by the epoch-1 records that follow
+        // RFC 5246 §7.1: the message is the single byte 1; anything else is discarded (RFC 6347 §4.1.2.7).
+        // The epoch switch itself is implied by the epoch-1 records that follow (the Finished authenticates it).
+        if (content.length !== 1 || content[0] !== 1) this.dropRecord();
+        return;
       default:
         this.dropRecord();
     }
@@ -946,7 +949,8 @@ export class DtlsConnector implements Connector {
     const node = this.config.nodeId !== undefined ? `node-${this.config.nodeId}:` : '';
     const counters: Array<[string, number, number]> = DTLS_STATS_KEYS.map((k) =>
       // `connections` is a gauge: its current value is also its total
-      k === 'connections' ? [k, this.stats[k], this.stats[k]] : [k, this.stats[k], this.statsTotal[k] + this.stats[k]],
+      // resources.md §2.4: `all` is the accumulated total of the previous periods
+      k === 'connections' ? [k, this.stats[k], this.stats[k]] : [k, this.stats[k], this.statsTotal[k]],
     );
     return { tag: `dtls:${node}${host}:${this.port}`, counters };
   }

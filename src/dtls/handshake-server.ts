@@ -233,7 +233,8 @@ function serverHelloBody(hs: ServerHandshake, suite: CipherSuite, sx: HelloExten
     sessionId: hs.sessionId,
     cipherSuite: suite.code,
     compressionMethod: 0,
-    extensions: sx,
+    // RFC 5246 §7.4.1.4: no extensions block at all when there is no extension to send
+    extensions: Object.keys(sx).length > 0 ? sx : undefined,
   });
 }
 
