@@ -8,6 +8,7 @@ import { loadDemoCredentials, loadPskFile, parsePemCertificates, defaultPkiDir }
 import { generateRawPublicKeyIdentity, localIdentity } from '../dtls/local-identity.js';
 import { UsageError, type AuthMode, type ClientOptions } from './common-options.js';
 import path from 'node:path';
+import type { TimerWheel } from '../util/timer-wheel.js';
 
 /** The default PSK secret of `cali.` identities (dtls.md §3). */
 export const CALI_SECRET = Buffer.from('.fornium');
@@ -53,6 +54,8 @@ export interface DtlsClientOptions {
   localPort?: number;
   /** overrides of the client's DTLS settings */
   config?: Partial<DtlsConfig>;
+  /** timer wheel shared by many client connectors (benchmark) */
+  wheel?: TimerWheel;
 }
 
 /** Creates a client DTLS connector for the options (auth modes, credentials, trust, CID, record size). */
@@ -63,11 +66,11 @@ export function createDtlsClient(opts: ClientOptions, c: DtlsClientOptions): { c
   if (suites.length === 0) throw new UsageError('no cipher suite for the selected authentication');
   const needsPsk = suites.some((s) => s.psk);
   const psk = needsPsk ? pskCredentials(opts, c.index ?? 0) : undefined;
-  const demo = loadDemoCredentials();
   let identities;
   if (auth.includes('RPK')) identities = [generateRawPublicKeyIdentity()];
   else if (auth.includes('X509') && !opts.anonymous) identities = [clientCertificate(opts)];
-  const trustAnchors = opts.trusts ? readPem(opts.trusts, '--trusts') : demo.trustAnchors;
+  const certificates = suites.some((s) => s.certificate);
+  const trustAnchors = !certificates ? [] : opts.trusts ? readPem(opts.trusts, '--trusts') : loadDemoCredentials().trustAnchors;
   const recordSize = opts.recordSize ?? (opts.mtu !== undefined ? opts.mtu - 64 - 20 - 13 - (opts.cidLength ?? 0) : undefined);
   const connector = new DtlsConnector({
     address: c.localAddress,
@@ -87,6 +90,7 @@ export function createDtlsClient(opts: ClientOptions, c: DtlsClientOptions): { c
     trustAll: opts.trustAll,
     verifyServerSubject: opts.subjectVerification,
     offeredCipherSuites: suites,
+    ...(c.wheel ? { wheel: c.wheel } : {}),
   });
   return { connector, identity: psk?.identity, auth };
 }

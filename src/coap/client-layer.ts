@@ -173,12 +173,15 @@ export class ClientExchange {
     const b2 = b2v ? decodeBlock(b2v) : undefined;
     const obs = getOption(msg, Opt.OBSERVE);
     if (b2 && (b2.more || b2.num > 0 || this.chunks.length > 0)) {
-      if (b2.num === 0 && obs !== undefined && this.observing) {
-        // a new block-wise notification restarts the assembly
+      if (b2.num === 0 && obs !== undefined) {
+        // a (newer) block-wise notification restarts the assembly (RFC 7959 §3.4)
         this.chunks = [];
         this.received = 0;
       }
-      if (b2.num * blockSize(b2.szx) !== this.received) return this.fail(new Error('unexpected Block2 offset'));
+      const offset = b2.num * blockSize(b2.szx);
+      // a block we already have (answer to an earlier follow-up of a restarted assembly) is ignored
+      if (offset < this.received) return;
+      if (offset !== this.received) return this.fail(new Error('unexpected Block2 offset'));
       this.chunks.push(msg.payload);
       this.received += msg.payload.length;
       if (b2.more) {

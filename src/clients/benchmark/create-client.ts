@@ -1,11 +1,10 @@
 // Creation of the simulated clients: socket, optional DTLS connector with per-client credentials (clients.md §4).
 import type { Connector, EndpointContext } from '../../coap/connector.js';
 import { UdpConnector } from '../../coap/udp-connector.js';
-import { DtlsConnector } from '../../dtls/connector.js';
+import type { DtlsConnector } from '../../dtls/connector.js';
 import { loadPskFile } from '../../dtls/credentials/index.js';
-import type { TimerWheel } from '../../util/timer-wheel.js';
 import { UsageError, type AuthMode, type ClientOptions } from '../common-options.js';
-import { CALI_SECRET, createDtlsClient, offeredSuites, pskCredentials } from '../dtls-client.js';
+import { CALI_SECRET, createDtlsClient } from '../dtls-client.js';
 import { BenchmarkClient, type ClientShared } from './client.js';
 import { ConnectorTap } from './connector-tap.js';
 import { benchmarkDtlsConfig, UDP_BUFFER_SIZE } from './defaults.js';
@@ -42,42 +41,6 @@ export function authLine(auth: readonly AuthMode[]): string {
   }
 }
 
-/** Options of one client connector. */
-interface ConnectorPlace {
-  index: number;
-  localAddress: string;
-  localPort: number;
-  wheel: TimerWheel;
-}
-
-/**
- * A PSK / ECDHE_PSK client connector built without the certificate material createDtlsClient loads for every call
- * (about 5 ms per client), sharing the run's timer wheel; undefined when certificate suites are offered.
- */
-export function createPskConnector(opts: ClientOptions, place: ConnectorPlace): { connector: DtlsConnector; identity: string } | undefined {
-  const auth = opts.auth.filter((a) => a !== 'NONE');
-  const suites = offeredSuites(opts, auth.length > 0 ? auth : ['PSK']);
-  if (suites.length === 0 || !suites.every((s) => s.keyExchange === 'PSK' || s.keyExchange === 'ECDHE_PSK')) return undefined;
-  const psk = pskCredentials(opts, place.index);
-  const recordSize = opts.recordSize ?? (opts.mtu !== undefined ? opts.mtu - 64 - 20 - 13 - (opts.cidLength ?? 0) : undefined);
-  const connector = new DtlsConnector({
-    address: place.localAddress,
-    port: place.localPort,
-    role: 'client',
-    config: {
-      ...(opts.extendedMasterSecret ? { extendedMasterSecretMode: opts.extendedMasterSecret } : {}),
-      ...(recordSize !== undefined ? { recordSizeLimit: recordSize } : {}),
-      ...benchmarkDtlsConfig(opts.cidLength),
-    },
-    pskIdentity: psk.identity,
-    pskSecret: psk.secret,
-    verifyServerSubject: opts.subjectVerification,
-    offeredCipherSuites: suites,
-    wheel: place.wheel,
-  });
-  return { connector, identity: psk.identity };
-}
-
 /** Prepares client creation: loads a PSK store once; client i uses entry (psk-index + i) mod size. */
 export function clientFactory(opts: ClientOptions, shared: ClientShared, dest: EndpointContext): ClientFactory {
   const auth: AuthMode[] = opts.auth.length > 0 ? opts.auth : ['PSK'];
@@ -109,9 +72,13 @@ export function clientFactory(opts: ClientOptions, shared: ClientShared, dest: E
           clientOpts = { ...opts, pskStore: undefined, identity: id, secret: key };
           credentialIndex = 0;
         }
-        const created =
-          createPskConnector(clientOpts, { index: credentialIndex, localAddress, localPort, wheel: shared.wheel }) ??
-          createDtlsClient(clientOpts, { index: credentialIndex, localAddress, localPort, config: benchmarkDtlsConfig(opts.cidLength) });
+        const created = createDtlsClient(clientOpts, {
+          index: credentialIndex,
+          localAddress,
+          localPort,
+          config: benchmarkDtlsConfig(opts.cidLength),
+          wheel: shared.wheel,
+        });
         dtls = created.connector;
         connector = dtls;
         identity = created.identity;

@@ -105,10 +105,16 @@ export function loadServerIdentity(alias: string, chainPath: string, keyPath: st
   };
 }
 
-/** Loads the four demo server identities and trust.pem from `dir` (default resources/pki). */
+const demoCache = new Map<string, DemoCredentials>();
+
+/** Loads the four demo server identities and trust.pem from `dir` (default resources/pki), once per directory. */
 export function loadDemoCredentials(dir: string = defaultPkiDir()): DemoCredentials {
+  const cached = demoCache.get(dir);
+  if (cached) return cached;
   const identities = DEMO_SERVER_ENTRIES.map(({ alias, file }) =>
     loadServerIdentity(alias, join(dir, `${file}-chain.pem`), join(dir, `${file}-key.pem`)),
   );
-  return { identities, trustAnchors: loadCertificates(join(dir, 'trust.pem')) };
+  const creds = { identities, trustAnchors: loadCertificates(join(dir, 'trust.pem')) };
+  demoCache.set(dir, creds);
+  return creds;
 }
