@@ -156,7 +156,8 @@ describe('renderProperties', () => {
     expect(value('EXTERNAL_UDP_MAX_MESSAGE_SIZE')).toBe('64');
     expect(value('UDP_DROPS_READ_INTERVAL')).toBe('2[s]');
     expect(value('UDP.DATAGRAM_SIZE')).toBe('2048');
-    expect(value('UDP.RECEIVE_BUFFER_SIZE')).toBe('');
+    expect(value('UDP.RECEIVE_BUFFER_SIZE')).toBe('1000000');
+    expect(value('UDP.SEND_BUFFER_SIZE')).toBe('');
   });
 
   it('leaves out the Java thread-count keys', () => {
@@ -269,7 +270,8 @@ describe('parseProperties', () => {
     expect(p.get('COAP.COAP_PORT')).toBe(5783);
     expect(p.getFor('plugtest', 'COAP.COAP_PORT')).toBe(5683);
     expect(p.getFor('extended', 'COAP.COAP_PORT')).toBe(5783);
-    expect(p.get('UDP.RECEIVE_BUFFER_SIZE')).toBeUndefined();
+    expect(p.get('UDP.RECEIVE_BUFFER_SIZE')).toBe(1_000_000);
+    expect(p.get('UDP.SEND_BUFFER_SIZE')).toBeUndefined();
     expect(p.inFile('COAP.COAP_PORT')).toBe(false);
   });
 
