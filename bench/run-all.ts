@@ -7,10 +7,24 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import type { BenchContext, BenchOptions, Section, SectionResult, TargetCheck } from './sections.js';
 import { coapSection } from './coap-section.js';
+import { createCoapsSection, handshakesSection } from './dtls-section.js';
 import { killChildren } from './proc-util.js';
 
-/** All sections, in run order; later work (coaps throughput, handshakes/s) appends here. */
-export const SECTIONS: Section[] = [coapSection];
+/** Results of the sections run so far (a later section may compare with an earlier one). */
+const results: Record<string, SectionResult | { error: string }> = {};
+
+/** Our server's plain CoAP req/s and CPU per 1k requests from this run's coap section, if it ran. */
+function plainFigure(): { rps: number; cpuMsPer1000: number } | undefined {
+  const r = results['coap'];
+  if (r === undefined || !('data' in r)) return undefined;
+  const data = r.data as { oursRequestsPerSecond: number | null; targets: { id: string; measurement?: { server: { cpuMsPer1000: number } } }[] };
+  if (data.oursRequestsPerSecond === null) return undefined;
+  const ours = data.targets.find((t) => t.id === 'ours');
+  return { rps: data.oursRequestsPerSecond, cpuMsPer1000: ours?.measurement?.server.cpuMsPer1000 ?? 0 };
+}
+
+/** All sections, in run order: coaps right after plain CoAP (its ratio uses the plain figure of the same run). */
+export const SECTIONS: Section[] = [coapSection, createCoapsSection(plainFigure), handshakesSection];
 
 /** dist/bench → dist. */
 const distRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -47,10 +61,10 @@ function parseOptions(argv: string[]): BenchOptions {
         '  --warmup <s>         warm-up per target, not counted (default 1)',
         '  --outstanding <n>    outstanding CON requests overall (default 256)',
         '  --sockets <n>        generator UDP sockets (default 16)',
-        '  --only <id>          run only this target: ours | npm | raw (repeatable or comma-separated)',
+        '  --only <id>          plain CoAP section: run only this target: ours | npm | raw (repeatable or comma-separated)',
         '  --section <id>       run only this section: ' + SECTIONS.map((s) => s.id).join(' | '),
         '  --pin                pin server to CPU 1 and generator to CPU 0 (taskset)',
-        '  --cpu-prof           run our server with --cpu-prof (profile in its temp dir)',
+        '  --cpu-prof           run our server with --cpu-prof (plain and coaps targets; profile in its temp dir)',
         '  --ours-prop K=V      extra Californium3.properties line for our server (repeatable), e.g. UDP.RECEIVE_BUFFER_SIZE=1048576',
         '  --npm-rcvbuf <bytes> UDP receive buffer of the npm coap baseline (default 1048576, 0 = OS default)',
         '  --quiet-wait <s>     before each target wait up to this long for other processes to go idle (default 30, 0 = off)',
@@ -107,7 +121,6 @@ async function main(): Promise<void> {
   };
   const startedAt = new Date();
   log(`extplugtest bench: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), node ${process.version}, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-  const results: Record<string, SectionResult | { error: string }> = {};
   const reports: string[] = [];
   const checks: TargetCheck[] = [];
   for (const section of SECTIONS) {
