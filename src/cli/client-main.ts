@@ -1,12 +1,11 @@
 #!/usr/bin/env node
 // The `extplugtest-client` executable: one CoAP request (or an observation) and its response printed.
-import yargs from 'yargs';
 import { CoapEndpoint } from '../coap/endpoint.js';
 import { DEFAULT_STACK_CONFIG } from '../coap/stack-config.js';
 import { request } from '../coap/client-layer.js';
 import { Code, type CoapMessage } from '../coap/message.js';
 import type { EndpointContext } from '../coap/connector.js';
-import { commonOptionDefinitions, toClientOptions, UsageError, type ClientOptions } from '../clients/common-options.js';
+import { clientParser, toClientOptions, UsageError, type ClientOptions } from '../clients/common-options.js';
 import { messageLines } from '../clients/print.js';
 import { createClientTransport, describeSession } from '../clients/transport.js';
 import { packageVersion } from '../server/version.js';
@@ -19,21 +18,14 @@ interface Args {
 }
 
 function parse(argv: string[]): { opts: ClientOptions; extra: Args } | undefined {
-  const parser = yargs(argv)
-    .scriptName('extplugtest-client')
-    .usage('Usage: $0 [options] <uri>\n\nSends one CoAP request and prints the response. Example:\n  $0 -m GET -i Client_identity -s secretPSK --cid-length 6 coaps://127.0.0.1:5784/mycontext')
-    .options(commonOptionDefinitions())
+  const parser = clientParser(
+    argv,
+    'extplugtest-client',
+    'Usage: $0 [options] <uri>\n\nSends one CoAP request and prints the response. Example:\n  $0 -m GET -i Client_identity -s secretPSK --cid-length 6 coaps://127.0.0.1:5784/mycontext',
+    packageVersion(),
+  )
     .option('observe', { type: 'number', describe: 'observe the resource and print this many notifications (then cancel)' })
-    .option('timeout', { type: 'number', default: 30_000, describe: 'response timeout in ms' })
-    .version(packageVersion())
-    .alias('V', 'version')
-    .alias('h', 'help')
-    .strictOptions()
-    .exitProcess(false)
-    .fail((msg, err) => {
-      throw new UsageError(msg ?? err?.message ?? 'invalid arguments');
-    })
-    .wrap(Math.min(110, process.stdout.columns ?? 110));
+    .option('timeout', { type: 'number', default: 30_000, describe: 'response timeout in ms' });
   const args = parser.parseSync() as Record<string, unknown>;
   if (args.help || args.version) return undefined;
   return { opts: toClientOptions(args), extra: { observe: args.observe as number | undefined, timeout: Number(args.timeout) } };

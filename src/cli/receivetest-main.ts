@@ -1,11 +1,10 @@
 #!/usr/bin/env node
 // The `receivetest-client` executable: one POST to `/requests` and the device's request history printed (clients.md §6).
-import yargs from 'yargs';
 import { CoapEndpoint } from '../coap/endpoint.js';
 import { DEFAULT_STACK_CONFIG, type CoapStackConfig } from '../coap/stack-config.js';
 import { request } from '../coap/client-layer.js';
 import { CON, Code, NON, type CoapMessage } from '../coap/message.js';
-import { commonOptionDefinitions, toClientOptions, UsageError, type ClientOptions } from '../clients/common-options.js';
+import { clientParser, commonOptionDefinitions, toClientOptions, UsageError, type ClientOptions } from '../clients/common-options.js';
 import { createClientTransport } from '../clients/transport.js';
 import { UUID_FILE, loadDeviceId } from '../clients/receivetest/device-id.js';
 import { DEFAULT_HOST, REQUESTS_PATH, receivetestTarget } from '../clients/receivetest/target.js';
@@ -32,26 +31,18 @@ interface Args {
 
 function parse(argv: string[]): { opts: ClientOptions; extra: Args } | undefined {
   const { method: _method, ...definitions } = commonOptionDefinitions();
-  const parser = yargs(argv)
-    .scriptName('receivetest-client')
-    .usage(
-      'Usage: $0 [options] [<uri>]\n\n' +
-        'Sends one POST to /requests of the (extended) test server and prints the request history of this device.\n' +
-        `Example: $0 coap://${DEFAULT_HOST}:5783`,
-    )
-    .options(definitions)
+  const parser = clientParser(
+    argv,
+    'receivetest-client',
+    'Usage: $0 [options] [<uri>]\n\n' +
+      'Sends one POST to /requests of the (extended) test server and prints the request history of this device.\n' +
+      `Example: $0 coap://${DEFAULT_HOST}:5783`,
+    packageVersion(),
+    definitions,
+  )
     .option('verbose', { ...definitions.verbose, describe: 'list the history decoded (JSON and CBOR responses)' })
     .option('reset-uuid', { type: 'boolean', default: false, describe: `create a new device id (${UUID_FILE})` })
-    .option('timeout', { type: 'number', describe: 'response timeout in ms (default: CON until the retransmissions end, NON 30000)' })
-    .version(packageVersion())
-    .alias('V', 'version')
-    .alias('h', 'help')
-    .strictOptions()
-    .exitProcess(false)
-    .fail((msg, err) => {
-      throw new UsageError(msg ?? err?.message ?? 'invalid arguments');
-    })
-    .wrap(Math.min(110, process.stdout.columns ?? 110));
+    .option('timeout', { type: 'number', describe: 'response timeout in ms (default: CON until the retransmissions end, NON 30000)' });
   const args = parser.parseSync() as Record<string, unknown>;
   if (args.help || args.version) return undefined;
   const timeout = args.timeout === undefined ? undefined : Number(args.timeout);

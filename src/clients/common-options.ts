@@ -1,5 +1,6 @@
 // The options every client shares (clients.md §2): destination, DTLS credentials, payload and content type.
 import fs from 'node:fs';
+import yargs, { type Argv } from 'yargs';
 import { randomBytes } from 'node:crypto';
 import { Code, Format } from '../coap/message.js';
 import { parseTime } from '../config/time.js';
@@ -97,6 +98,29 @@ export function commonOptionDefinitions() {
 
 /** Raised for a bad option value (exit status 255). */
 export class UsageError extends Error {}
+
+/** A yargs parser with the common options and the settings every client shares (strict options, UsageError). */
+export function clientParser(
+  argv: readonly string[],
+  name: string,
+  usage: string,
+  version: string,
+  definitions: Partial<ReturnType<typeof commonOptionDefinitions>> = commonOptionDefinitions(),
+): Argv {
+  return yargs([...argv])
+    .scriptName(name)
+    .usage(usage)
+    .options(definitions)
+    .version(version)
+    .alias('V', 'version')
+    .alias('h', 'help')
+    .strictOptions()
+    .exitProcess(false)
+    .fail((msg, err) => {
+      throw new UsageError(msg ?? err?.message ?? 'invalid arguments');
+    })
+    .wrap(Math.min(110, process.stdout.columns ?? 110));
+}
 
 /** Builds ClientOptions from parsed yargs arguments. */
 export function toClientOptions(argv: Record<string, unknown>, defaultUri = 'californium.eclipseprojects.io'): ClientOptions {
