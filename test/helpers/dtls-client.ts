@@ -450,14 +450,5 @@ export async function udpSocket(host: string, keep = false): Promise<{ sock: dgr
   return { sock, received, count: () => n, close: () => new Promise<void>((r) => sock.close(() => r())) };
 }
 
-/** Deterministic PRNG (mulberry32) so that a failing random run can be replayed from its printed seed. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG, re-exported for the DTLS system tests. */
+export { mulberry32 } from './random.js';

@@ -6,6 +6,7 @@ import dgram from 'node:dgram';
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, hasIpv6Loopback, type ServerProcess } from '../helpers/server-process.js';
+import { mulberry32 } from '../helpers/random.js';
 
 /** Hostile datagrams to send at most, and the time bound of the flood. */
 const HOSTILE_COUNT = 40_000;
@@ -15,17 +16,6 @@ const GOOD_EVERY = 100;
 /** Allowed growth of the server's resident set over the flood. */
 const RSS_GROWTH_LIMIT_KB = 150 * 1024;
 
-// ---- a deterministic PRNG so a failure can be replayed (seed printed) ----
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // ---- raw message building (independent of src/coap/codec) ----
 interface Opt {

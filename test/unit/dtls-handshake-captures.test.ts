@@ -1,5 +1,5 @@
 // Handshake wire formats against the Californium 3.14.0 captures
-// (/work/shared/testdata/californium, README "Common facts" and sections 1-4).
+// (../shared/testdata/californium beside the repository, README "Common facts" and sections 1-4).
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -35,8 +35,9 @@ import {
   type DecodedClientHello,
   type HandshakeMessage,
 } from '../../src/dtls/handshake/index.js';
+import { CAPTURE_DIR } from '../helpers/captures.js';
 
-const DIR = '/work/shared/testdata/californium';
+const DIR = CAPTURE_DIR;
 
 interface JsonMessage {
   msg_type: number;

@@ -29,20 +29,13 @@ import {
   type HandshakeDecodeContext,
   type HandshakeMessage,
 } from '../../src/dtls/handshake/index.js';
+import { mulberry32 } from '../helpers/random.js';
+import { CAPTURE_DIR } from '../helpers/captures.js';
 
-const DIR = '/work/shared/testdata/californium';
+const DIR = CAPTURE_DIR;
 const KNOWN_ALERTS = new Set<number>(Object.values(AlertDescription));
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 interface Sample {
   name: string;

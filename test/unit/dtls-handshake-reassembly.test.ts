@@ -14,6 +14,7 @@ import {
   type HandshakeFragment,
   type HandshakeMessage,
 } from '../../src/dtls/handshake/index.js';
+import { mulberry32 } from '../helpers/random.js';
 
 // second ClientHello of dtls-psk-ccm8-cid (README section 1, frame 3), full record fragment
 const CH2_RECORD = Buffer.from(
@@ -23,17 +24,7 @@ const CH2_RECORD = Buffer.from(
 );
 const CH2: HandshakeMessage = { msgType: HandshakeType.CLIENT_HELLO, messageSeq: 1, body: CH2_RECORD.subarray(12) };
 
-/** Deterministic PRNG (mulberry32) so failures are reproducible. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 function shuffle<T>(items: T[], rand: () => number): T[] {
   const a = [...items];
