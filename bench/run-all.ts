@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { BenchContext, BenchOptions, Section, SectionResult, TargetCheck } from './sections.js';
 import { coapSection } from './coap-section.js';
 import { createCoapsSection, handshakesSection } from './dtls-section.js';
+import { benchmarkSection } from './benchmark-section.js';
 import { killChildren } from './proc-util.js';
 
 /** Results of the sections run so far (a later section may compare with an earlier one). */
@@ -23,8 +24,11 @@ function plainFigure(): { rps: number; cpuMsPer1000: number } | undefined {
   return { rps: data.oursRequestsPerSecond, cpuMsPer1000: ours?.measurement?.server.cpuMsPer1000 ?? 0 };
 }
 
-/** All sections, in run order: coaps right after plain CoAP (its ratio uses the plain figure of the same run). */
-export const SECTIONS: Section[] = [coapSection, createCoapsSection(plainFigure), handshakesSection];
+/**
+ * All sections, in run order: coaps right after plain CoAP (its ratio uses the plain figure of the same run), the
+ * benchmark client against our server (issue 4) last.
+ */
+export const SECTIONS: Section[] = [coapSection, createCoapsSection(plainFigure), handshakesSection, benchmarkSection];
 
 /** dist/bench → dist. */
 const distRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -57,14 +61,14 @@ function parseOptions(argv: string[]): BenchOptions {
     console.log(
       [
         'usage: npm run bench -- [options]',
-        '  --duration <s>       measured window per target (default 10)',
+        '  --duration <s>       measured window per target (default 10; benchmark section: requests sized for about this long at the target rate)',
         '  --warmup <s>         warm-up per target, not counted (default 1)',
         '  --outstanding <n>    outstanding CON requests overall (default 256)',
         '  --sockets <n>        generator UDP sockets (default 16)',
-        '  --only <id>          plain CoAP section: run only this target: ours | npm | raw (repeatable or comma-separated)',
+        '  --only <id>          plain CoAP section: run only this target: ours | npm | raw; benchmark section: coap | coaps-cid (repeatable or comma-separated)',
         '  --section <id>       run only this section: ' + SECTIONS.map((s) => s.id).join(' | '),
         '  --pin                pin server to CPU 1 and generator to CPU 0 (taskset)',
-        '  --cpu-prof           run our server with --cpu-prof (plain and coaps targets; profile in its temp dir)',
+        '  --cpu-prof           run our server with --cpu-prof (plain, coaps and benchmark sections; benchmark also profiles the client; profiles in the temp dir)',
         '  --ours-prop K=V      extra Californium3.properties line for our server (repeatable), e.g. UDP.RECEIVE_BUFFER_SIZE=1048576',
         '  --npm-rcvbuf <bytes> UDP receive buffer of the npm coap baseline (default 1048576, 0 = OS default)',
         '  --quiet-wait <s>     before each target wait up to this long for other processes to go idle (default 30, 0 = off)',
