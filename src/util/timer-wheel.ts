@@ -8,12 +8,27 @@ export interface TimerHandle {
 class Entry implements TimerHandle {
   deadline: number;
   fn: (() => void) | undefined;
-  constructor(deadline: number, fn: () => void) {
+  /** the slot holding this entry (undefined once run or cancelled) and its index there */
+  slot: Entry[] | undefined;
+  index = 0;
+  private readonly wheel: TimerWheel;
+  constructor(wheel: TimerWheel, deadline: number, fn: () => void) {
+    this.wheel = wheel;
     this.deadline = deadline;
     this.fn = fn;
   }
   cancel(): void {
     this.fn = undefined;
+    const slot = this.slot;
+    if (slot === undefined) return;
+    // O(1) removal: the last entry of the slot takes this one's place, so nothing is retained until the slot runs
+    const last = slot.pop()!;
+    if (last !== this) {
+      slot[this.index] = last;
+      last.index = this.index;
+    }
+    this.slot = undefined;
+    this.wheel.removed();
   }
 }
 
@@ -36,10 +51,13 @@ export class TimerWheel {
   /** Calls fn after `delay` ms; returns a handle to cancel it. */
   schedule(delay: number, fn: () => void): TimerHandle {
     const deadline = this.now() + Math.max(0, delay);
-    const entry = new Entry(deadline, fn);
+    const entry = new Entry(this, deadline, fn);
     let tick = Math.ceil(deadline / this.resolution);
     if (tick <= this.cursor) tick = this.cursor + 1;
-    this.slots[tick % this.slots.length]!.push(entry);
+    const slot = this.slots[tick % this.slots.length]!;
+    entry.slot = slot;
+    entry.index = slot.length;
+    slot.push(entry);
     this.count++;
     if (!this.timer) {
       this.cursor = Math.floor(this.now() / this.resolution);
@@ -49,14 +67,22 @@ export class TimerWheel {
     return entry;
   }
 
-  /** Number of scheduled entries, cancelled ones included until their slot is visited. */
+  /** Number of scheduled entries. */
   get size(): number {
     return this.count;
   }
 
+  /** Bookkeeping of a cancelled entry (called by the entry). */
+  removed(): void {
+    this.count--;
+  }
+
   /** Stops the wheel and drops every entry. */
   clear(): void {
-    for (const s of this.slots) s.length = 0;
+    for (const s of this.slots) {
+      for (const e of s) e.slot = undefined;
+      s.length = 0;
+    }
     this.count = 0;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
@@ -86,9 +112,14 @@ export class TimerWheel {
     const due: Entry[] = [];
     for (let i = 0; i < slot.length; i++) {
       const e = slot[i]!;
-      if (!e.fn) { this.count--; continue; }
-      if (e.deadline <= now + this.resolution) { due.push(e); this.count--; }
-      else slot[keep++] = e;
+      if (e.deadline <= now + this.resolution) {
+        due.push(e);
+        e.slot = undefined;
+        this.count--;
+      } else {
+        slot[keep] = e;
+        e.index = keep++;
+      }
     }
     slot.length = keep;
     for (const e of due) {

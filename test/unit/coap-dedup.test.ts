@@ -83,3 +83,26 @@ describe('timer wheel', () => {
     }
   });
 });
+
+describe('timer wheel cancel', () => {
+  it('removes a cancelled entry at once (size drops) and keeps the others running', () => {
+    vi.useFakeTimers();
+    try {
+      const wheel = new TimerWheel(10, 16);
+      const ran: number[] = [];
+      const handles = [0, 1, 2, 3, 4].map((i) => wheel.schedule(50, () => ran.push(i)));
+      expect(wheel.size).toBe(5);
+      handles[1]!.cancel();
+      handles[4]!.cancel();
+      handles[1]!.cancel();
+      expect(wheel.size).toBe(3);
+      vi.advanceTimersByTime(100);
+      expect(ran.sort()).toEqual([0, 2, 3]);
+      expect(wheel.size).toBe(0);
+      handles[0]!.cancel();
+      expect(wheel.size).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
