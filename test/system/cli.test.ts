@@ -526,6 +526,19 @@ describe('variants', () => {
     }
   });
 
+  it('--dtls-only: only the coaps ports are bound, coap gets no answer', async () => {
+    const sp = await startServer({ args: ['--no-external', '--dtls-only'] });
+    try {
+      const ports = [sp.ports.plugSecure, sp.ports.extSecure];
+      const expected = [...ports.map((p) => `127.0.0.1:${p}`), ...(hasIpv6Loopback() ? ports.map((p) => `[::1]:${p}`) : [])].sort();
+      expect(boundUdp(sp.proc.pid!)).toEqual(expected);
+      expect(sp.output()).toContain(`coaps://127.0.0.1:${sp.ports.extSecure}`);
+      expect(sp.output()).not.toContain(`coap://127.0.0.1:${sp.ports.ext}`);
+    } finally {
+      await sp.stop();
+    }
+  });
+
   it('a non-empty file "build" in the working directory suffixes the version: server: extplugtest <v>_<build>', async () => {
     const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'extplugtest-build-'));
     cleanup.push(cwd);
