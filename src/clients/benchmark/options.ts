@@ -1,6 +1,5 @@
 // Command line of the benchmark client (clients.md §3.2) on top of the common client options (§2).
-import yargs from 'yargs';
-import { commonOptionDefinitions, toClientOptions, UsageError, type ClientOptions } from '../common-options.js';
+import { clientParser, toClientOptions, UsageError, type ClientOptions } from '../common-options.js';
 import { DEFAULT_CLIENTS, DEFAULT_FEED_INTERVAL, DEFAULT_REQUESTS } from './defaults.js';
 
 /** Reverse mode: n reverse responses per client sent by the feed resources, change interval min..max ms. */
@@ -171,21 +170,14 @@ export interface BenchmarkCommandLine {
 /** Parses the command line (throws UsageError for bad options). */
 export function parseBenchmarkArgs(args: string[], env: NodeJS.ProcessEnv, version: string, print: (text: string) => void): BenchmarkCommandLine | undefined {
   let output = '';
-  const parser = yargs(args)
-    .scriptName('benchmark-client')
-    .usage('Usage: $0 [options] <uri>\n\nStarts many CoAP clients sending requests in parallel and prints statistics (POST by default, observe or reverse modes).')
-    .options(commonOptionDefinitions())
+  const parser = clientParser(
+    args,
+    'benchmark-client',
+    'Usage: $0 [options] <uri>\n\nStarts many CoAP clients sending requests in parallel and prints statistics (POST by default, observe or reverse modes).',
+    version,
+  )
     .options(benchmarkOptionDefinitions())
-    .epilogue(EXAMPLES)
-    .version(version)
-    .alias('V', 'version')
-    .alias('h', 'help')
-    .strictOptions()
-    .exitProcess(false)
-    .fail((msg, err) => {
-      throw new UsageError(msg ?? err?.message ?? 'invalid arguments');
-    })
-    .wrap(Math.min(110, process.stdout.columns ?? 110));
+    .epilogue(EXAMPLES);
   const argv = parser.parseSync(args, {}, (_err, _argv, out) => {
     output = out;
   }) as Record<string, unknown>;
