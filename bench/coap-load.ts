@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { buildTemplate, CODE_CHANGED, CODE_POST, formatCode, MID_OFFSET, parseCode, textPayload, TOKEN_OFFSET } from './coap-wire.js';
+import { BUCKETS, BUCKET_US, round, runTimeline, summarize, type RunState } from './load-timeline.js';
 
 /** Options of one load run. */
 export interface LoadOptions {
@@ -95,9 +96,6 @@ export const DEFAULT_LOAD_OPTIONS: Omit<LoadOptions, 'port'> = {
 const MAX_OUTSTANDING = 10_000;
 const MAX_SOCKETS = 256;
 const MAX_DURATION_MS = 600_000;
-/** Latency histogram resolution (µs per bucket) and range (2 s + overflow bucket). */
-const BUCKET_US = 10;
-const BUCKETS = 200_001;
 /** Open the replacement socket when this many MIDs of a socket are used; switch at 65536. */
 const MID_SPACE = 0x10000;
 const ROTATE_PREPARE_AT = 0xf000;
@@ -157,9 +155,7 @@ export async function runLoad(options: Partial<LoadOptions> & { port: number }):
   // first byte of a piggybacked answer: version 1, ACK, TKL 4
   const ACK_B0 = 0x40 | (2 << 4) | 4;
 
-  let running = true;
-  let measuring = false;
-  let windowStart = Infinity;
+  const state: RunState = { running: true, measuring: false, windowStart: Infinity };
   let tokenCounter = (Math.random() * 0x1_0000_0000) >>> 0;
   let completed = 0;
   let sent = 0;
@@ -220,7 +216,7 @@ export async function runLoad(options: Partial<LoadOptions> & { port: number }):
     openConn(lane).then(
       (conn) => {
         lane.opening = false;
-        if (!running) {
+        if (!state.running) {
           closeConn(conn);
           return;
         }
@@ -247,7 +243,7 @@ export async function runLoad(options: Partial<LoadOptions> & { port: number }):
   };
 
   const send = (slot: Slot): void => {
-    if (!running) return;
+    if (!state.running) return;
     const lane = slot.lane;
     let conn = lane.current;
     if (conn.used >= MID_SPACE) {
@@ -277,19 +273,19 @@ export async function runLoad(options: Partial<LoadOptions> & { port: number }):
     slot.sentAt = performance.now();
     conn.slotOfMid[mid] = slot.index;
     conn.outstanding++;
-    if (measuring) sent++;
+    if (state.measuring) sent++;
     conn.sock.send(buf);
   };
 
   const onMessage = (conn: Conn, msg: Buffer): void => {
     const n = msg.length;
     if (n < 4) {
-      if (measuring) errors++;
+      if (state.measuring) errors++;
       return;
     }
     const si = conn.slotOfMid[(msg[2]! << 8) | msg[3]!]!;
     if (si < 0) {
-      if (measuring) unmatched++;
+      if (state.measuring) unmatched++;
       return;
     }
     const slot = slots[si]!;
@@ -300,7 +296,7 @@ export async function runLoad(options: Partial<LoadOptions> & { port: number }):
       code === expect &&
       msg.readUInt32BE(TOKEN_OFFSET) === slot.token &&
       (plen === 0 || (msg[n - plen - 1] === 0xff && payload.compare(msg, n - plen, n) === 0));
-    if (measuring) {
+    if (state.measuring) {
       if (ok) {
         completed++;
         const ms = performance.now() - slot.sentAt;
@@ -324,7 +320,7 @@ export async function runLoad(options: Partial<LoadOptions> & { port: number }):
     for (const slot of slots) {
       if (slot.conn && slot.sentAt < limit) {
         // only requests sent inside the window count (a cold-start loss in the warm-up is not a window timeout)
-        if (measuring && slot.sentAt >= windowStart) timeouts++;
+        if (state.measuring && slot.sentAt >= state.windowStart) timeouts++;
         release(slot);
         send(slot);
       }
@@ -340,88 +336,27 @@ export async function runLoad(options: Partial<LoadOptions> & { port: number }):
     slots.push({ index: i, lane: lanes[i % sockets]!, buf: Buffer.from(template), token: 0, mid: 0, conn: undefined, sentAt: 0 });
   }
 
-  return new Promise<LoadResult>((resolve) => {
-    const sweepTimer = setInterval(sweep, Math.min(100, Math.max(10, o.timeoutMs / 10)));
-    let t0 = 0;
-    let cpu0 = process.cpuUsage();
-    let elu0 = performance.eventLoopUtilization();
-    // ramp the outstanding requests up over the first half of the warm-up (at most 500 ms), so that a cold
-    // server is not hit by one burst of `outstanding` datagrams that overflows its socket receive buffer
-    const rampMs = Math.min(500, o.warmupMs / 2);
-    const rampTicks = Math.max(1, Math.floor(rampMs / 10));
-    const perTick = Math.ceil(slots.length / rampTicks);
-    let started = 0;
-    const startSome = (): void => {
-      const end = Math.min(slots.length, started + perTick);
-      for (; started < end; started++) send(slots[started]!);
-      if (started < slots.length && running) setTimeout(startSome, 10);
-    };
-    startSome();
-    setTimeout(() => {
-      measuring = true;
-      t0 = performance.now();
-      windowStart = t0;
-      cpu0 = process.cpuUsage();
-      elu0 = performance.eventLoopUtilization();
-      o.onPhase?.('measure-start');
-      setTimeout(() => {
-        measuring = false;
-        running = false;
-        const windowMs = performance.now() - t0;
-        const cpu = process.cpuUsage(cpu0);
-        const elu = performance.eventLoopUtilization(elu0);
-        o.onPhase?.('measure-end');
-        clearInterval(sweepTimer);
-        for (const conn of [...allConns]) closeConn(conn);
-        resolve({
-          target: `${o.host}:${o.port}`,
-          sockets,
-          outstanding: o.outstanding,
-          payloadSize: plen,
-          warmupMs: o.warmupMs,
-          windowMs: round(windowMs, 1),
-          completed,
-          requestsPerSecond: Math.round((completed * 1000) / windowMs),
-          sent,
-          timeouts,
-          errors,
-          errorCodes,
-          unmatched,
-          socketErrors,
-          socketRotations,
-          latency: summarize(hist, completed, latSumMs, latMaxMs),
-          generatorCpuMs: Math.round((cpu.user + cpu.system) / 1000),
-          generatorElu: round(elu.utilization, 3),
-        });
-      }, o.durationMs);
-    }, o.warmupMs);
-  });
-}
-
-/** Rounds to a number of decimals. */
-function round(v: number, decimals: number): number {
-  const f = 10 ** decimals;
-  return Math.round(v * f) / f;
-}
-
-/** Latency summary from the histogram (bucket mid-points). */
-function summarize(hist: Uint32Array, count: number, sumMs: number, maxMs: number): LatencySummary {
-  const pct = (p: number): number => {
-    if (count === 0) return 0;
-    const want = Math.ceil(count * p);
-    let acc = 0;
-    for (let i = 0; i < hist.length; i++) {
-      acc += hist[i]!;
-      if (acc >= want) return round(((i + 0.5) * BUCKET_US) / 1000, 3);
-    }
-    return round(maxMs, 3);
-  };
+  const { windowMs, cpu, elu } = await runTimeline(o, state, slots.length, (i) => send(slots[i]!), sweep);
+  for (const conn of [...allConns]) closeConn(conn);
   return {
-    avgMs: count > 0 ? round(sumMs / count, 3) : 0,
-    p50Ms: pct(0.5),
-    p90Ms: pct(0.9),
-    p99Ms: pct(0.99),
-    maxMs: round(maxMs, 3),
+    target: `${o.host}:${o.port}`,
+    sockets,
+    outstanding: o.outstanding,
+    payloadSize: plen,
+    warmupMs: o.warmupMs,
+    windowMs: round(windowMs, 1),
+    completed,
+    requestsPerSecond: Math.round((completed * 1000) / windowMs),
+    sent,
+    timeouts,
+    errors,
+    errorCodes,
+    unmatched,
+    socketErrors,
+    socketRotations,
+    latency: summarize(hist, completed, latSumMs, latMaxMs),
+    generatorCpuMs: Math.round((cpu.user + cpu.system) / 1000),
+    generatorElu: round(elu.utilization, 3),
   };
 }
 

@@ -22,6 +22,7 @@ import { ContentType, parseRecord } from '../src/dtls/record.js';
 import { TimerWheel } from '../src/util/timer-wheel.js';
 import { buildTemplate, CODE_CHANGED, CODE_POST, formatCode, MID_OFFSET, parseCode, textPayload, TOKEN_OFFSET } from './coap-wire.js';
 import type { GeneratorMessage, LatencySummary, LoadPhase, LoadResult } from './coap-load.js';
+import { BUCKETS, BUCKET_US, round, runTimeline, summarize, type RunState } from './load-timeline.js';
 
 /** Options of one coaps load run. */
 export interface CoapsLoadOptions {
@@ -105,9 +106,6 @@ export const DEFAULT_COAPS_OPTIONS: Omit<CoapsLoadOptions, 'port'> = {
 const MAX_SESSIONS = 1024;
 const MAX_OUTSTANDING = 10_000;
 const MAX_DURATION_MS = 600_000;
-/** Latency histogram resolution (µs per bucket) and range (2 s + overflow bucket). */
-const BUCKET_US = 10;
-const BUCKETS = 200_001;
 /** MIDs per session (a reused MID within EXCHANGE_LIFETIME would be a duplicate for the server). */
 const MID_SPACE = 0x10000;
 
@@ -139,12 +137,6 @@ interface Slot {
 /** Checks that a host is a loopback address (the benchmark never sends anywhere else). */
 function assertLoopback(host: string): void {
   if (!/^127\.\d+\.\d+\.\d+$/.test(host) && host !== '::1') throw new Error(`refusing non-loopback host ${host}`);
-}
-
-/** Rounds to a number of decimals. */
-function round(v: number, decimals: number): number {
-  const f = 10 ** decimals;
-  return Math.round(v * f) / f;
 }
 
 /** A benchmark PSK identity: `cali.` + 16 uppercase hex characters (run-unique prefix, session index). */
@@ -201,9 +193,7 @@ export async function runCoapsLoad(options: Partial<CoapsLoadOptions> & { port: 
   const ACK_B0 = 0x40 | (2 << 4) | 4;
   const wheel = new TimerWheel(10);
 
-  let running = true;
-  let measuring = false;
-  let windowStart = Infinity;
+  const state: RunState = { running: true, measuring: false, windowStart: Infinity };
   let tokenCounter = (Math.random() * 0x1_0000_0000) >>> 0;
   let completed = 0;
   let sent = 0;
@@ -299,7 +289,7 @@ export async function runCoapsLoad(options: Partial<CoapsLoadOptions> & { port: 
         const record = parseRecord(msg, 0, readCidLength);
         const plain = record !== undefined && record.epoch === 1 ? protection.decrypt(record) : undefined;
         if (plain === undefined || plain.type !== ContentType.APPLICATION_DATA) {
-          if (measuring) badRecords++;
+          if (state.measuring) badRecords++;
           return;
         }
         onMessage(s, plain.plaintext);
@@ -320,10 +310,10 @@ export async function runCoapsLoad(options: Partial<CoapsLoadOptions> & { port: 
   }
 
   const send = (slot: Slot): void => {
-    if (!running) return;
+    if (!state.running) return;
     const s = slot.session;
     if (s.used >= MID_SPACE) {
-      if (measuring) midExhausted++;
+      if (state.measuring) midExhausted++;
       return;
     }
     const mid = (s.midBase + s.used++) & 0xffff;
@@ -336,14 +326,14 @@ export async function runCoapsLoad(options: Partial<CoapsLoadOptions> & { port: 
     slot.mid = mid;
     slot.pending = true;
     slot.sentAt = performance.now();
-    if (measuring) sent++;
+    if (state.measuring) sent++;
     s.transmit(buf);
   };
 
   const onMessage = (session: Session, msg: Buffer): void => {
     const n = msg.length;
     if (n < 4) {
-      if (measuring) errors++;
+      if (state.measuring) errors++;
       return;
     }
     const mid = (msg[2]! << 8) | msg[3]!;
@@ -357,7 +347,7 @@ export async function runCoapsLoad(options: Partial<CoapsLoadOptions> & { port: 
       }
     }
     if (slot === undefined) {
-      if (measuring) unmatched++;
+      if (state.measuring) unmatched++;
       return;
     }
     const code = msg[1]!;
@@ -367,7 +357,7 @@ export async function runCoapsLoad(options: Partial<CoapsLoadOptions> & { port: 
       code === expect &&
       msg.readUInt32BE(TOKEN_OFFSET) === slot.token &&
       (plen === 0 || (msg[n - plen - 1] === 0xff && payload.compare(msg, n - plen, n) === 0));
-    if (measuring) {
+    if (state.measuring) {
       if (ok) {
         completed++;
         const ms = performance.now() - slot.sentAt;
@@ -391,82 +381,48 @@ export async function runCoapsLoad(options: Partial<CoapsLoadOptions> & { port: 
     for (const slot of slots) {
       if (slot.pending && slot.sentAt < limit) {
         // only requests sent inside the window count (a cold-start loss in the warm-up is not a window timeout)
-        if (measuring && slot.sentAt >= windowStart) timeouts++;
+        if (state.measuring && slot.sentAt >= state.windowStart) timeouts++;
         slot.pending = false;
         send(slot);
       }
     }
   };
 
-  return new Promise<CoapsLoadResult>((resolve) => {
-    const sweepTimer = setInterval(sweep, Math.min(100, Math.max(10, o.timeoutMs / 10)));
-    let t0 = 0;
-    let cpu0 = process.cpuUsage();
-    let elu0 = performance.eventLoopUtilization();
-    // ramp the outstanding requests up over the first half of the warm-up (at most 500 ms)
-    const rampMs = Math.min(500, o.warmupMs / 2);
-    const rampTicks = Math.max(1, Math.floor(rampMs / 10));
-    const perTick = Math.ceil(slots.length / rampTicks);
-    let started = 0;
-    const startSome = (): void => {
-      const end = Math.min(slots.length, started + perTick);
-      for (; started < end; started++) send(slots[started]!);
-      if (started < slots.length && running) setTimeout(startSome, 10);
-    };
-    startSome();
-    setTimeout(() => {
-      measuring = true;
-      t0 = performance.now();
-      windowStart = t0;
-      cpu0 = process.cpuUsage();
-      elu0 = performance.eventLoopUtilization();
-      o.onPhase?.('measure-start');
-      setTimeout(() => {
-        measuring = false;
-        running = false;
-        const windowMs = performance.now() - t0;
-        const cpu = process.cpuUsage(cpu0);
-        const elu = performance.eventLoopUtilization(elu0);
-        o.onPhase?.('measure-end');
-        clearInterval(sweepTimer);
-        for (const s of sessions) s.sock?.close();
-        void Promise.all(connectors.map((c) => c.stop())).then(() => {
-          wheel.clear();
-          resolve({
-            target: `${o.host}:${o.port}`,
-            sockets: sessions.length,
-            outstanding: o.outstanding,
-            payloadSize: plen,
-            warmupMs: o.warmupMs,
-            windowMs: round(windowMs, 1),
-            completed,
-            requestsPerSecond: Math.round((completed * 1000) / windowMs),
-            sent,
-            timeouts,
-            errors,
-            errorCodes,
-            unmatched,
-            socketErrors,
-            socketRotations: 0,
-            latency: summarize(hist, completed, latSumMs, latMaxMs),
-            generatorCpuMs: Math.round((cpu.user + cpu.system) / 1000),
-            generatorElu: round(elu.utilization, 3),
-            sessionsRequested: o.sessions,
-            sessionsEstablished: sessions.length,
-            handshakeFailures,
-            ...(handshakeFailureReason !== undefined ? { handshakeFailureReason } : {}),
-            handshakeMs: Math.round(handshakeMs),
-            suite: o.suite,
-            serverCidLength,
-            clientCidLength: o.clientCidLength,
-            recordPath: o.recordPath,
-            badRecords,
-            midExhausted,
-          });
-        });
-      }, o.durationMs);
-    }, o.warmupMs);
-  });
+  const { windowMs, cpu, elu } = await runTimeline(o, state, slots.length, (i) => send(slots[i]!), sweep);
+  for (const s of sessions) s.sock?.close();
+  await Promise.all(connectors.map((c) => c.stop()));
+  wheel.clear();
+  return {
+    target: `${o.host}:${o.port}`,
+    sockets: sessions.length,
+    outstanding: o.outstanding,
+    payloadSize: plen,
+    warmupMs: o.warmupMs,
+    windowMs: round(windowMs, 1),
+    completed,
+    requestsPerSecond: Math.round((completed * 1000) / windowMs),
+    sent,
+    timeouts,
+    errors,
+    errorCodes,
+    unmatched,
+    socketErrors,
+    socketRotations: 0,
+    latency: summarize(hist, completed, latSumMs, latMaxMs),
+    generatorCpuMs: Math.round((cpu.user + cpu.system) / 1000),
+    generatorElu: round(elu.utilization, 3),
+    sessionsRequested: o.sessions,
+    sessionsEstablished: sessions.length,
+    handshakeFailures,
+    ...(handshakeFailureReason !== undefined ? { handshakeFailureReason } : {}),
+    handshakeMs: Math.round(handshakeMs),
+    suite: o.suite,
+    serverCidLength,
+    clientCidLength: o.clientCidLength,
+    recordPath: o.recordPath,
+    badRecords,
+    midExhausted,
+  };
 }
 
 /**
@@ -488,27 +444,6 @@ async function takeOver(s: Session, host: string, port: number): Promise<dgram.S
     });
   });
   return sock;
-}
-
-/** Latency summary from the histogram (bucket mid-points). */
-function summarize(hist: Uint32Array, count: number, sumMs: number, maxMs: number): LatencySummary {
-  const pct = (p: number): number => {
-    if (count === 0) return 0;
-    const want = Math.ceil(count * p);
-    let acc = 0;
-    for (let i = 0; i < hist.length; i++) {
-      acc += hist[i]!;
-      if (acc >= want) return round(((i + 0.5) * BUCKET_US) / 1000, 3);
-    }
-    return round(maxMs, 3);
-  };
-  return {
-    avgMs: count > 0 ? round(sumMs / count, 3) : 0,
-    p50Ms: pct(0.5),
-    p90Ms: pct(0.9),
-    p99Ms: pct(0.99),
-    maxMs: round(maxMs, 3),
-  };
 }
 
 /** Checks a --record-path value. */

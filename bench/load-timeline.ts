@@ -1,0 +1,97 @@
+// What the load generators share: the run timeline (ramp-up during the warm-up, the measured window,
+// generator CPU and event-loop use) and the latency histogram summary.
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
+import type { LatencySummary, LoadPhase } from './coap-load.js';
+
+/** Latency histogram resolution (µs per bucket) and range (2 s + overflow bucket). */
+export const BUCKET_US = 10;
+export const BUCKETS = 200_001;
+
+/** Flags the generators read on their hot path. */
+export interface RunState {
+  running: boolean;
+  measuring: boolean;
+  /** start of the measured window (performance.now()), Infinity before it */
+  windowStart: number;
+}
+
+/** Length of the measured window and what the generator itself used in it. */
+export interface MeasuredWindow {
+  windowMs: number;
+  cpu: NodeJS.CpuUsage;
+  elu: EventLoopUtilization;
+}
+
+/** Timeline settings. */
+export interface TimelineOptions {
+  warmupMs: number;
+  durationMs: number;
+  timeoutMs: number;
+  onPhase?: (phase: LoadPhase) => void;
+}
+
+/**
+ * Starts `count` request slots, ramped up over the first half of the warm-up (at most 500 ms) so that a cold
+ * server is not hit by one burst that overflows its socket receive buffer, runs `sweep` periodically, measures
+ * `durationMs` after the warm-up and resolves with the measured window once the run has ended.
+ */
+export function runTimeline(o: TimelineOptions, state: RunState, count: number, start: (i: number) => void, sweep: () => void): Promise<MeasuredWindow> {
+  return new Promise((resolve) => {
+    const sweepTimer = setInterval(sweep, Math.min(100, Math.max(10, o.timeoutMs / 10)));
+    const rampMs = Math.min(500, o.warmupMs / 2);
+    const rampTicks = Math.max(1, Math.floor(rampMs / 10));
+    const perTick = Math.ceil(count / rampTicks);
+    let started = 0;
+    const startSome = (): void => {
+      const end = Math.min(count, started + perTick);
+      for (; started < end; started++) start(started);
+      if (started < count && state.running) setTimeout(startSome, 10);
+    };
+    startSome();
+    setTimeout(() => {
+      state.measuring = true;
+      const t0 = performance.now();
+      state.windowStart = t0;
+      const cpu0 = process.cpuUsage();
+      const elu0 = performance.eventLoopUtilization();
+      o.onPhase?.('measure-start');
+      setTimeout(() => {
+        state.measuring = false;
+        state.running = false;
+        const windowMs = performance.now() - t0;
+        const cpu = process.cpuUsage(cpu0);
+        const elu = performance.eventLoopUtilization(elu0);
+        o.onPhase?.('measure-end');
+        clearInterval(sweepTimer);
+        resolve({ windowMs, cpu, elu });
+      }, o.durationMs);
+    }, o.warmupMs);
+  });
+}
+
+/** Rounds to a number of decimals. */
+export function round(v: number, decimals: number): number {
+  const f = 10 ** decimals;
+  return Math.round(v * f) / f;
+}
+
+/** Latency summary from the histogram (bucket mid-points). */
+export function summarize(hist: Uint32Array, count: number, sumMs: number, maxMs: number): LatencySummary {
+  const pct = (p: number): number => {
+    if (count === 0) return 0;
+    const want = Math.ceil(count * p);
+    let acc = 0;
+    for (let i = 0; i < hist.length; i++) {
+      acc += hist[i]!;
+      if (acc >= want) return round(((i + 0.5) * BUCKET_US) / 1000, 3);
+    }
+    return round(maxMs, 3);
+  };
+  return {
+    avgMs: count > 0 ? round(sumMs / count, 3) : 0,
+    p50Ms: pct(0.5),
+    p90Ms: pct(0.9),
+    p99Ms: pct(0.99),
+    maxMs: round(maxMs, 3),
+  };
+}
