@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { buildTemplate, CODE_CHANGED, CODE_POST, formatCode, MID_OFFSET, parseCode, textPayload, TOKEN_OFFSET } from './coap-wire.js';
-import { BUCKETS, BUCKET_US, round, runTimeline, summarize, type RunState } from './load-timeline.js';
+import { BUCKETS, BUCKET_US, generatorMain, round, runTimeline, summarize, type RunState } from './load-timeline.js';
 
 /** Options of one load run. */
 export interface LoadOptions {
@@ -412,25 +412,10 @@ export function formatLoadResult(r: LoadResult): string {
   );
 }
 
-/** CLI entry: runs one load run; under fork() reports phases and the result over IPC. */
+/** CLI entry: runs one load run (see generatorMain). */
 async function main(): Promise<void> {
   const { json, ...opts } = parseLoadArgs(process.argv.slice(2));
-  const ipc = typeof process.send === 'function';
-  const post = (m: GeneratorMessage): Promise<void> =>
-    new Promise<void>((resolve) => {
-      if (ipc) process.send!(m, undefined, {}, () => resolve());
-      else resolve();
-    });
-  try {
-    const result = await runLoad({ ...opts, onPhase: (phase) => void post({ type: 'phase', phase }) });
-    await post({ type: 'result', result });
-    if (!ipc) console.log(json ? JSON.stringify(result, null, 2) : formatLoadResult(result));
-  } catch (err) {
-    await post({ type: 'error', message: (err as Error).message });
-    if (!ipc) console.error((err as Error).message);
-    process.exitCode = 1;
-  }
-  if (ipc) process.disconnect();
+  await generatorMain(Boolean(json), (onPhase) => runLoad({ ...opts, onPhase }), formatLoadResult);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

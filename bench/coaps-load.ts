@@ -22,7 +22,7 @@ import { ContentType, parseRecord } from '../src/dtls/record.js';
 import { TimerWheel } from '../src/util/timer-wheel.js';
 import { buildTemplate, CODE_CHANGED, CODE_POST, formatCode, MID_OFFSET, parseCode, textPayload, TOKEN_OFFSET } from './coap-wire.js';
 import type { GeneratorMessage, LatencySummary, LoadPhase, LoadResult } from './coap-load.js';
-import { BUCKETS, BUCKET_US, round, runTimeline, summarize, type RunState } from './load-timeline.js';
+import { BUCKETS, BUCKET_US, generatorMain, round, runTimeline, summarize, type RunState } from './load-timeline.js';
 
 /** Options of one coaps load run. */
 export interface CoapsLoadOptions {
@@ -511,25 +511,10 @@ export function formatCoapsLoadResult(r: CoapsLoadResult): string {
   );
 }
 
-/** CLI entry: runs one load run; under fork() reports phases and the result over IPC. */
+/** CLI entry: runs one load run (see generatorMain). */
 async function main(): Promise<void> {
   const { json, ...opts } = parseCoapsLoadArgs(process.argv.slice(2));
-  const ipc = typeof process.send === 'function';
-  const post = (m: GeneratorMessage): Promise<void> =>
-    new Promise<void>((resolve) => {
-      if (ipc) process.send!(m, undefined, {}, () => resolve());
-      else resolve();
-    });
-  try {
-    const result = await runCoapsLoad({ ...opts, onPhase: (phase) => void post({ type: 'phase', phase }) });
-    await post({ type: 'result', result });
-    if (!ipc) console.log(json ? JSON.stringify(result, null, 2) : formatCoapsLoadResult(result));
-  } catch (err) {
-    await post({ type: 'error', message: (err as Error).message });
-    if (!ipc) console.error((err as Error).message);
-    process.exitCode = 1;
-  }
-  if (ipc) process.disconnect();
+  await generatorMain(Boolean(json), (onPhase) => runCoapsLoad({ ...opts, onPhase }), formatCoapsLoadResult);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

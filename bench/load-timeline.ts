@@ -1,7 +1,7 @@
 // What the load generators share: the run timeline (ramp-up during the warm-up, the measured window,
 // generator CPU and event-loop use) and the latency histogram summary.
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
-import type { LatencySummary, LoadPhase } from './coap-load.js';
+import type { GeneratorMessage, LatencySummary, LoadPhase } from './coap-load.js';
 
 /** Latency histogram resolution (µs per bucket) and range (2 s + overflow bucket). */
 export const BUCKET_US = 10;
@@ -94,4 +94,31 @@ export function summarize(hist: Uint32Array, count: number, sumMs: number, maxMs
     p99Ms: pct(0.99),
     maxMs: round(maxMs, 3),
   };
+}
+
+/**
+ * Entry of a generator process: runs one load run; under fork() it reports the phases and the result over IPC,
+ * on a terminal it prints the result (JSON or one line).
+ */
+export async function generatorMain<R>(
+  json: boolean,
+  run: (onPhase: (phase: LoadPhase) => void) => Promise<R>,
+  format: (r: R) => string,
+): Promise<void> {
+  const ipc = typeof process.send === 'function';
+  const post = (m: GeneratorMessage): Promise<void> =>
+    new Promise<void>((resolve) => {
+      if (ipc) process.send!(m, undefined, {}, () => resolve());
+      else resolve();
+    });
+  try {
+    const result = await run((phase) => void post({ type: 'phase', phase }));
+    await post({ type: 'result', result } as GeneratorMessage);
+    if (!ipc) console.log(json ? JSON.stringify(result, null, 2) : format(result));
+  } catch (err) {
+    await post({ type: 'error', message: (err as Error).message });
+    if (!ipc) console.error((err as Error).message);
+    process.exitCode = 1;
+  }
+  if (ipc) process.disconnect();
 }

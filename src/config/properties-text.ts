@@ -63,7 +63,7 @@ function splitKey(line: string): { key: string; rest: string } {
 
 const ESCAPES: Readonly<Record<string, string>> = { t: '\t', n: '\n', r: '\r', f: '\f' };
 
-/** Resolves `\t`, `\n`, `\r`, `\f`, `\uXXXX` and `\<char>` escapes. */
+/** Resolves `\t`, `\n`, `\r`, `\f`, `\u` + 4 hex digits and `\<char>` escapes. */
 function unescape(s: string): string {
   if (!s.includes('\\')) return s;
   let out = '';
@@ -84,7 +84,7 @@ function unescape(s: string): string {
   return out;
 }
 
-/** Escapes a key or value for a properties file (non-ASCII as `\uXXXX`, readable as ISO-8859-1 too). */
+/** Escapes a key or value for a properties file (non-ASCII as `\u` + 4 hex digits, readable as ISO-8859-1 too). */
 export function escapeProperty(s: string, isKey: boolean): string {
   let out = '';
   for (let i = 0; i < s.length; i++) {
