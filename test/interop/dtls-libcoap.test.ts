@@ -13,56 +13,14 @@ import { requirePeer, type PeerName } from '../helpers/peers.js';
 import { hasIpv6Loopback, startServer, type ServerProcess } from '../helpers/server-process.js';
 import { largeText } from '../helpers/plugtest-checks.js';
 import { parseContext } from '../helpers/dtls-client.js';
+import { hhmmss, isRequestCode, pdus, runCoapClient, type Run } from '../helpers/libcoap.js';
 
 const LARGE = largeText();
 const CLIENTS: PeerName[] = ['coap-client-openssl', 'coap-client-gnutls'];
 const found = CLIENTS.map((name) => ({ name, check: requirePeer(name) }));
 
-interface Run {
-  stdout: string;
-  stderr: string;
-  code: number | null;
-}
-
-/** Runs a coap-client with PSK credentials, a wait bound (-B) and a hard process timeout. */
-function coapClient(exe: string, args: string[], timeoutMs = 20_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    execFile(exe, ['-B', '8', '-u', 'Client_identity', '-k', 'secretPSK', ...args], { timeout: timeoutMs, maxBuffer: 4 << 20 }, (err, stdout, stderr) => {
-      const e = err as (Error & { code?: number | string; killed?: boolean }) | null;
-      if (e && e.killed) return reject(new Error(`${exe} ${args.join(' ')} timed out:\n${stdout}\n${stderr}`));
-      if (e && typeof e.code === 'string') return reject(e);
-      resolve({ stdout, stderr, code: e ? (e.code as number) : 0 });
-    });
-  });
-}
-
-interface Pdu {
-  type: string;
-  code: string;
-  mid: number;
-  token: string;
-  options: string;
-  payload: string | undefined;
-}
-
-const PDU_RE = /^v:1 t:(CON|NON|ACK|RST) c:(\S+) i:([0-9a-f]{4}) \{([0-9a-f]*)\} \[ ?(.*?) ?\](?: :: '(.*)')?$/;
-
-function pdus(stdout: string): Pdu[] {
-  const out: Pdu[] = [];
-  for (const line of stdout.split('\n')) {
-    const m = PDU_RE.exec(line);
-    if (m) out.push({ type: m[1]!, code: m[2]!, mid: parseInt(m[3]!, 16), token: m[4]!.toUpperCase(), options: m[5]!, payload: m[6] });
-  }
-  return out;
-}
-
-function isRequestCode(code: string): boolean {
-  return /^(GET|POST|PUT|DELETE|FETCH|PATCH|IPATCH)$/.test(code);
-}
-
-function hhmmss(d: Date): string {
-  return [d.getHours(), d.getMinutes(), d.getSeconds()].map((v) => String(v).padStart(2, '0')).join(':');
-}
+/** Runs a coap-client with the PSK credentials Client_identity / secretPSK. */
+const coapClient = (exe: string, args: string[], timeoutMs = 20_000) => runCoapClient(exe, args, timeoutMs, ['-u', 'Client_identity', '-k', 'secretPSK']);
 
 /** Record expansion of a suite by name (dtls.md §2): AEAD nonce + tag, or CBC IV + MAC + padding. */
 function expansion(suite: string): number {

@@ -1,76 +1,22 @@
 // Interop: libcoap's coap-client (coap-client-notls, libcoap 4.3.x) against the plugtest server over coap/UDP,
 // on 127.0.0.1 and [::1]. Payloads are compared exactly; `-v 6` prints every sent/received PDU
 // (`v:1 t:CON c:GET i:<mid hex> {<token hex>} [ options ] :: 'payload'`) so MIDs, tokens and codes can be checked.
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requirePeer } from '../helpers/peers.js';
 import { hasIpv6Loopback, startServer, type ServerProcess } from '../helpers/server-process.js';
+import { largeText } from '../helpers/plugtest-checks.js';
+import { hhmmss, isRequestCode, pdus, runCoapClient } from '../helpers/libcoap.js';
+
+/** Runs coap-client-notls. */
+const coapClient = (args: string[], timeoutMs = 20_000) => runCoapClient(peer.path!, args, timeoutMs);
+
 
 const peer = requirePeer('coap-client-notls');
 
-/** The 1280-byte /large text (resources.md §3.5). */
-function largeText(): string {
-  let s = '';
-  for (let n = 1; n <= 5; n++) {
-    s += '/' + '-'.repeat(61) + '\\\n';
-    s += '|' + ' '.repeat(17) + `RESOURCE BLOCK NO. ${n} OF 5` + ' '.repeat(19) + '|\n';
-    s += '|' + ' '.repeat(15) + '[each line contains 64 bytes]' + ' '.repeat(17) + '|\n';
-    s += '\\' + '-'.repeat(61) + '/\n';
-  }
-  return s;
-}
 const LARGE = largeText();
-
-interface Run {
-  stdout: string;
-  stderr: string;
-  code: number | null;
-}
-
-/** Runs coap-client with a wait bound (-B) and a hard process timeout. */
-function coapClient(args: string[], timeoutMs = 20_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    execFile(peer.path!, ['-B', '8', ...args], { timeout: timeoutMs, maxBuffer: 4 << 20 }, (err, stdout, stderr) => {
-      const e = err as (Error & { code?: number | string; killed?: boolean }) | null;
-      if (e && e.killed) return reject(new Error(`coap-client ${args.join(' ')} timed out:\n${stdout}\n${stderr}`));
-      if (e && typeof e.code === 'string') return reject(e);
-      resolve({ stdout, stderr, code: e ? (e.code as number) : 0 });
-    });
-  });
-}
-
-/** A PDU line printed by coap-client at verbosity 6. */
-interface Pdu {
-  type: string;
-  code: string;
-  mid: number;
-  token: string;
-  options: string;
-  payload: string | undefined;
-}
-
-const PDU_RE = /^v:1 t:(CON|NON|ACK|RST) c:(\S+) i:([0-9a-f]{4}) \{([0-9a-f]*)\} \[ ?(.*?) ?\](?: :: '(.*)')?$/;
-
-function pdus(stdout: string): Pdu[] {
-  const out: Pdu[] = [];
-  for (const line of stdout.split('\n')) {
-    const m = PDU_RE.exec(line);
-    if (m) out.push({ type: m[1]!, code: m[2]!, mid: parseInt(m[3]!, 16), token: m[4]!.toUpperCase(), options: m[5]!, payload: m[6] });
-  }
-  return out;
-}
-
-function isRequestCode(code: string): boolean {
-  return /^(GET|POST|PUT|DELETE|FETCH|PATCH|IPATCH)$/.test(code);
-}
-
-/** Local time of day as the server formats it (HH:mm:ss). */
-function hhmmss(d: Date): string {
-  return [d.getHours(), d.getMinutes(), d.getSeconds()].map((v) => String(v).padStart(2, '0')).join(':');
-}
 
 describe.skipIf(peer.skipReason !== undefined)(`libcoap coap-client-notls against the plugtest server${peer.skipReason ? ` (skipped: ${peer.skipReason})` : ''}`, () => {
   let sp: ServerProcess;
