@@ -35,7 +35,7 @@ describe('codec', () => {
     const p = packet.parse(bytes);
     expect(p.messageId).toBe(0x1234);
     expect(p.payload.toString()).toBe('hello');
-    expect(p.options.filter((o: { name: string }) => o.name === 'Uri-Path').length).toBe(2);
+    expect(p.options.filter((o) => o.name === 'Uri-Path').length).toBe(2);
   });
 
   it('decodes what coap-packet encodes', () => {

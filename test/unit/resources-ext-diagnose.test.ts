@@ -71,8 +71,8 @@ describe('/diagnose text', () => {
     expect(text(dispatch(root, { path: '/diagnose' }, onUdp).response)).not.toContain('node-id');
   });
   it('a group without tag is shown as a running number', () => {
-    const r = { systemStart: 1, since: 0, groups: [{ tag: '', counters: [['a', 1, 2]] }, { tag: 'T', counters: [] }, { tag: '', counters: [] }] } as const;
-    expect(diagnoseText({ ...r, groups: [...r.groups] as CounterGroup[] })).toBe('systemstart:1\nsince: 0s\n1\n   a,1,2\nT\n2\n');
+    const groups: CounterGroup[] = [{ tag: '', counters: [['a', 1, 2]] }, { tag: 'T', counters: [] }, { tag: '', counters: [] }];
+    expect(diagnoseText({ systemStart: 1, since: 0, groups })).toBe('systemstart:1\nsince: 0s\n1\n   a,1,2\nT\n2\n');
   });
   it('without counters (no source / no groups): only systemstart', () => {
     expect(text(dispatch(tree(undefined).root, { path: '/diagnose' }, onUdp).response)).toBe('systemstart:42\n');
