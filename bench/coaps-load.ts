@@ -22,7 +22,7 @@ import { ContentType, parseRecord } from '../src/dtls/record.js';
 import { TimerWheel } from '../src/util/timer-wheel.js';
 import { buildTemplate, CODE_CHANGED, CODE_POST, formatCode, MID_OFFSET, parseCode, textPayload, TOKEN_OFFSET } from './coap-wire.js';
 import type { GeneratorMessage, LatencySummary, LoadPhase, LoadResult } from './coap-load.js';
-import { BUCKETS, BUCKET_US, generatorMain, round, runTimeline, summarize, type RunState } from './load-timeline.js';
+import { AnswerTally, generatorMain, round, runTimeline, type RunState } from './load-timeline.js';
 
 /** Options of one coaps load run. */
 export interface CoapsLoadOptions {
@@ -188,25 +188,17 @@ export async function runCoapsLoad(options: Partial<CoapsLoadOptions> & { port: 
   const payload = textPayload(o.payloadSize);
   const plen = payload.length;
   const template = buildTemplate({ type: 0, code: CODE_POST, tokenLength: 4, path: o.path, contentFormat: 0, payload });
-  const expect = o.expectCode;
-  // first byte of a piggybacked answer: version 1, ACK, TKL 4
-  const ACK_B0 = 0x40 | (2 << 4) | 4;
   const wheel = new TimerWheel(10);
 
   const state: RunState = { running: true, measuring: false, windowStart: Infinity };
   let tokenCounter = (Math.random() * 0x1_0000_0000) >>> 0;
-  let completed = 0;
   let sent = 0;
   let timeouts = 0;
-  let errors = 0;
   let unmatched = 0;
   let socketErrors = 0;
   let midExhausted = 0;
   let badRecords = 0;
-  const errorCodes: Record<string, number> = {};
-  const hist = new Uint32Array(BUCKETS);
-  let latSumMs = 0;
-  let latMaxMs = 0;
+  const tally = new AnswerTally(payload, o.expectCode);
 
   // ---- open the sessions (bounded parallelism)
   const run = (Math.random() * 0xffffff) >>> 0;
@@ -333,7 +325,7 @@ export async function runCoapsLoad(options: Partial<CoapsLoadOptions> & { port: 
   const onMessage = (session: Session, msg: Buffer): void => {
     const n = msg.length;
     if (n < 4) {
-      if (state.measuring) errors++;
+      if (state.measuring) tally.errors++;
       return;
     }
     const mid = (msg[2]! << 8) | msg[3]!;
@@ -350,28 +342,7 @@ export async function runCoapsLoad(options: Partial<CoapsLoadOptions> & { port: 
       if (state.measuring) unmatched++;
       return;
     }
-    const code = msg[1]!;
-    const ok =
-      n >= 8 + (plen > 0 ? plen + 1 : 0) &&
-      msg[0] === ACK_B0 &&
-      code === expect &&
-      msg.readUInt32BE(TOKEN_OFFSET) === slot.token &&
-      (plen === 0 || (msg[n - plen - 1] === 0xff && payload.compare(msg, n - plen, n) === 0));
-    if (state.measuring) {
-      if (ok) {
-        completed++;
-        const ms = performance.now() - slot.sentAt;
-        latSumMs += ms;
-        if (ms > latMaxMs) latMaxMs = ms;
-        const b = (ms * (1000 / BUCKET_US)) | 0;
-        hist[b < BUCKETS ? b : BUCKETS - 1]!++;
-      } else {
-        errors++;
-        let key = `${['CON', 'NON', 'ACK', 'RST'][(msg[0]! >> 4) & 3]} ${formatCode(code)}`;
-        if (msg[0] === ACK_B0 && code === expect) key += n >= 8 && msg.readUInt32BE(TOKEN_OFFSET) !== slot.token ? ' token mismatch' : ' payload mismatch';
-        errorCodes[key] = (errorCodes[key] ?? 0) + 1;
-      }
-    }
+    tally.answer(msg, n, slot.token, slot.sentAt, state.measuring);
     slot.pending = false;
     send(slot);
   };
@@ -399,16 +370,16 @@ export async function runCoapsLoad(options: Partial<CoapsLoadOptions> & { port: 
     payloadSize: plen,
     warmupMs: o.warmupMs,
     windowMs: round(windowMs, 1),
-    completed,
-    requestsPerSecond: Math.round((completed * 1000) / windowMs),
+    completed: tally.completed,
+    requestsPerSecond: Math.round((tally.completed * 1000) / windowMs),
     sent,
     timeouts,
-    errors,
-    errorCodes,
+    errors: tally.errors,
+    errorCodes: tally.errorCodes,
     unmatched,
     socketErrors,
     socketRotations: 0,
-    latency: summarize(hist, completed, latSumMs, latMaxMs),
+    latency: tally.latency(),
     generatorCpuMs: Math.round((cpu.user + cpu.system) / 1000),
     generatorElu: round(elu.utilization, 3),
     sessionsRequested: o.sessions,

@@ -2,6 +2,7 @@
 // generator CPU and event-loop use) and the latency histogram summary.
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import type { GeneratorMessage, LatencySummary, LoadPhase } from './coap-load.js';
+import { formatCode, TOKEN_OFFSET } from './coap-wire.js';
 
 /** Latency histogram resolution (µs per bucket) and range (2 s + overflow bucket). */
 export const BUCKET_US = 10;
@@ -121,4 +122,54 @@ export async function generatorMain<R>(
     process.exitCode = 1;
   }
   if (ipc) process.disconnect();
+}
+
+/** First byte of a piggy-backed answer: version 1, ACK, token length 4. */
+const ACK_B0 = 0x40 | (2 << 4) | 4;
+
+/** Checks answers (piggy-backed ACK, expected code, token, echoed payload) and counts them with their latency. */
+export class AnswerTally {
+  completed = 0;
+  errors = 0;
+  readonly errorCodes: Record<string, number> = {};
+  private readonly hist = new Uint32Array(BUCKETS);
+  private sumMs = 0;
+  private maxMs = 0;
+
+  constructor(
+    private readonly payload: Buffer,
+    private readonly expect: number,
+  ) {}
+
+  /** One answer `msg` (length n) to the request with `token` sent at `sentAt`; counted only while measuring. */
+  answer(msg: Buffer, n: number, token: number, sentAt: number, measuring: boolean): void {
+    if (!measuring) return;
+    const payload = this.payload;
+    const plen = payload.length;
+    const code = msg[1]!;
+    const ok =
+      n >= 8 + (plen > 0 ? plen + 1 : 0) &&
+      msg[0] === ACK_B0 &&
+      code === this.expect &&
+      msg.readUInt32BE(TOKEN_OFFSET) === token &&
+      (plen === 0 || (msg[n - plen - 1] === 0xff && payload.compare(msg, n - plen, n) === 0));
+    if (ok) {
+      this.completed++;
+      const ms = performance.now() - sentAt;
+      this.sumMs += ms;
+      if (ms > this.maxMs) this.maxMs = ms;
+      const b = (ms * (1000 / BUCKET_US)) | 0;
+      this.hist[b < BUCKETS ? b : BUCKETS - 1]!++;
+    } else {
+      this.errors++;
+      let key = `${['CON', 'NON', 'ACK', 'RST'][(msg[0]! >> 4) & 3]} ${formatCode(code)}`;
+      if (msg[0] === ACK_B0 && code === this.expect) key += n >= 8 && msg.readUInt32BE(TOKEN_OFFSET) !== token ? ' token mismatch' : ' payload mismatch';
+      this.errorCodes[key] = (this.errorCodes[key] ?? 0) + 1;
+    }
+  }
+
+  /** Latency summary of the counted answers. */
+  latency(): LatencySummary {
+    return summarize(this.hist, this.completed, this.sumMs, this.maxMs);
+  }
 }
