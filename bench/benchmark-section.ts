@@ -9,10 +9,9 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import dgram from 'node:dgram';
 import { formatTable, type BenchContext, type Section, type SectionResult, type TargetCheck } from './sections.js';
 import { pinToCpu } from './measure.js';
-import { machineCpuMs, processCpuMs, processPeakRssMb, spawnNode, trackChild, udpCounters, waitForQuiet, type ServerProcess } from './proc-util.js';
+import { tryPort, machineCpuMs, processCpuMs, processPeakRssMb, spawnNode, trackChild, udpCounters, waitForQuiet, type ServerProcess } from './proc-util.js';
 import { probeCoap } from './probe.js';
 import { findProfile, formatProfile, summarizeProfile, type ProfileSummary } from './profile-summary.js';
 
@@ -146,17 +145,6 @@ export interface VariantRun {
   cpuProfiles?: { client: ProfileSummary | null; clientFile: string | null; server: ProfileSummary | null; serverFile: string | null };
 }
 
-/** Binds 127.0.0.1:port (0 = any) for a moment; resolves with the bound port, or undefined when it is taken. */
-function tryPort(port: number): Promise<number | undefined> {
-  return new Promise((resolve) => {
-    const s = dgram.createSocket('udp4');
-    s.once('error', () => resolve(undefined));
-    s.bind(port, '127.0.0.1', () => {
-      const bound = s.address().port;
-      s.close(() => resolve(bound));
-    });
-  });
-}
 
 /** Resolves true once the server's log contains `needle` (false after `ms` or when the server exited). */
 async function logShows(server: ServerProcess, needle: string, ms: number): Promise<boolean> {

@@ -2,10 +2,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import dgram from 'node:dgram';
 import { formatTable, type BenchContext, type Section, type SectionResult, type TargetCheck } from './sections.js';
 import { measureWithGenerator, pinToCpu, type Measurement } from './measure.js';
-import { spawnNode, waitForQuiet, type ServerProcess } from './proc-util.js';
+import { pickPort, tryPort, spawnNode, waitForQuiet, type ServerProcess } from './proc-util.js';
 import { probeCoap } from './probe.js';
 import { findProfile, formatProfile, summarizeProfile } from './profile-summary.js';
 
@@ -47,22 +46,7 @@ interface TargetSpec {
   start: (workDir: string, port: number, sparePort: number) => ServerProcess | string;
 }
 
-/** Binds 127.0.0.1:port (0 = any) for a moment; resolves with the bound port, or undefined when it is taken. */
-function tryPort(port: number): Promise<number | undefined> {
-  return new Promise((resolve) => {
-    const s = dgram.createSocket('udp4');
-    s.once('error', () => resolve(undefined));
-    s.bind(port, '127.0.0.1', () => {
-      const bound = s.address().port;
-      s.close(() => resolve(bound));
-    });
-  });
-}
 
-/** The preferred UDP port if free on 127.0.0.1, else a free one chosen by the OS. */
-async function pickPort(preferred: number): Promise<number> {
-  return (await tryPort(preferred)) ?? (await tryPort(0))!;
-}
 
 /** Starts a target, waits for it to answer, runs the generator, stops it; removes its temp dir unless it is needed. */
 async function runTarget(ctx: BenchContext, spec: TargetSpec): Promise<TargetOutcome> {

@@ -1,5 +1,6 @@
 // Process helpers for the benchmark runner: CPU time from /proc, machine load, UDP drop counters, server spawning.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import dgram from 'node:dgram';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -146,4 +147,21 @@ export function spawnNode(name: string, args: string[], cwd: string, nodeArgs: s
       }
     },
   };
+}
+
+/** Binds 127.0.0.1:port (0 = any) for a moment; resolves with the bound port, or undefined when it is taken. */
+export function tryPort(port: number): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const s = dgram.createSocket('udp4');
+    s.once('error', () => resolve(undefined));
+    s.bind(port, '127.0.0.1', () => {
+      const bound = s.address().port;
+      s.close(() => resolve(bound));
+    });
+  });
+}
+
+/** The preferred UDP port if free on 127.0.0.1, else a free one chosen by the OS. */
+export async function pickPort(preferred: number): Promise<number> {
+  return (await tryPort(preferred)) ?? (await tryPort(0))!;
 }
