@@ -6,6 +6,7 @@ import { DEFAULT_STACK_CONFIG, type CoapStackConfig } from '../../src/coap/stack
 import { request, requestAsync, type ClientExchange, type RequestSpec } from '../../src/coap/client-layer.js';
 import { decode, encode } from '../../src/coap/codec.js';
 import type { CoapMessage } from '../../src/coap/message.js';
+import { nextSignal } from './signal.js';
 
 /** A client endpoint bound to an ephemeral port, talking to one server address. */
 export interface TestClient {
@@ -73,13 +74,7 @@ export async function rawSocket(host: string, port: number): Promise<RawSocket> 
         if (hit) return hit;
         const left = deadline - Date.now();
         if (left <= 0) throw new Error('timeout waiting for message');
-        await new Promise<void>((r) => {
-          const t = setTimeout(r, left);
-          waiters.push(() => {
-            clearTimeout(t);
-            r();
-          });
-        });
+        await nextSignal(waiters, left);
       }
     },
     close: () => sock.close(),

@@ -15,6 +15,7 @@ import { DtlsConnector } from '../../src/dtls/connector.js';
 import type { DtlsConfig } from '../../src/dtls/config.js';
 import { cipherSuiteByName } from '../../src/dtls/cipher-suites.js';
 import type { RawRequest } from './plugtest-checks.js';
+import { nextSignal } from './signal.js';
 
 export { ACK, CON, NON, RST };
 
@@ -201,13 +202,7 @@ export class DtlsPeer {
       if (this.sendErrors.length > errors) throw new Error(`waiting for ${what}: ${this.sendErrors[errors]!.message}`);
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`timeout (${ms} ms) waiting for ${what}; received: ${this.log.slice(from).map((r) => describe(r.msg)).join(' | ')}`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
+      await nextSignal(this.waiters, left);
     }
   }
 
@@ -217,13 +212,7 @@ export class DtlsPeer {
     while (!cond()) {
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`timeout (${ms} ms) waiting for ${what}`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
+      await nextSignal(this.waiters, left);
     }
   }
 

@@ -5,6 +5,7 @@ import { expect } from 'vitest';
 import { decode, encode } from '../../src/coap/codec.js';
 import { ACK, CON, NON, RST, Opt, TYPE_NAMES, codeName, codeText, type CoapMessage, type CoapOption, type MessageType } from '../../src/coap/message.js';
 import { decodeBlock, encodeBlock, encodeUint, getOption, getOptions, getUint, sortOptions, type Block } from '../../src/coap/options.js';
+import { nextSignal } from './signal.js';
 
 /** One received datagram. */
 export interface Received {
@@ -145,13 +146,7 @@ export class RawPeer {
       for (let i = from; i < this.log.length; i++) if (pred(this.log[i]!.msg)) return this.log[i]!.msg;
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`timeout (${ms} ms) waiting for ${what}; received: ${this.log.slice(from).map((r) => describe(r.msg)).join(' | ')}`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
+      await nextSignal(this.waiters, left);
     }
   }
 
@@ -161,13 +156,7 @@ export class RawPeer {
     while (!cond()) {
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`timeout (${ms} ms) waiting for ${what}`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
+      await nextSignal(this.waiters, left);
     }
   }
 
