@@ -4,7 +4,7 @@ import { CoapEndpoint } from '../coap/endpoint.js';
 import { DEFAULT_STACK_CONFIG } from '../coap/stack-config.js';
 import { request } from '../coap/client-layer.js';
 import { Code, type CoapMessage } from '../coap/message.js';
-import type { EndpointContext } from '../coap/connector.js';
+import type { EndpointContext } from '../transport/connector.js';
 import { clientParser, toClientOptions, UsageError, type ClientOptions } from '../clients/common-options.js';
 import { messageLines } from '../clients/print.js';
 import { createClientTransport, describeSession } from '../clients/transport.js';

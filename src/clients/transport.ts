@@ -1,7 +1,7 @@
 // Chooses and creates the client's transport (UDP or DTLS) for a destination URI.
 import dns from 'node:dns/promises';
-import type { Connector, EndpointContext } from '../coap/connector.js';
-import { UdpConnector } from '../coap/udp-connector.js';
+import type { Connector, EndpointContext } from '../transport/connector.js';
+import { UdpConnector } from '../transport/udp-connector.js';
 import type { ClientOptions } from './common-options.js';
 import { createDtlsClient } from './dtls-client.js';
 

@@ -1,7 +1,7 @@
 // The client role of an endpoint: requests with token matching, Block1 sending, Block2 fetching
 // (RFC 7959 §2.4-2.5), observe notifications with freshness check (RFC 7641 §3.4).
 import { ACK, CON, NON, RST, Code, Opt, type CoapMessage, type CoapOption, type MessageType, EMPTY } from './message.js';
-import type { EndpointContext } from './connector.js';
+import type { EndpointContext } from '../transport/connector.js';
 import {
   addOption,
   blockSize,

@@ -4,7 +4,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
 import { decode, encode, CoapFormatError } from './codec.js';
 import { ACK, CON, NON, RST, type CoapMessage, emptyMessage, isRequestCode, isResponseCode } from './message.js';
-import { type Connector, type EndpointContext, peerKey } from './connector.js';
+import { type Connector, type EndpointContext, peerKey } from '../transport/connector.js';
 import type { CoapStackConfig } from './stack-config.js';
 import type { EndpointInfo, Resource } from './resource.js';
 import { createDeduplicator, type Deduplicator } from './dedup.js';

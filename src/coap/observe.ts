@@ -1,6 +1,6 @@
 // Server-side observe relations (RFC 7641 §3.2, §4.2, §4.5): notifications, CON checks, cancel.
 import { CON, NON, Code, Opt, type CoapMessage, type CoapOption, EMPTY, isSuccess } from './message.js';
-import type { EndpointContext } from './connector.js';
+import type { EndpointContext } from '../transport/connector.js';
 import type { EndpointInfo, Exchange, ObserveRelationRef, Resource, ResponseSpec } from './resource.js';
 import { addOption, encodeBlock, encodeUint, sortOptions } from './options.js';
 import { encode } from './codec.js';

@@ -1,6 +1,6 @@
 // The resource tree and the request/response API that resource handlers see.
 import type { CoapMessage, CoapOption, MessageType } from './message.js';
-import type { EndpointContext } from './connector.js';
+import type { EndpointContext } from '../transport/connector.js';
 import type { CoapStackConfig } from './stack-config.js';
 import type { ClientExchange, RequestSpec, ResponseHandlers } from './client-layer.js';
 import type { EndpointStats } from './stats.js';

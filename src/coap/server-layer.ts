@@ -1,7 +1,7 @@
 // The server role of an endpoint: deduplication, option checks, Block1/Block2 (RFC 7959),
 // observe registration (RFC 7641 §3.1), resource dispatch and response sending.
 import { ACK, CON, NON, Code, Opt, type CoapMessage, type CoapOption, EMPTY, isSuccess } from './message.js';
-import type { EndpointContext } from './connector.js';
+import type { EndpointContext } from '../transport/connector.js';
 import type { Exchange, Resource, ResponseSpec } from './resource.js';
 import { METHODS, findResource } from './resource.js';
 import {

@@ -2,7 +2,7 @@
 import type { Logger } from 'pino';
 import type { Resource } from './resource.js';
 import { CoapEndpoint } from './endpoint.js';
-import type { Connector, EndpointContext } from './connector.js';
+import type { Connector, EndpointContext } from '../transport/connector.js';
 import type { CoapStackConfig } from './stack-config.js';
 
 /** A resource tree with its endpoints (e.g. the plugtest server on 5683/5684). */

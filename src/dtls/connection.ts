@@ -1,18 +1,14 @@
 // One DTLS connection (one peer session): address, CIDs, the protected epoch, session, newest-record
 // bookkeeping (dtls.md §6), MAC error filter (config.md §3), and its JSON form for the graceful restart
 // (restart.md §1: established connections only, never handshakes in progress).
-import type { DtlsSessionInfo } from '../coap/connector.js';
-import { peerKey } from '../coap/connector.js';
+import type { DtlsSessionInfo, PeerAddress } from '../transport/connector.js';
+import { peerKey } from '../transport/connector.js';
 import { epochStateFromJson, epochStateToJson, type EpochState, type EpochStateJson } from './epoch-state.js';
 import type { FlightEntry } from './flight.js';
 import { createRecordProtection, type RecordProtection } from './record-protection.js';
 import { sessionFromJson, sessionToJson, type Session, type SessionJson } from './session.js';
 
-/** A UDP peer address. */
-export interface PeerAddress {
-  address: string;
-  port: number;
-}
+export type { PeerAddress };
 
 /** `via` value of records forwarded by a cluster node (resources.md §2.7). */
 export const VIA_CID_ROUTER = 'dtls-cid-router';
@@ -75,6 +71,8 @@ export class Connection {
   messageSizeLimit = 0;
   /** client random of the ClientHello that created this connection (late retransmissions are dropped) */
   clientRandom: Buffer | undefined;
+  /** server random of the completed handshake (extra key material such as the cluster MAC keys, cluster.md §5) */
+  serverRandom: Buffer | undefined;
   /** an older connection of a principal that has a newer one (restart.md §2) */
   doublePrincipal = false;
   /** the next handshake with this peer must be a full one */

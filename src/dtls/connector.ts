@@ -1,14 +1,14 @@
-// DTLS 1.2 connector (coaps://, dtls.md): one UDP socket, a connection store, stateless cookie exchange,
+// DTLS 1.2 connector (coaps://, dtls.md): a datagram transport (one UDP socket by default), a connection store, stateless cookie exchange,
 // server and client handshakes driven as flights, and the application record hot path (no promise,
 // closure or timer per datagram). Implements the CoAP Connector contract.
 import { randomBytes, type X509Certificate } from 'node:crypto';
-import dgram from 'node:dgram';
 import type { Logger } from 'pino';
-import { peerKey, type Connector, type DtlsSessionInfo, type EndpointContext } from '../coap/connector.js';
+import { peerKey, type Connector, type DtlsSessionInfo, type EndpointContext, type PeerAddress } from '../transport/connector.js';
+import { UdpTransport, type DatagramTransport } from '../transport/datagram.js';
 import { TimerWheel } from '../util/timer-wheel.js';
 import type { CipherSuite } from './cipher-suites.js';
 import { DEFAULT_DTLS_CONFIG, type DtlsConfig } from './config.js';
-import { buildSessionInfo, Connection, connectionFromJson, connectionToJson, recordInfo, type ConnectionJson, type PeerAddress } from './connection.js';
+import { buildSessionInfo, Connection, connectionFromJson, connectionToJson, recordInfo, type ConnectionJson } from './connection.js';
 import { ConnectionStore, type RemovalReason } from './connection-store.js';
 import { createCookieGenerator, type CookieGenerator } from './cookie.js';
 import type { ServerIdentity } from './credentials/demo-pki.js';
@@ -26,7 +26,7 @@ import { serverReceive, startServerHandshake, type ServerHandshake } from './han
 import { helloVerifyRequestRecord, isClientHelloRecord, parseInitialClientHello } from './hello-verify.js';
 import { messageSizeLimit } from './message-size.js';
 import { detectMtu } from './mtu.js';
-import { ContentType, createRecordParseStats, DTLS_1_2, encodeRecord, parseDatagram, peekCid, type DtlsRecord, type RecordParseStats } from './record.js';
+import { ContentType, createRecordParseStats, DTLS_1_2, encodeRecord, parseDatagram, type DtlsRecord, type RecordParseStats } from './record.js';
 import type { RecordProtection } from './record-protection.js';
 import { accept, isDuplicate } from './replay-window.js';
 import { sessionRecordPlaintextLimit, type Session } from './session.js';
@@ -43,8 +43,11 @@ export interface DtlsConnectorOptions {
   address: string;
   /** local port; 0 = ephemeral */
   port: number;
-  /** server answers handshakes; client initiates them (connect / first send) */
-  role?: 'server' | 'client';
+  /**
+   * server answers handshakes; client initiates them (connect / first send); peer does both on one
+   * socket (the cluster management channel, cluster.md §6.1)
+   */
+  role?: 'server' | 'client' | 'peer';
   /** settings; missing fields from DEFAULT_DTLS_CONFIG */
   config?: Partial<DtlsConfig>;
   /** server: PSK lookup (default: the built-in store of dtls.md §3); `null` disables PSK suites */
@@ -72,21 +75,13 @@ export interface DtlsConnectorOptions {
   onError?: (err: Error) => void;
   /** cookie generator (default: a fresh one, 60 s secret rotation) */
   cookieGenerator?: CookieGenerator;
-  /** cluster hook: datagrams whose first record is tls12_cid; true = consumed elsewhere */
-  cidFilter?: CidFilter;
-  /** cluster hook: records of connections whose newest record came through a router */
-  routerSend?: RouterSend;
+  /** the socket (default: a UdpTransport bound to address:port); a cluster node supplies its own */
+  transport?: DatagramTransport;
   /** test aid: every outgoing datagram; return false to drop it */
   outboundFilter?: (datagram: Buffer, address: string, port: number) => boolean;
   /** test aid: random bytes for randoms, session ids, CIDs */
   random?: RandomSource;
 }
-
-/** Cluster hook called before a datagram whose first record is tls12_cid is processed. */
-export type CidFilter = (cid: Buffer, datagram: Buffer, from: PeerAddress) => boolean;
-
-/** Cluster hook sending a record of a routed connection back through its router. */
-export type RouterSend = (datagram: Buffer, client: PeerAddress, router: PeerAddress) => void;
 
 interface Waiter {
   resolve: (info: DtlsSessionInfo) => void;
@@ -103,8 +98,8 @@ export class DtlsConnector implements Connector {
   readonly scheme = 'coaps' as const;
   /** bound local address (IPv6 without brackets) */
   readonly localAddress: string;
-  /** server answers handshakes, client initiates them */
-  readonly role: 'server' | 'client';
+  /** server answers handshakes, client initiates them, peer does both */
+  readonly role: 'server' | 'client' | 'peer';
   /** effective settings */
   readonly config: DtlsConfig;
   /** health counters (resources.md §2.4) */
@@ -117,14 +112,10 @@ export class DtlsConnector implements Connector {
   readonly store: ConnectionStore;
   /** client: the next connect()/send() handshakes are full handshakes (no resumption) */
   forceFullHandshake = false;
-  /** cluster hooks (may be set after construction) */
-  cidFilter: CidFilter | undefined;
-  routerSend: RouterSend | undefined;
   /** application data of every authenticated record, with the DTLS session attributes in ctx.dtls */
   onDatagram: (data: Buffer, ctx: EndpointContext) => void = () => {};
 
-  private port: number;
-  private socket: dgram.Socket | undefined;
+  private readonly transport: DatagramTransport;
   private readonly opts: DtlsConnectorOptions;
   private readonly logger: Logger | undefined;
   private readonly wheel: TimerWheel;
@@ -149,7 +140,6 @@ export class DtlsConnector implements Connector {
   constructor(opts: DtlsConnectorOptions) {
     this.opts = opts;
     this.localAddress = opts.address;
-    this.port = opts.port;
     this.role = opts.role ?? 'server';
     this.config = { ...DEFAULT_DTLS_CONFIG, ...opts.config };
     if (this.config.nodeId !== undefined && (this.config.cidLength ?? 0) < 5) throw new Error('DTLS node id requires CONNECTION_ID_LENGTH >= 5');
@@ -160,9 +150,17 @@ export class DtlsConnector implements Connector {
     this.cookie = opts.cookieGenerator ?? createCookieGenerator({ now: this.now });
     this.ownCidLength = this.config.cidLength ?? 0;
     this.outboundFilter = opts.outboundFilter;
-    this.cidFilter = opts.cidFilter;
-    this.routerSend = opts.routerSend;
     this.offeredSuites = opts.offeredCipherSuites ?? this.config.cipherSuites;
+    this.transport =
+      opts.transport ??
+      new UdpTransport({
+        address: opts.address,
+        port: opts.port,
+        receiveBufferSize: this.config.receiveBufferSize,
+        sendBufferSize: this.config.sendBufferSize,
+        onError: opts.onError,
+      });
+    this.transport.onDatagram = (data, address, port, router) => this.receiveDatagram(data, address, port, router);
     const random: RandomSource = opts.random ?? ((_p, n) => randomBytes(n));
     this.store = new ConnectionStore({
       maxConnections: this.config.maxConnections,
@@ -177,7 +175,7 @@ export class DtlsConnector implements Connector {
     this.env = {
       config: this.config,
       credentials: {
-        pskStore: opts.pskStore === null ? undefined : (opts.pskStore ?? (this.role === 'server' ? createPskStore() : undefined)),
+        pskStore: opts.pskStore === null ? undefined : (opts.pskStore ?? (this.role !== 'client' ? createPskStore() : undefined)),
         pskIdentity: opts.pskIdentity,
         pskSecret: opts.pskSecret,
         identities: opts.identities ?? [],
@@ -195,7 +193,7 @@ export class DtlsConnector implements Connector {
 
   /** Bound local port (valid after start). */
   get localPort(): number {
-    return this.port;
+    return this.transport.localPort;
   }
 
   /** Effective MTU (dtls.md §9). */
@@ -206,24 +204,19 @@ export class DtlsConnector implements Connector {
   /** Binds the socket and starts receiving. */
   start(): Promise<void> {
     this.mtu = detectMtu(this.localAddress, this.config.maxTransmissionUnit, this.config.maxTransmissionUnitLimit);
-    return this.bind(this.port).then((socket) => {
-      this.socket = socket;
-      this.port = socket.address().port;
-    });
+    return this.transport.start();
   }
 
   /** Stops receiving, cancels retransmissions and fails pending connects; the connection store is kept. */
   stop(): Promise<void> {
-    const socket = this.socket;
-    this.socket = undefined;
+    const stopped = this.transport.stop();
     for (const conn of this.store.values()) {
       const hs = conn.handshake as Handshake | undefined;
       if (hs?.flight?.timer) hs.flight.timer.cancel();
       this.rejectWaiters(conn, STOPPED);
     }
     if (this.ownWheel) this.wheel.clear();
-    if (!socket) return Promise.resolve();
-    return new Promise((resolve) => socket.close(() => resolve()));
+    return stopped;
   }
 
   /**
@@ -231,29 +224,8 @@ export class DtlsConnector implements Connector {
    * NAT rebinding as seen by the server.
    */
   async rebind(): Promise<void> {
-    const old = this.socket;
-    const socket = await this.bind(0);
-    this.socket = socket;
-    this.port = socket.address().port;
-    if (old) await new Promise<void>((resolve) => old.close(() => resolve()));
-  }
-
-  private bind(port: number): Promise<dgram.Socket> {
-    const type = this.localAddress.includes(':') ? 'udp6' : 'udp4';
-    const socket = dgram.createSocket({ type, ipv6Only: type === 'udp6' });
-    return new Promise((resolve, reject) => {
-      const onBindError = (err: Error): void => reject(err);
-      socket.once('error', onBindError);
-      socket.bind({ address: this.localAddress, port, exclusive: true }, () => {
-        socket.off('error', onBindError);
-        socket.on('error', (err) => this.opts.onError?.(err));
-        const { receiveBufferSize, sendBufferSize } = this.config;
-        if (receiveBufferSize) trySet(() => socket.setRecvBufferSize(receiveBufferSize));
-        if (sendBufferSize) trySet(() => socket.setSendBufferSize(sendBufferSize));
-        socket.on('message', (msg, rinfo) => this.onMessage(msg, rinfo.address, rinfo.port));
-        resolve(socket);
-      });
-    });
+    if (this.transport.rebind === undefined) throw new Error('the transport cannot rebind');
+    await this.transport.rebind();
   }
 
   /** Established connections. */
@@ -281,7 +253,7 @@ export class DtlsConnector implements Connector {
     let n = 0;
     for (const item of items) {
       const conn = connectionFromJson(item);
-      if (conn.role !== this.role) continue;
+      if (this.role !== 'peer' && conn.role !== this.role) continue;
       this.store.restore(conn);
       n++;
     }
@@ -291,24 +263,11 @@ export class DtlsConnector implements Connector {
 
   // ---------------------------------------------------------------- receive path
 
-  private onMessage(msg: Buffer, address: string, port: number): void {
-    const filter = this.cidFilter;
-    if (filter !== undefined && msg.length > 0 && msg[0] === ContentType.TLS12_CID) {
-      const cid = peekCid(msg, this.ownCidLength);
-      if (cid !== undefined && filter(cid, msg, { address, port })) return;
-    }
-    this.receiveDatagram(msg, address, port, undefined);
-  }
-
   /**
-   * Processes a datagram "received from client address A via router R" (cluster forwarding, cluster.md §4.3):
-   * newest records mark the connection as routed, answers go back through `routerSend`.
+   * Processes one datagram as received from `address:port` (the transport's receive path, also used by
+   * tests). `router`: the cluster node it came through (cluster.md §4.3): newest records mark the
+   * connection as routed and its records go back through the transport with that router.
    */
-  receiveForwarded(datagram: Buffer, client: PeerAddress, router: PeerAddress): void {
-    this.receiveDatagram(datagram, client.address, client.port, router);
-  }
-
-  /** Processes one datagram as received from `address:port` (also used by tests). */
   receiveDatagram(datagram: Buffer, address: string, port: number, router?: PeerAddress): void {
     this.datagramSerial++;
     const parse = this.parseStats;
@@ -370,7 +329,7 @@ export class DtlsConnector implements Connector {
   /** Epoch-0 records: ClientHello (stateless cookie exchange), handshake records of running handshakes. */
   private plainRecord(record: DtlsRecord, address: string, port: number, key: string): void {
     if (record.type === ContentType.HANDSHAKE && isClientHelloRecord(record)) {
-      if (this.role === 'server') this.clientHello(record, address, port, key);
+      if (this.role !== 'client') this.clientHello(record, address, port, key);
       else this.dropRecord();
       return;
     }
@@ -449,6 +408,7 @@ export class DtlsConnector implements Connector {
           port,
           dtls: recordInfo(info, record.epoch, record.seq, newest, prev),
           connection: conn,
+          router,
         });
         return;
       }
@@ -514,6 +474,15 @@ export class DtlsConnector implements Connector {
       // the client retransmitted its ClientHello: our flight got lost
       if (hello.cookie.length > 0 || runningHs.resumed) this.peerRetransmitted(running, runningHs);
       return;
+    }
+    if (running !== undefined && runningHs?.role === 'client') {
+      // peer role, both sides started a handshake at once: the lower client random goes on (both sides
+      // see the same two randoms, so they agree), the other one is abandoned
+      if (Buffer.compare(runningHs.clientRandom, hello.random) < 0) {
+        this.dropRecord();
+        return;
+      }
+      this.failHandshake(running, undefined, 'crossed handshakes, the peer goes on with its own');
     }
     const established = this.store.getByAddress(key);
     if (established?.clientRandom !== undefined && established.clientRandom.equals(hello.random)) {
@@ -698,7 +667,7 @@ export class DtlsConnector implements Connector {
 
   private flightTimeout(conn: Connection, hs: Handshake): void {
     const flight = hs.flight;
-    if (conn.handshake !== hs || conn.closed || flight === undefined || this.socket === undefined) return;
+    if (conn.handshake !== hs || conn.closed || flight === undefined || !this.transport.running) return;
     if (!backOff(flight, this.config)) {
       this.failHandshake(conn, undefined, 'handshake timeout');
       return;
@@ -740,6 +709,7 @@ export class DtlsConnector implements Connector {
     conn.established = true;
     conn.handshakeTime = now;
     conn.clientRandom = hs.clientRandom;
+    conn.serverRandom = hs.serverRandom;
     let fragmentLimit = session.maxFragmentLength;
     if (session.recordSizeLimit !== undefined && (fragmentLimit === undefined || session.recordSizeLimit < fragmentLimit)) fragmentLimit = session.recordSizeLimit;
     conn.messageSizeLimit = messageSizeLimit({
@@ -887,20 +857,13 @@ export class DtlsConnector implements Connector {
   }
 
   private sendDatagram(conn: Connection, datagram: Buffer): void {
-    const router = conn.router;
-    if (router !== undefined && this.routerSend !== undefined) {
-      if (this.outboundFilter !== undefined && !this.outboundFilter(datagram, conn.address, conn.port)) return;
-      this.routerSend(datagram, { address: conn.address, port: conn.port }, router);
-      return;
-    }
-    this.sendRaw(datagram, conn.address, conn.port);
+    this.sendRaw(datagram, conn.address, conn.port, conn.router);
   }
 
-  private sendRaw(datagram: Buffer, address: string, port: number): void {
-    const socket = this.socket;
-    if (socket === undefined) return;
+  private sendRaw(datagram: Buffer, address: string, port: number, router?: PeerAddress): void {
+    if (!this.transport.running) return;
     if (this.outboundFilter !== undefined && !this.outboundFilter(datagram, address, port)) return;
-    socket.send(datagram, port, address, this.sendDone);
+    this.transport.send(datagram, address, port, router, this.sendDone);
   }
 
   /**
@@ -909,14 +872,14 @@ export class DtlsConnector implements Connector {
    * client without connection: handshake first, message queued.
    */
   send(data: Buffer, ctx: EndpointContext, onError?: (err: Error) => void): void {
-    if (this.socket === undefined) {
+    if (!this.transport.running) {
       onError?.(STOPPED);
       return;
     }
     let conn = ctx.connection instanceof Connection ? ctx.connection : undefined;
     if (conn === undefined || conn.closed || !conn.established) conn = this.store.getByAddress(peerKey(ctx.address, ctx.port));
     if (conn === undefined || conn.closed || !conn.established) {
-      if (this.role === 'client') {
+      if (this.role !== 'server') {
         this.deferSend(ctx.address, ctx.port, data, onError);
         return;
       }
@@ -952,7 +915,7 @@ export class DtlsConnector implements Connector {
       // resources.md §2.4: `all` is the accumulated total of the previous periods
       k === 'connections' ? [k, this.stats[k], this.stats[k]] : [k, this.stats[k], this.statsTotal[k]],
     );
-    return { tag: `dtls:${node}${host}:${this.port}`, counters };
+    return { tag: `dtls:${node}${host}:${this.localPort}`, counters };
   }
 
   /** Starts a new statistics period (called on each periodic health dump). */
@@ -968,8 +931,8 @@ export class DtlsConnector implements Connector {
 
   /** Client: handshakes with a server now (resumption if a session is known, unless `full`). */
   connect(address: string, port: number, opts: { full?: boolean } = {}): Promise<DtlsSessionInfo> {
-    if (this.role !== 'client') return Promise.reject(new Error('connect() needs role client'));
-    if (this.socket === undefined) return Promise.reject(STOPPED);
+    if (this.role === 'server') return Promise.reject(new Error('connect() needs role client or peer'));
+    if (!this.transport.running) return Promise.reject(STOPPED);
     const key = peerKey(address, port);
     let conn = this.store.getHandshake(key);
     if (conn === undefined) {
@@ -1067,12 +1030,4 @@ function onlyPsk(codes: readonly number[], config: DtlsConfig): boolean {
     any = true;
   }
   return any;
-}
-
-function trySet(fn: () => void): void {
-  try {
-    fn();
-  } catch {
-    // the OS may refuse the size; the default stays in use
-  }
 }

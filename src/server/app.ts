@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { CoapServer } from '../coap/server.js';
-import { UdpConnector } from '../coap/udp-connector.js';
+import { UdpConnector } from '../transport/udp-connector.js';
 import { loadProperties, stackConfigFor, portsFor, type Properties, type ServerKind } from '../config/index.js';
 import { selectAddresses, bindAddressOf, type LocalAddress } from './interfaces.js';
 import type { ServerOptions } from '../cli/options.js';

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { DtlsConnector } from '../dtls/connector.js';
 import type { DtlsConfig } from '../dtls/config.js';
 import { createPskStore, loadDemoCredentials, loadPskFile, type DemoCredentials, type PskStore } from '../dtls/credentials/index.js';
-import type { EndpointContext } from '../coap/connector.js';
+import type { EndpointContext } from '../transport/connector.js';
 import { dtlsConfigFor } from '../config/dtls.js';
 import type { Properties, ServerKind } from '../config/index.js';
 import type { ServerOptions } from '../cli/options.js';

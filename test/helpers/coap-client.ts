@@ -1,7 +1,7 @@
 // A test CoAP client on our own client endpoint, plus a raw socket for byte-level cases.
 import dgram from 'node:dgram';
 import { CoapEndpoint } from '../../src/coap/endpoint.js';
-import { UdpConnector } from '../../src/coap/udp-connector.js';
+import { UdpConnector } from '../../src/transport/udp-connector.js';
 import { DEFAULT_STACK_CONFIG, type CoapStackConfig } from '../../src/coap/stack-config.js';
 import { request, requestAsync, type ClientExchange, type RequestSpec } from '../../src/coap/client-layer.js';
 import { decode, encode } from '../../src/coap/codec.js';

@@ -6,7 +6,7 @@ import dgram from 'node:dgram';
 import fs from 'node:fs';
 import { expect } from 'vitest';
 import { decode, encode } from '../../src/coap/codec.js';
-import type { DtlsSessionInfo, EndpointContext } from '../../src/coap/connector.js';
+import type { DtlsSessionInfo, EndpointContext } from '../../src/transport/connector.js';
 import { ACK, CON, NON, RST, Opt, TYPE_NAMES, codeText, type CoapMessage, type CoapOption, type MessageType } from '../../src/coap/message.js';
 import { decodeBlock, encodeBlock, encodeUint, getOption, getUint, sortOptions } from '../../src/coap/options.js';
 import { toClientOptions } from '../../src/clients/common-options.js';

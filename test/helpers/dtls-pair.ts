@@ -1,5 +1,5 @@
 // Test helpers for DTLS connector pairs on loopback: echo servers, clients, received-datagram queues.
-import type { EndpointContext } from '../../src/coap/connector.js';
+import type { EndpointContext } from '../../src/transport/connector.js';
 import { DtlsConnector, type DtlsConnectorOptions } from '../../src/dtls/connector.js';
 import type { DtlsConfig } from '../../src/dtls/config.js';
 import { loadDemoCredentials, type DemoCredentials } from '../../src/dtls/credentials/demo-pki.js';

@@ -1,7 +1,7 @@
 // Test helper: builds CoAP requests and fake Exchanges that capture respond()/accept().
 import { type CoapMessage, type CoapOption, type MessageType, CON, Code, Opt } from '../../src/coap/message.js';
 import { addOption, encodeUint, getOption, getOptions } from '../../src/coap/options.js';
-import type { DtlsSessionInfo, EndpointContext } from '../../src/coap/connector.js';
+import type { DtlsSessionInfo, EndpointContext } from '../../src/transport/connector.js';
 import {
   type EndpointInfo,
   type Exchange,

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { Code, Format, Opt, type CoapMessage } from '../../src/coap/message.js';
 import { getOption, getUint } from '../../src/coap/options.js';
 import { CoapEndpoint } from '../../src/coap/endpoint.js';
-import { UdpConnector } from '../../src/coap/udp-connector.js';
+import { UdpConnector } from '../../src/transport/udp-connector.js';
 import { DEFAULT_STACK_CONFIG } from '../../src/coap/stack-config.js';
 import { requestAsync, type RequestSpec } from '../../src/coap/client-layer.js';
 import { addChild, createResource, notifyObservers, type Exchange, type Resource } from '../../src/coap/resource.js';

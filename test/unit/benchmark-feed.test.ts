@@ -2,7 +2,7 @@
 // and observed by a second endpoint (the role the server's /reverse-request and /reverse-observe play).
 import { afterEach, describe, expect, it } from 'vitest';
 import { CoapEndpoint } from '../../src/coap/endpoint.js';
-import { UdpConnector } from '../../src/coap/udp-connector.js';
+import { UdpConnector } from '../../src/transport/udp-connector.js';
 import { DEFAULT_STACK_CONFIG } from '../../src/coap/stack-config.js';
 import { request, type RequestSpec } from '../../src/coap/client-layer.js';
 import { Code, CON, NON, Opt, type CoapMessage } from '../../src/coap/message.js';
@@ -13,7 +13,7 @@ import { ConnectorTap } from '../../src/clients/benchmark/connector-tap.js';
 import { createFeedResource, feedInterval, feedObservers } from '../../src/clients/benchmark/feed.js';
 import { createState, type BenchmarkState } from '../../src/clients/benchmark/state.js';
 import type { ReverseSettings } from '../../src/clients/benchmark/options.js';
-import type { EndpointContext } from '../../src/coap/connector.js';
+import type { EndpointContext } from '../../src/transport/connector.js';
 
 const endpoints: CoapEndpoint[] = [];
 afterEach(async () => {

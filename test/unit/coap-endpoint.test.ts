@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import dgram from 'node:dgram';
 import { CoapEndpoint } from '../../src/coap/endpoint.js';
-import { UdpConnector } from '../../src/coap/udp-connector.js';
+import { UdpConnector } from '../../src/transport/udp-connector.js';
 import { DEFAULT_STACK_CONFIG, type CoapStackConfig } from '../../src/coap/stack-config.js';
 import { addChild, createResource, notifyObservers, clearObservers, type Resource } from '../../src/coap/resource.js';
 import { ACK, CON, NON, RST, Code, Opt, type CoapMessage } from '../../src/coap/message.js';

@@ -1,13 +1,14 @@
-// Cluster hooks (cidFilter, receiveForwarded, routerSend, node-id CIDs), renegotiation refusal, a new
+// The cluster seam (a wrapping datagram transport, forwarded records, node-id CIDs), renegotiation refusal, a new
 // handshake from the same address, HelloVerifyRequest version clamping, EMS modes, max_fragment_length.
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { PeerAddress } from '../../src/dtls/connection.js';
+import type { PeerAddress } from '../../src/transport/connector.js';
+import { UdpTransport, type DatagramHandler, type DatagramTransport, type SendDone } from '../../src/transport/datagram.js';
 import type { DtlsConnector } from '../../src/dtls/connector.js';
 import { takeSequenceNumber } from '../../src/dtls/epoch-state.js';
 import { encodeClientHello, encodeFullHandshakeMessage, HandshakeType } from '../../src/dtls/handshake/index.js';
 import { clampVersion, helloVerifyRequestRecord, parseInitialClientHello } from '../../src/dtls/hello-verify.js';
-import { parseDatagram, parseRecord, encodeRecord } from '../../src/dtls/record.js';
+import { parseDatagram, parseRecord, encodeRecord, peekCid } from '../../src/dtls/record.js';
 import { client, echoServer, roundTrip, waitFor } from '../helpers/dtls-pair.js';
 
 const started: DtlsConnector[] = [];
@@ -17,45 +18,79 @@ afterEach(async () => {
 
 const PSK = { pskIdentity: 'Client_identity', pskSecret: Buffer.from('secretPSK') };
 
-describe('cluster hooks', () => {
-  it('cidFilter consumes CID datagrams; receiveForwarded marks via and answers through routerSend', async () => {
-    const filtered: Buffer[] = [];
-    const routed: { datagram: Buffer; client: PeerAddress; router: PeerAddress }[] = [];
-    let consume = false;
-    const s = await echoServer({ config: { cidLength: 6, nodeId: 7 } });
-    s.server.cidFilter = (cid, datagram) => {
-      if (!consume) return false;
-      filtered.push(Buffer.from(datagram));
-      expect(cid[0]).toBe(7);
-      return true;
+/** A UDP transport whose receive and send paths a test can intercept (what a cluster transport does). */
+class TapTransport implements DatagramTransport {
+  consume = false;
+  readonly filtered: Buffer[] = [];
+  readonly routed: { datagram: Buffer; client: PeerAddress; router: PeerAddress }[] = [];
+  onDatagram: DatagramHandler = () => {};
+  private readonly udp = new UdpTransport({ address: '127.0.0.1', port: 0 });
+  readonly localAddress = '127.0.0.1';
+  constructor() {
+    this.udp.onDatagram = (data, address, port, router) => {
+      if (this.consume && data[0] === 25) this.filtered.push(Buffer.from(data));
+      else this.onDatagram(data, address, port, router);
     };
-    s.server.routerSend = (datagram, c, router) => routed.push({ datagram, client: c, router });
+  }
+  get localPort(): number {
+    return this.udp.localPort;
+  }
+  get running(): boolean {
+    return this.udp.running;
+  }
+  start(): Promise<void> {
+    return this.udp.start();
+  }
+  stop(): Promise<void> {
+    return this.udp.stop();
+  }
+  /** delivers a datagram as "received from client via router" */
+  forwarded(data: Buffer, client: PeerAddress, router: PeerAddress): void {
+    this.onDatagram(data, client.address, client.port, router);
+  }
+  send(data: Buffer, address: string, port: number, router: PeerAddress | undefined, done: SendDone): void {
+    if (router !== undefined) {
+      this.routed.push({ datagram: Buffer.from(data), client: { address, port }, router });
+      done(null);
+      return;
+    }
+    this.udp.send(data, address, port, router, done);
+  }
+}
+
+describe('cluster seam: the datagram transport', () => {
+  it('a wrapping transport sees CID datagrams first; forwarded records mark via and answers carry the router', async () => {
+    const tap = new TapTransport();
+    const s = await echoServer({ config: { cidLength: 6, nodeId: 7 }, transport: tap });
     const c = await client(PSK);
     started.push(s.server, c.client);
     const first = await roundTrip(c, s, 'direct');
     expect(first.atServer.ctx.dtls!.readCid![0]).toBe(7);
     expect(first.atServer.ctx.dtls!.nodeId).toBe(7);
     expect(first.atServer.ctx.dtls!.via).toBeUndefined();
-    consume = true;
+    expect(first.atServer.ctx.router).toBeUndefined();
+    tap.consume = true;
     c.client.send(Buffer.from('via router'), { address: '127.0.0.1', port: s.server.localPort });
-    expect(await waitFor(() => filtered.length === 1)).toBe(true);
+    expect(await waitFor(() => tap.filtered.length === 1)).toBe(true);
+    expect(peekCid(tap.filtered[0]!, 6)![0]).toBe(7);
     expect(s.inbox.items.length).toBe(0);
     const router = { address: '127.0.0.9', port: 5884 };
     const natted = { address: '127.0.0.1', port: 40000 };
-    s.server.receiveForwarded(filtered[0]!, natted, router);
+    tap.forwarded(tap.filtered[0]!, natted, router);
     const atServer = await s.inbox.next();
     expect(atServer.data.toString()).toBe('via router');
     expect(atServer.ctx.dtls!.via).toBe('dtls-cid-router');
+    expect(atServer.ctx.router).toEqual(router);
     expect(atServer.ctx.dtls!.prevPort).toBe(c.client.localPort);
-    expect(routed.length).toBe(1);
-    expect(routed[0]!.client).toEqual(natted);
-    expect(routed[0]!.router).toEqual(router);
-    expect(parseDatagram(routed[0]!.datagram, 6)[0]!.type).toBe(25);
+    expect(tap.routed.length).toBe(1);
+    expect(tap.routed[0]!.client).toEqual(natted);
+    expect(tap.routed[0]!.router).toEqual(router);
+    expect(parseDatagram(tap.routed[0]!.datagram, 6)[0]!.type).toBe(25);
     // a newest record received directly clears the router again
-    consume = false;
+    tap.consume = false;
     const direct = await roundTrip(c, s, 'direct again');
     expect(direct.atServer.ctx.dtls!.via).toBeUndefined();
-    expect(routed.length).toBe(1);
+    expect(tap.routed.length).toBe(1);
   });
 });
 

@@ -9,7 +9,7 @@ import type { CookieGenerator } from '../../src/dtls/cookie.js';
 import { epochKeysForRole, splitKeyBlock } from '../../src/dtls/keys.js';
 import { parseDatagram } from '../../src/dtls/record.js';
 import { createRecordProtection } from '../../src/dtls/record-protection.js';
-import type { EndpointContext } from '../../src/coap/connector.js';
+import type { EndpointContext } from '../../src/transport/connector.js';
 import { capturesAvailable, hex, loadCapture, suiteCode, type Capture, type CaptureDatagram } from '../helpers/captures.js';
 
 const CAPTURES = ['dtls-psk-ccm8-cid', 'dtls-psk-gcm-cid', 'dtls-psk-cbc-cid', 'dtls-psk-ccm8-nocid', 'dtls-psk-ccm8-rebind'] as const;

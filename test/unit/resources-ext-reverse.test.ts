@@ -3,7 +3,7 @@ import { ACK, CON, Code, Format, Opt, type CoapMessage } from '../../src/coap/me
 import { encodeUint } from '../../src/coap/options.js';
 import { addChild, createResource } from '../../src/coap/resource.js';
 import type { ClientExchange, RequestSpec, ResponseHandlers } from '../../src/coap/client-layer.js';
-import type { EndpointContext } from '../../src/coap/connector.js';
+import type { EndpointContext } from '../../src/transport/connector.js';
 import {
   REVERSE_RESPONSE_TIMEOUT,
   createReverseRequestResource,

@@ -3,7 +3,7 @@
 // Hot path: response → counters → next request, with prebuilt request specs, no closure or timer of our own per request.
 import { CON, NON, Code, Opt, type CoapMessage } from '../../coap/message.js';
 import { getOption, getOptions, getUint } from '../../coap/options.js';
-import type { EndpointContext } from '../../coap/connector.js';
+import type { EndpointContext } from '../../transport/connector.js';
 import { CoapEndpoint } from '../../coap/endpoint.js';
 import { request, type ClientExchange, type RequestSpec, type ResponseHandlers } from '../../coap/client-layer.js';
 import type { CoapStackConfig } from '../../coap/stack-config.js';

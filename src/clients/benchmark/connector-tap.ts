@@ -1,6 +1,6 @@
 // A thin Connector wrapper of one benchmark client: times request datagrams (round-trip times without an extra
 // clock read per request) and, for the feed resources, tells when a CON notification was acknowledged.
-import type { Connector, EndpointContext } from '../../coap/connector.js';
+import type { Connector, EndpointContext } from '../../transport/connector.js';
 
 /** Completion of a sent CON notification: acknowledged (`false`) or rejected with RST (`true`). */
 export type AckWaiter = (rejected: boolean) => void;

@@ -1,6 +1,6 @@
 // Creation of the simulated clients: socket, optional DTLS connector with per-client credentials (clients.md §4).
-import type { Connector, EndpointContext } from '../../coap/connector.js';
-import { UdpConnector } from '../../coap/udp-connector.js';
+import type { Connector, EndpointContext } from '../../transport/connector.js';
+import { UdpConnector } from '../../transport/udp-connector.js';
 import type { DtlsConnector } from '../../dtls/connector.js';
 import { loadPskFile } from '../../dtls/credentials/index.js';
 import { UsageError, type AuthMode, type ClientOptions } from '../common-options.js';

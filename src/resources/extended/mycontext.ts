@@ -1,7 +1,7 @@
 // `/mycontext`: connection and DTLS context of the request in text, JSON, XML or CBOR (resources.md §2.7).
 import { Code, Format } from '../../coap/message.js';
 import { accept } from '../../coap/options.js';
-import type { EndpointContext } from '../../coap/connector.js';
+import type { EndpointContext } from '../../transport/connector.js';
 import { type Resource, createResource } from '../../coap/resource.js';
 import { encodeCbor } from '../cbor.js';
 import { typeNotSupported } from '../responses.js';

@@ -3,7 +3,7 @@ import { Code, Format, Opt, isSuccess, type CoapMessage } from '../../coap/messa
 import { accept, getOption } from '../../coap/options.js';
 import { type EndpointInfo, type Exchange, type Resource, createResource } from '../../coap/resource.js';
 import type { ClientExchange } from '../../coap/client-layer.js';
-import { type EndpointContext, peerKey } from '../../coap/connector.js';
+import { type EndpointContext, peerKey } from '../../transport/connector.js';
 import { parseQuery } from '../query.js';
 import { tokenHex } from '../text.js';
 import type { TreeTimers } from '../timers.js';

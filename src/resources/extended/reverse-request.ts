@@ -3,7 +3,7 @@ import { Code, Format, isSuccess } from '../../coap/message.js';
 import { accept } from '../../coap/options.js';
 import { type Exchange, type Resource, createResource } from '../../coap/resource.js';
 import type { ClientExchange } from '../../coap/client-layer.js';
-import type { EndpointContext } from '../../coap/connector.js';
+import type { EndpointContext } from '../../transport/connector.js';
 import type { EndpointInfo } from '../../coap/resource.js';
 import { parseQuery } from '../query.js';
 

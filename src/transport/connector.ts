@@ -1,4 +1,11 @@
-// The transport contract under the CoAP stack: datagrams in and out, each with an EndpointContext.
+// The transport contract below CoAP and DTLS: datagrams in and out, each with an EndpointContext.
+
+/** A UDP peer address. */
+export interface PeerAddress {
+  /** IP address text (IPv6 without brackets) */
+  address: string;
+  port: number;
+}
 
 /** DTLS session attributes of a datagram (dtls.md §10); absent for plain UDP. */
 export interface DtlsSessionInfo {
@@ -41,6 +48,8 @@ export interface EndpointContext {
   dtls?: DtlsSessionInfo;
   /** opaque connection handle of the secure connector (keeps the session across address changes) */
   connection?: unknown;
+  /** cluster node (management address) the record came through (cluster.md §4.3); undefined when received directly */
+  router?: PeerAddress;
 }
 
 /** A datagram transport (UDP or DTLS) an endpoint runs on. */
