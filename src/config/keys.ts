@@ -1,4 +1,5 @@
 // The registry of all keys of Californium3.properties; one module per key group.
+import { CLUSTER_KEYS } from './keys-cluster.js';
 import { COAP_KEYS } from './keys-coap.js';
 import { DTLS_KEYS } from './keys-dtls.js';
 import { SERVER_KEYS } from './keys-server.js';
@@ -7,7 +8,7 @@ import { UDP_KEYS } from './keys-udp.js';
 import type { KeyDef } from './registry.js';
 
 /** Every key group; a new group (one keys-xxx.ts module) is added here. */
-export const KEY_GROUPS: ReadonlyArray<readonly KeyDef[]> = [SERVER_KEYS, COAP_KEYS, DTLS_KEYS, UDP_KEYS, SYS_KEYS];
+export const KEY_GROUPS: ReadonlyArray<readonly KeyDef[]> = [SERVER_KEYS, COAP_KEYS, DTLS_KEYS, UDP_KEYS, SYS_KEYS, CLUSTER_KEYS];
 
 /** All registered keys by name (duplicates fail at import time). */
 export const KEYS: ReadonlyMap<string, KeyDef> = buildIndex(KEY_GROUPS);

@@ -15,6 +15,8 @@ import type { ResourceTree } from '../resources/types.js';
 import { productVersion } from './version.js';
 import { startHealthLog } from './health.js';
 import { createServerDtlsConnector, dtlsPeerOf, loadServerCredentials, serverDtlsConfig, type ServerCredentials } from './dtls-endpoints.js';
+import { clusterOptionsOf, createClusterEndpoints, waitForClusterReady } from './cluster-endpoints.js';
+import type { ClusterConnector } from '../cluster/cluster-connector.js';
 
 /** A running process: both servers and what stops them. */
 export interface App {
@@ -58,7 +60,9 @@ export async function startApp(opts: ServerOptions, logger: Logger, shutdown: ()
   } catch (err) {
     throw new StartupError(`DTLS credentials: ${(err as Error).message}`);
   }
-  if (opts.plugtest) {
+  const clusterOpts = clusterOptionsOf(opts, props);
+  // cli.md §1: the plugtest server is not run when any cluster option is present
+  if (opts.plugtest && clusterOpts === undefined) {
     const tree = createPlugtestResources(resourceOptions);
     trees.push(tree);
     const server = new CoapServer('PLUG-TEST', tree.root, logger);
@@ -69,7 +73,15 @@ export async function startApp(opts: ServerOptions, logger: Logger, shutdown: ()
   const extTree = createExtendedResources(resourceOptions);
   trees.push(extTree);
   const ext = new CoapServer('EXTENDED-TEST', extTree.root, logger);
-  addEndpoints(ext, props, 'extended', addresses, opts, creds, logger);
+  let cluster: ClusterConnector[] = [];
+  if (clusterOpts !== undefined) {
+    try {
+      cluster = await createClusterEndpoints(ext, clusterOpts, props, opts, creds, logger);
+    } catch (err) {
+      throw new StartupError((err as Error).message);
+    }
+  }
+  addEndpoints(ext, props, 'extended', addresses, opts, creds, logger, clusterOpts === undefined);
   if (ext.endpoints.length === 0) throw new StartupError('no endpoint available!');
   servers.push(ext);
 
@@ -91,6 +103,7 @@ export async function startApp(opts: ServerOptions, logger: Logger, shutdown: ()
   const health = startHealthLog(servers, props, logger);
   const heapMb = Math.round(process.memoryUsage().heapTotal / (1024 * 1024));
   logger.info(`extplugtest, version ${version}, ${heapMb}MB heap, started ...`);
+  const clusterReady = cluster.length > 0 ? waitForClusterReady(cluster, logger) : undefined;
   let stopped = false;
   return {
     servers,
@@ -98,6 +111,7 @@ export async function startApp(opts: ServerOptions, logger: Logger, shutdown: ()
     async stop() {
       if (stopped) return;
       stopped = true;
+      clusterReady?.cancel();
       health.stop();
       for (const t of trees) t.stop();
       await Promise.all(servers.map((s) => s.stop()));
@@ -114,6 +128,7 @@ function addEndpoints(
   opts: ServerOptions,
   creds: ServerCredentials,
   logger: Logger,
+  withDtls = true,
 ): void {
   const ports = portsFor(props, kind);
   let dtlsConfig;
@@ -124,7 +139,7 @@ function addEndpoints(
   }
   // DTLS endpoints use the file configuration (the external UDP limits apply to plain coap only)
   const secureStack = stackConfigFor(props, kind, false);
-  for (const a of addresses) {
+  for (const a of withDtls ? addresses : []) {
     const dtls = createServerDtlsConnector(bindAddressOf(a), ports.coaps, dtlsConfig, creds, logger);
     server.addEndpoint(dtls, secureStack, dtlsPeerOf);
   }

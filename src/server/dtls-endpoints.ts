@@ -4,6 +4,7 @@ import { DtlsConnector } from '../dtls/connector.js';
 import type { DtlsConfig } from '../dtls/config.js';
 import { createPskStore, loadDemoCredentials, loadPskFile, type DemoCredentials, type PskStore } from '../dtls/credentials/index.js';
 import type { EndpointContext } from '../transport/connector.js';
+import type { DatagramTransport } from '../transport/datagram.js';
 import { dtlsConfigFor } from '../config/dtls.js';
 import type { Properties, ServerKind } from '../config/index.js';
 import type { ServerOptions } from '../cli/options.js';
@@ -37,11 +38,12 @@ export function serverDtlsConfig(props: Properties, kind: ServerKind, opts: Serv
   return config;
 }
 
-/** Creates a server-side DTLS connector bound to address:port. */
-export function createServerDtlsConnector(address: string, port: number, config: DtlsConfig, creds: ServerCredentials, logger: Logger): DtlsConnector {
+/** Creates a server-side DTLS connector bound to address:port (or running on the given transport). */
+export function createServerDtlsConnector(address: string, port: number, config: DtlsConfig, creds: ServerCredentials, logger: Logger, transport?: DatagramTransport): DtlsConnector {
   return new DtlsConnector({
     address,
     port,
+    ...(transport !== undefined ? { transport } : {}),
     role: 'server',
     config,
     pskStore: creds.psk,

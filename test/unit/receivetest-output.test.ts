@@ -4,7 +4,7 @@ import { ACK, Code, Format, Opt, type CoapMessage } from '../../src/coap/message
 import { encodeUint } from '../../src/coap/options.js';
 import { encode } from '../../src/coap/codec.js';
 import { requestsCbor, requestsJson, requestsText, type RequestEntry } from '../../src/resources/extended/requests.js';
-import { ipToBytes } from '../../src/resources/extended/address-bytes.js';
+import { ipToBytes } from '../../src/transport/address-bytes.js';
 import { encodeCbor } from '../../src/resources/cbor.js';
 import { decodeCbor } from '../../src/clients/receivetest/cbor-diag.js';
 import {

@@ -9,7 +9,7 @@ import {
   requestsText,
   type RequestsResource,
 } from '../../src/resources/extended/requests.js';
-import { bytesToIp, ipToBytes } from '../../src/resources/extended/address-bytes.js';
+import { bytesToIp, ipToBytes } from '../../src/transport/address-bytes.js';
 import { bytes, dispatch, fakeDtls, fakeExchange, buildRequest, text, type ExchangeSetup } from '../helpers/fake-exchange.js';
 
 const START = 1_512_577_466_765;

@@ -5,7 +5,7 @@ import { encodedOptionsSize } from '../../coap/codec.js';
 import { type Exchange, type Resource, createResource } from '../../coap/resource.js';
 import { badOption, parseQuery } from '../query.js';
 import { encodeCbor } from '../cbor.js';
-import { bytesToIp, ipToBytes } from './address-bytes.js';
+import { bytesToIp, ipToBytes } from '../../transport/address-bytes.js';
 
 /** Most devices kept; the least recently updated one is evicted for a new one. */
 export const REQUESTS_MAX_DEVICES = 16384;

@@ -1,5 +1,5 @@
 // Peer addresses as raw bytes (4 or 16) and back to text in the reference's (Java) form.
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIPv4, isIPv6, SocketAddress } from 'node:net';
 
 /** Raw bytes of an IP address text; IPv4-mapped IPv6 becomes 4 bytes (as Java does); undefined if invalid. */
 export function ipToBytes(address: string): Buffer | undefined {
@@ -33,4 +33,10 @@ export function bytesToIp(bytes: Buffer): string {
   const groups: string[] = [];
   for (let i = 0; i + 1 < bytes.length; i += 2) groups.push(bytes.readUInt16BE(i).toString(16));
   return groups.join(':');
+}
+
+/** Address text of raw bytes as Node reports peer addresses: dotted IPv4, compressed IPv6 (RFC 5952). */
+export function bytesToAddress(bytes: Buffer): string {
+  if (bytes.length === 4) return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
+  return new SocketAddress({ address: bytesToIp(bytes), family: 'ipv6' }).address;
 }

@@ -1,0 +1,222 @@
+// The datagram transport of a cluster node's DTLS connector (cluster.md §3, §4): the DTLS socket and the
+// management socket. Records carrying another node's CID are forwarded before anything is decrypted;
+// forwarded records enter the connector as "from client A via router R"; records of routed
+// connections go back through their router (backward mode) or straight to the client (direct mode).
+import type { Logger } from 'pino';
+import type { PeerAddress } from '../transport/connector.js';
+import { bindUdpSocket, type DatagramHandler, type DatagramTransport, type SendDone, type UdpTransportOptions } from '../transport/datagram.js';
+import type dgram from 'node:dgram';
+import { CLUSTER_MAC_LENGTH, decodeClusterPacket, encodeClusterPacket, RECORD_TYPE_INCOMING, RECORD_TYPE_OUTGOING } from './header.js';
+import { verifyClusterMac, writeClusterMac } from './mac.js';
+import type { MgmtChannel } from './mgmt-channel.js';
+import type { NodeResolver } from './resolver.js';
+import { createClusterStats, type ClusterStats } from './stats.js';
+
+/** tls12_cid content type (RFC 9146). */
+const TLS12_CID = 25;
+/** Offset of the CID, and so of the node-id, in a tls12_cid record (dtls.md §6). */
+const CID_OFFSET = 11;
+
+/** Settings of a cluster transport. */
+export interface ClusterTransportOptions {
+  /** the DTLS (client traffic) socket */
+  dtls: UdpTransportOptions;
+  /** the management socket */
+  mgmt: UdpTransportOptions;
+  nodeId: number;
+  /** answers of routed connections go back through the receiving node (default true) */
+  backward: boolean;
+  /** protect forwarding headers with the cluster MAC (needs a secure channel) */
+  mac: boolean;
+  /** other nodes' management addresses */
+  resolver: NodeResolver;
+  logger?: Logger;
+}
+
+/** The two sockets of a cluster node, as one DatagramTransport for its DTLS connector. */
+export class ClusterTransport implements DatagramTransport {
+  readonly localAddress: string;
+  /** health counters (cluster.md §4.5) of the current period */
+  readonly stats: ClusterStats = createClusterStats();
+  onDatagram: DatagramHandler = () => {};
+  /** management channel of the dynamic/k8s modes (set before start) */
+  channel: MgmtChannel | undefined;
+  /** resolver of other nodes (a manager may replace the initial one before start) */
+  resolver: NodeResolver;
+  private dtlsSocket: dgram.Socket | undefined;
+  private mgmtSocket: dgram.Socket | undefined;
+  private dtlsPort: number;
+  private mgmtPortValue: number;
+  private readonly macLength: number;
+  private readonly o: ClusterTransportOptions;
+  private readonly countMgmtSendError = (err: Error | null): void => {
+    if (err) this.stats['drop forward']++;
+  };
+
+  constructor(o: ClusterTransportOptions) {
+    this.o = o;
+    this.localAddress = o.dtls.address;
+    this.dtlsPort = o.dtls.port;
+    this.mgmtPortValue = o.mgmt.port;
+    this.macLength = o.mac ? CLUSTER_MAC_LENGTH : 0;
+    this.resolver = o.resolver;
+  }
+
+  get localPort(): number {
+    return this.dtlsPort;
+  }
+
+  /** Bound management port. */
+  get mgmtPort(): number {
+    return this.mgmtPortValue;
+  }
+
+  /** Bound management address. */
+  get mgmtAddress(): string {
+    return this.o.mgmt.address;
+  }
+
+  get running(): boolean {
+    return this.dtlsSocket !== undefined;
+  }
+
+  /** The node's own id. */
+  get nodeId(): number {
+    return this.o.nodeId;
+  }
+
+  async start(): Promise<void> {
+    const mgmt = await bindUdpSocket(this.o.mgmt, this.o.mgmt.port);
+    let dtls: dgram.Socket;
+    try {
+      dtls = await bindUdpSocket(this.o.dtls, this.o.dtls.port);
+    } catch (err) {
+      await new Promise<void>((resolve) => mgmt.close(() => resolve()));
+      throw err;
+    }
+    this.mgmtSocket = mgmt;
+    this.dtlsSocket = dtls;
+    this.mgmtPortValue = mgmt.address().port;
+    this.dtlsPort = dtls.address().port;
+    dtls.on('message', (msg, rinfo) => this.fromClient(msg, rinfo.address, rinfo.port));
+    mgmt.on('message', (msg, rinfo) => this.fromNode(msg, { address: rinfo.address, port: rinfo.port }));
+  }
+
+  async stop(): Promise<void> {
+    const sockets = [this.dtlsSocket, this.mgmtSocket];
+    this.dtlsSocket = undefined;
+    this.mgmtSocket = undefined;
+    await Promise.all(sockets.map((s) => (s ? new Promise<void>((resolve) => s.close(() => resolve())) : undefined)));
+  }
+
+  /** Sends a raw datagram from the management socket (the management channel's sender). */
+  sendMgmt(data: Buffer, to: PeerAddress, done: SendDone): void {
+    const socket = this.mgmtSocket;
+    if (socket === undefined) {
+      done(new Error('cluster transport stopped'));
+      return;
+    }
+    socket.send(data, to.port, to.address, done);
+  }
+
+  /**
+   * Outgoing record of the connector. Backward mode and a router: a type 62 packet to the router
+   * (cluster.md §4.4), failing when the router is no current node; otherwise from the DTLS socket.
+   */
+  send(data: Buffer, address: string, port: number, router: PeerAddress | undefined, done: SendDone): void {
+    if (router !== undefined && this.o.backward) {
+      if (!this.resolver.routerAvailable(router)) {
+        this.stats['drop backward']++;
+        done(new Error(`Cluster internal destination ${router.address}:${router.port} not longer available!`));
+        return;
+      }
+      const packet = this.packet(RECORD_TYPE_OUTGOING, { address, port }, data, router);
+      if (packet === undefined) {
+        this.stats['drop backward']++;
+        done(new Error(`no cluster MAC key for ${router.address}:${router.port}`));
+        return;
+      }
+      this.stats.backwarded++;
+      this.sendMgmt(packet, router, done);
+      return;
+    }
+    const socket = this.dtlsSocket;
+    if (socket === undefined) {
+      done(new Error('cluster transport stopped'));
+      return;
+    }
+    socket.send(data, port, address, done);
+  }
+
+  /** A datagram on the DTLS socket (cluster.md §4.2). */
+  private fromClient(data: Buffer, address: string, port: number): void {
+    if (data.length > 13 && data[0] === TLS12_CID) {
+      const nodeId = data[CID_OFFSET]!;
+      if (nodeId !== (this.o.nodeId & 0xff)) {
+        this.forward(nodeId, data, address, port);
+        return;
+      }
+    }
+    this.onDatagram(data, address, port, undefined);
+  }
+
+  /** Forwards a datagram with another node's CID to that node (type 63). */
+  private forward(nodeId: number, data: Buffer, address: string, port: number): void {
+    const to = this.resolver.nodeAddress(nodeId);
+    const packet = to === undefined ? undefined : this.packet(RECORD_TYPE_INCOMING, { address, port }, data, to);
+    if (to === undefined || packet === undefined) {
+      this.stats['drop forward']++;
+      return;
+    }
+    this.stats.forwarded++;
+    this.sendMgmt(packet, to, this.countMgmtSendError);
+  }
+
+  /** A cluster packet (with its MAC when enabled); undefined when the MAC key is missing. */
+  private packet(type: number, client: PeerAddress, data: Buffer, node: PeerAddress): Buffer | undefined {
+    let key;
+    if (this.macLength > 0) {
+      key = this.channel?.macKeys(node)?.write;
+      if (key === undefined) return undefined;
+    }
+    const encoded = encodeClusterPacket(type, client, data, this.macLength);
+    if (encoded === undefined) return undefined;
+    if (key !== undefined) writeClusterMac(key, encoded.packet, encoded.headerLength);
+    return encoded.packet;
+  }
+
+  /** A datagram on the management socket, dispatched by its first byte (cluster.md §3). */
+  private fromNode(data: Buffer, from: PeerAddress): void {
+    const type = data.length > 0 ? data[0] : undefined;
+    if (type === RECORD_TYPE_INCOMING || type === RECORD_TYPE_OUTGOING) {
+      const incoming = type === RECORD_TYPE_INCOMING;
+      const packet = decodeClusterPacket(data, this.macLength);
+      if (packet === undefined) {
+        this.stats['drop forward']++;
+        return;
+      }
+      if (this.macLength > 0) {
+        const key = this.channel?.macKeys(from)?.read;
+        if (key === undefined || !verifyClusterMac(key, data, packet.headerLength)) {
+          this.stats[incoming ? 'bad forward' : 'bad backward']++;
+          return;
+        }
+      }
+      const record = data.subarray(packet.payloadOffset);
+      if (incoming) {
+        this.stats['process forwarded']++;
+        this.onDatagram(record, packet.client.address, packet.client.port, from);
+        return;
+      }
+      const socket = this.dtlsSocket;
+      if (socket === undefined) return;
+      this.stats['send backwarded']++;
+      socket.send(record, packet.client.port, packet.client.address, this.countMgmtSendError);
+      return;
+    }
+    const channel = this.channel;
+    if (channel === undefined) return; // static mode: no management channel
+    this.stats['recv cluster mgmt']++;
+    channel.receive(data, from);
+  }
+}

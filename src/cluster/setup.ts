@@ -1,0 +1,216 @@
+// Builds the cluster nodes of the extended server from the cluster flags (cli.md §2.2, §3.3;
+// cluster.md §2, §6.1, §12): static, dynamic (optionally DTLS-secured, with MAC) and k8s.
+import { lookup } from 'node:dns/promises';
+import type { Logger } from 'pino';
+import type { DtlsConfig } from '../dtls/config.js';
+import type { DtlsConnector } from '../dtls/connector.js';
+import type { PeerAddress } from '../transport/connector.js';
+import type { DatagramTransport } from '../transport/datagram.js';
+import { ClusterConnector } from './cluster-connector.js';
+import { ClusterTransport } from './cluster-transport.js';
+import { ClusterManager, type ClusterTimers } from './manager.js';
+import { createDtlsChannel, createPlainChannel, type MgmtChannel } from './mgmt-channel.js';
+import { staticResolver } from './resolver.js';
+
+/** `:<port>` (host undefined = any address) or `<host>:<port>`. */
+export interface HostPort {
+  host?: string;
+  port: number;
+}
+
+/** One `--dtls-cluster` entry: a local node when it has a DTLS interface, else a remote one. */
+export interface ClusterNodeSpec {
+  dtls?: HostPort;
+  mgmt: HostPort;
+  nodeId: number;
+}
+
+/** What the k8s mode needs from the Kubernetes API (cluster.md §8). */
+export interface K8sClusterSource {
+  /** own node-id, initial node count and the management PSK from the environment */
+  prepare(): Promise<{ nodeId: number; initialNodes: number; mgmtPsk?: { identity: string; secret: Buffer } }>;
+  /** the other pods' management addresses */
+  scope(externalMgmtPort: number): Promise<PeerAddress[]>;
+}
+
+/** The cluster flags, parsed. */
+export interface ClusterSetupOptions {
+  /** --dtls-cluster */
+  nodes?: readonly ClusterNodeSpec[];
+  /** --dtls-cluster-group */
+  group?: readonly HostPort[];
+  /** --dtls-cluster-group-security */
+  groupSecurity?: string;
+  /** --k8s-dtls-cluster */
+  k8s?: { dtls: HostPort; mgmt: HostPort; externalMgmtPort: number };
+  /** --[no-]dtls-cluster-backward */
+  backward: boolean;
+  /** --[no-]dtls-cluster-mac; undefined = on when the management channel is encrypted */
+  mac?: boolean;
+  timers: ClusterTimers;
+  /** UDP buffer sizes of the management socket (DTLS.RECEIVE/SEND_BUFFER_SIZE + 28) */
+  receiveBufferSize?: number;
+  sendBufferSize?: number;
+}
+
+/** Creates the DTLS connector of a node on the given transport (credentials are the server's). */
+export type NodeConnectorFactory = (address: string, port: number, config: DtlsConfig, transport: DatagramTransport) => DtlsConnector;
+
+/** A start-up error of the cluster flags, with the reference's message. */
+export class ClusterSetupError extends Error {}
+
+/** PSK identity of the dynamic mode's management channel (cluster.md §6.1). */
+export const MGMT_IDENTITY = 'dtls-mgmt';
+/** Extra room per management datagram: the largest cluster header (4 + 16 + 8). */
+const HEADER_ROOM = 28;
+
+/** True when any cluster flag is given. */
+export function clusterRequested(o: Pick<ClusterSetupOptions, 'nodes' | 'k8s'>): boolean {
+  return (o.nodes !== undefined && o.nodes.length > 0) || o.k8s !== undefined;
+}
+
+/** The cluster connectors of the extended server (one per local node); throws ClusterSetupError. */
+export async function createClusterConnectors(
+  o: ClusterSetupOptions,
+  base: DtlsConfig,
+  factory: NodeConnectorFactory,
+  logger: Logger,
+  k8s?: K8sClusterSource,
+): Promise<ClusterConnector[]> {
+  if ((base.cidLength ?? 0) < 6) throw new ClusterSetupError('cid length must be at least 6 for cluster!');
+  if (o.k8s !== undefined) return [await k8sNode(o, o.k8s, base, factory, logger, k8s)];
+  const nodes = o.nodes ?? [];
+  const local = nodes.filter((n) => n.dtls !== undefined);
+  if (local.length === 0) throw new ClusterSetupError('at least one cluster node must have a dtls interface!');
+  for (const n of nodes) {
+    if (n.nodeId < 0 || n.nodeId > 255) throw new ClusterSetupError(`node-id ${n.nodeId} out of range 0..255!`);
+  }
+  const mgmtOf = new Map<number, PeerAddress>();
+  for (const n of nodes) mgmtOf.set(n.nodeId, await resolve(n.mgmt));
+  const group = o.group !== undefined && o.group.length > 0 ? await Promise.all(o.group.map(resolve)) : undefined;
+  const out: ClusterConnector[] = [];
+  for (const n of local) {
+    const dtls = await resolve(n.dtls!);
+    const mgmt = mgmtOf.get(n.nodeId)!;
+    const config = { ...base, nodeId: n.nodeId };
+    if (group === undefined) {
+      // static mode: the other listed nodes, no management channel
+      const others = new Map([...mgmtOf].filter(([id]) => id !== n.nodeId));
+      const transport = nodeTransport(o, dtls, mgmt, n.nodeId, false, staticResolver(others), logger);
+      out.push(new ClusterConnector(factory(dtls.address, dtls.port, config, transport), transport));
+      logger.info({ node: n.nodeId, dtls: hostPort(dtls), mgmt: hostPort(mgmt), nodes: others.size + 1 }, 'static DTLS cluster node');
+      continue;
+    }
+    const secret = o.groupSecurity !== undefined ? Buffer.from(o.groupSecurity, 'utf8') : undefined;
+    const mac = secret !== undefined && (o.mac ?? true);
+    const scope = group.filter((a) => !(a.address === mgmt.address && a.port === mgmt.port));
+    out.push(dynamicNode(o, dtls, mgmt, n.nodeId, config, factory, logger, { secret, identity: MGMT_IDENTITY, mac, initialNodes: group.length, scope: () => scope }));
+    logger.info(
+      { node: n.nodeId, dtls: hostPort(dtls), mgmt: hostPort(mgmt), group: group.map(hostPort), channel: secret ? (mac ? 'mgmt-dtls-mac' : 'mgmt-dtls') : 'mgmt-udp' },
+      'dynamic DTLS cluster node',
+    );
+  }
+  return out;
+}
+
+async function k8sNode(
+  o: ClusterSetupOptions,
+  spec: NonNullable<ClusterSetupOptions['k8s']>,
+  base: DtlsConfig,
+  factory: NodeConnectorFactory,
+  logger: Logger,
+  source: K8sClusterSource | undefined,
+): Promise<ClusterConnector> {
+  if (source === undefined) throw new ClusterSetupError('k8s cluster: no Kubernetes API access configured');
+  const prepared = await source.prepare();
+  const secure = prepared.mgmtPsk !== undefined;
+  if (o.mac === true && !secure) throw new ClusterSetupError('MAC for cluster traffic requires enabled encryption!');
+  const dtls = await resolve(spec.dtls);
+  const mgmt = await resolve(spec.mgmt);
+  const config = { ...base, nodeId: prepared.nodeId };
+  logger.info(
+    { node: prepared.nodeId, initialNodes: prepared.initialNodes, dtls: hostPort(dtls), mgmt: hostPort(mgmt), channel: secure ? 'mgmt-dtls' : 'mgmt-udp' },
+    'k8s DTLS cluster node',
+  );
+  return dynamicNode(o, dtls, mgmt, prepared.nodeId, config, factory, logger, {
+    secret: prepared.mgmtPsk?.secret,
+    identity: prepared.mgmtPsk?.identity ?? MGMT_IDENTITY,
+    mac: secure && (o.mac ?? true),
+    initialNodes: prepared.initialNodes,
+    scope: () => source.scope(spec.externalMgmtPort),
+  });
+}
+
+interface DynamicSpec {
+  secret: Buffer | undefined;
+  identity: string;
+  mac: boolean;
+  initialNodes: number;
+  scope: () => PeerAddress[] | Promise<PeerAddress[]>;
+}
+
+/** A node with a management channel and a node manager (dynamic and k8s modes). */
+function dynamicNode(
+  o: ClusterSetupOptions,
+  dtls: PeerAddress,
+  mgmt: PeerAddress,
+  nodeId: number,
+  config: DtlsConfig,
+  factory: NodeConnectorFactory,
+  logger: Logger,
+  d: DynamicSpec,
+): ClusterConnector {
+  const transport = nodeTransport(o, dtls, mgmt, nodeId, d.mac, staticResolver(new Map()), logger);
+  const send = transport.sendMgmt.bind(transport);
+  const channel: MgmtChannel =
+    d.secret !== undefined
+      ? createDtlsChannel({
+          localAddress: mgmt.address,
+          localPort: () => transport.mgmtPort,
+          send,
+          identity: d.identity,
+          secret: d.secret,
+          nodeId,
+          suites: config.cipherSuites,
+          logger,
+        })
+      : createPlainChannel(send, () => transport.stats['drop forward']++);
+  const manager = new ClusterManager({
+    nodeId,
+    channel,
+    initialNodes: d.initialNodes,
+    scope: d.scope,
+    timers: o.timers,
+    logger,
+    onSent: () => transport.stats['sent cluster mgmt']++,
+  });
+  return new ClusterConnector(factory(dtls.address, dtls.port, config, transport), transport, channel, manager);
+}
+
+function nodeTransport(o: ClusterSetupOptions, dtls: PeerAddress, mgmt: PeerAddress, nodeId: number, mac: boolean, resolver: ReturnType<typeof staticResolver>, logger: Logger): ClusterTransport {
+  const room = (n: number | undefined): number | undefined => (n === undefined ? undefined : n + HEADER_ROOM);
+  return new ClusterTransport({
+    dtls: { address: dtls.address, port: dtls.port, receiveBufferSize: o.receiveBufferSize, sendBufferSize: o.sendBufferSize },
+    mgmt: { address: mgmt.address, port: mgmt.port, receiveBufferSize: room(o.receiveBufferSize), sendBufferSize: room(o.sendBufferSize) },
+    nodeId,
+    backward: o.backward,
+    mac,
+    resolver,
+    logger,
+  });
+}
+
+/** Resolves a host name at start-up (cli.md §2.3); `:<port>` binds to the IPv4 wildcard address. */
+async function resolve(a: HostPort): Promise<PeerAddress> {
+  if (a.host === undefined) return { address: '0.0.0.0', port: a.port };
+  try {
+    const { address } = await lookup(a.host);
+    return { address, port: a.port };
+  } catch {
+    throw new ClusterSetupError(`cannot resolve '${a.host}'!`);
+  }
+}
+
+function hostPort(a: PeerAddress): string {
+  return a.address.includes(':') ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+}
