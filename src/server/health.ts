@@ -40,6 +40,13 @@ export function dumpHealth(servers: CoapServer[], logger: Logger): void {
         }
       }
       if (any) logger.info({ server: s.tag, endpoint: ep.info.uri, counters, observes: ep.relations.size, dedup: ep.dedup.size }, 'health');
+      // the DTLS connector's group (and a cluster node's forwarding counters, cluster.md §4.5)
+      const group = (ep.connector as { diagnosticGroup?: () => { tag: string; counters: Array<[string, number, number]> } | undefined }).diagnosticGroup?.();
+      if (group !== undefined) {
+        const rows: Record<string, [number, number]> = {};
+        for (const [k, cur, all] of group.counters) if (cur > 0 || all > 0) rows[k] = [cur, k === 'connections' ? cur : all + cur];
+        if (Object.keys(rows).length > 0) logger.info({ server: s.tag, endpoint: ep.info.uri, group: group.tag, counters: rows }, 'health');
+      }
       ep.stats.transfer(now);
       (ep.connector as { transferStats?: () => void }).transferStats?.();
     }
