@@ -190,6 +190,12 @@ export class ClusterTransport implements DatagramTransport {
     const type = data.length > 0 ? data[0] : undefined;
     if (type === RECORD_TYPE_INCOMING || type === RECORD_TYPE_OUTGOING) {
       const incoming = type === RECORD_TYPE_INCOMING;
+      // only other nodes forward and backward: a packet from elsewhere could make this node process
+      // records "from" any address or send bytes to any address (beyond the reference, which accepts any source)
+      if (!this.resolver.isNode(from)) {
+        this.stats[incoming ? 'bad forward' : 'bad backward']++;
+        return;
+      }
       const packet = decodeClusterPacket(data, this.macLength);
       if (packet === undefined) {
         this.stats['drop forward']++;

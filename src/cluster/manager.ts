@@ -78,6 +78,10 @@ export class ClusterManager implements NodeResolver {
     return this.table.getByAddress(router) !== undefined;
   }
 
+  isNode(address: PeerAddress): boolean {
+    return this.table.getByAddress(address) !== undefined;
+  }
+
   /**
    * Starts the timer (first run after 100 ms, then every TIMER_INTERVAL). Recommended deviation from the
    * reference (cluster.md §7.3): it runs whenever there is a scope to discover, also for initial node

@@ -1,0 +1,158 @@
+// ClusterTransport (cluster.md §4): two nodes in-process on 127.0.0.2/.3 with a static resolver and
+// fixed MAC keys. A CID datagram for the other node is forwarded with the client's address and
+// delivered there "via" the router; answers go back through the router; a wrong MAC, a missing key,
+// an unknown node-id and a sender that is no node are dropped and counted.
+import { createSecretKey } from 'node:crypto';
+import dgram from 'node:dgram';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ClusterTransport } from '../../src/cluster/cluster-transport.js';
+import type { MgmtChannel } from '../../src/cluster/mgmt-channel.js';
+import { staticResolver } from '../../src/cluster/resolver.js';
+import type { PeerAddress } from '../../src/transport/connector.js';
+import { waitFor } from '../helpers/dtls-pair.js';
+
+const started: Array<{ stop(): Promise<void> | void }> = [];
+afterEach(async () => {
+  for (const s of started.splice(0)) await s.stop();
+});
+
+const K1 = createSecretKey(Buffer.alloc(16, 1));
+const K2 = createSecretKey(Buffer.alloc(16, 2));
+
+/** A channel with fixed keys: node 1 writes K1, node 2 writes K2 (as two ends of one session would). */
+function keyChannel(write: typeof K1, read: typeof K1, enabled = () => true): MgmtChannel {
+  return {
+    name: 'test',
+    secure: true,
+    receive: () => {},
+    onMessage: () => {},
+    send: () => {},
+    macKeys: () => (enabled() ? { write, read } : undefined),
+    start: () => Promise.resolve(),
+    stop: () => Promise.resolve(),
+  };
+}
+
+interface Node {
+  t: ClusterTransport;
+  got: Array<{ data: Buffer; address: string; port: number; router: PeerAddress | undefined }>;
+}
+
+async function pair(o: { mac: boolean; backward?: boolean; keysOn?: () => boolean }): Promise<[Node, Node]> {
+  const mk = async (id: number, ip: string, others: Map<number, PeerAddress>, ch: MgmtChannel | undefined): Promise<Node> => {
+    const t = new ClusterTransport({
+      dtls: { address: ip, port: 0 },
+      mgmt: { address: ip, port: 0 },
+      nodeId: id,
+      backward: o.backward ?? true,
+      mac: o.mac,
+      resolver: staticResolver(others),
+    });
+    t.channel = ch;
+    const got: Node['got'] = [];
+    t.onDatagram = (data, address, port, router) => got.push({ data: Buffer.from(data), address, port, router });
+    await t.start();
+    started.push(t);
+    return { t, got };
+  };
+  // ports are known only after binding: bind first with empty resolvers, then set the real ones
+  const a = await mk(1, '127.0.0.2', new Map(), o.mac ? keyChannel(K1, K2, o.keysOn) : undefined);
+  const b = await mk(2, '127.0.0.3', new Map(), o.mac ? keyChannel(K2, K1, o.keysOn) : undefined);
+  a.t.resolver = staticResolver(new Map([[2, { address: '127.0.0.3', port: b.t.mgmtPort }]]));
+  b.t.resolver = staticResolver(new Map([[1, { address: '127.0.0.2', port: a.t.mgmtPort }]]));
+  return [a, b];
+}
+
+/** A tls12_cid-looking datagram with node-id `id` at byte 11. */
+function cidDatagram(id: number, len = 60): Buffer {
+  const b = Buffer.alloc(len, 0xaa);
+  b[0] = 25;
+  b[1] = 0xfe;
+  b[2] = 0xfd;
+  b[11] = id;
+  return b;
+}
+
+async function clientSocket(): Promise<dgram.Socket & { inbox: Buffer[] }> {
+  const s = dgram.createSocket('udp4') as dgram.Socket & { inbox: Buffer[] };
+  s.inbox = [];
+  s.on('message', (m) => s.inbox.push(Buffer.from(m)));
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+  started.push({ stop: () => new Promise<void>((r) => s.close(() => r())) });
+  return s;
+}
+
+describe('ClusterTransport', () => {
+  for (const mac of [false, true]) {
+    it(`${mac ? 'with' : 'without'} MAC: forwards foreign CIDs, delivers via the router, answers backward`, async () => {
+      const [a, b] = await pair({ mac });
+      const client = await clientSocket();
+      // a record for node 2 arrives at node 1
+      client.send(cidDatagram(2), a.t.localPort, '127.0.0.2');
+      expect(await waitFor(() => b.got.length === 1)).toBe(true);
+      expect(a.got.length).toBe(0);
+      const at2 = b.got[0]!;
+      expect(at2.data.equals(cidDatagram(2))).toBe(true);
+      expect(at2.address).toBe('127.0.0.1');
+      expect(at2.port).toBe(client.address().port);
+      expect(at2.router).toEqual({ address: '127.0.0.2', port: a.t.mgmtPort });
+      expect(a.t.stats.forwarded).toBe(1);
+      expect(b.t.stats['process forwarded']).toBe(1);
+      // own node-id, non-CID and short datagrams stay local
+      client.send(cidDatagram(1), a.t.localPort, '127.0.0.2');
+      client.send(Buffer.from([22, 0xfe, 0xfd, 0, 0]), a.t.localPort, '127.0.0.2');
+      expect(await waitFor(() => a.got.length === 2)).toBe(true);
+      // node 2 answers through its router: node 1 sends it from its DTLS socket to the client
+      const answer = Buffer.from('answer-record-bytes, long enough for a record');
+      await new Promise<void>((resolve, reject) => b.t.send(answer, at2.address, at2.port, at2.router, (err) => (err ? reject(err) : resolve())));
+      expect(await waitFor(() => client.inbox.length === 1)).toBe(true);
+      expect(client.inbox[0]!.equals(answer)).toBe(true);
+      expect(b.t.stats.backwarded).toBe(1);
+      expect(a.t.stats['send backwarded']).toBe(1);
+    });
+  }
+
+  it('direct mode sends from the own DTLS socket even with a router', async () => {
+    const [, b] = await pair({ mac: false, backward: false });
+    const client = await clientSocket();
+    await new Promise<void>((resolve, reject) => b.t.send(Buffer.from('direct'), '127.0.0.1', client.address().port, { address: '127.0.0.2', port: 1 }, (e) => (e ? reject(e) : resolve())));
+    expect(await waitFor(() => client.inbox.length === 1)).toBe(true);
+    expect(b.t.stats.backwarded).toBe(0);
+  });
+
+  it('unknown node-id, missing MAC key, wrong MAC and a router that is gone are dropped and counted', async () => {
+    let keys = true;
+    const [a, b] = await pair({ mac: true, keysOn: () => keys });
+    const client = await clientSocket();
+    client.send(cidDatagram(9), a.t.localPort, '127.0.0.2');
+    expect(await waitFor(() => a.t.stats['drop forward'] === 1)).toBe(true);
+    keys = false;
+    client.send(cidDatagram(2), a.t.localPort, '127.0.0.2');
+    expect(await waitFor(() => a.t.stats['drop forward'] === 2)).toBe(true);
+    keys = true;
+    // a packet from node 1's management socket whose MAC was made with the wrong key
+    const wrong = new ClusterTransport({
+      dtls: { address: '127.0.0.2', port: 0 },
+      mgmt: { address: '127.0.0.4', port: 0 },
+      nodeId: 3,
+      backward: true,
+      mac: true,
+      resolver: staticResolver(new Map([[2, { address: '127.0.0.3', port: b.t.mgmtPort }]])),
+    });
+    wrong.channel = keyChannel(K2, K2);
+    wrong.onDatagram = () => {};
+    await wrong.start();
+    started.push(wrong);
+    b.t.resolver = staticResolver(new Map([[1, { address: '127.0.0.2', port: a.t.mgmtPort }], [3, { address: '127.0.0.4', port: wrong.mgmtPort }]]));
+    const c2 = await clientSocket();
+    c2.send(cidDatagram(2), wrong.localPort, '127.0.0.2');
+    expect(await waitFor(() => b.t.stats['bad forward'] === 1)).toBe(true);
+    expect(b.got.length).toBe(0);
+    // backward to a router that is no longer available (dynamic mode semantics)
+    const gone = { ...b.t.resolver, routerAvailable: () => false };
+    b.t.resolver = gone;
+    const err = await new Promise<Error | null>((resolve) => b.t.send(Buffer.from('x'), '127.0.0.1', 5, { address: '127.0.0.2', port: a.t.mgmtPort }, resolve));
+    expect(err?.message).toBe(`Cluster internal destination 127.0.0.2:${a.t.mgmtPort} not longer available!`);
+    expect(b.t.stats['drop backward']).toBe(1);
+  });
+});
