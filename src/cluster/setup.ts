@@ -128,14 +128,15 @@ async function k8sNode(
   const dtls = await resolve(spec.dtls);
   const mgmt = await resolve(spec.mgmt);
   const config = { ...base, nodeId: prepared.nodeId };
+  const mac = secure && (o.mac ?? true);
   logger.info(
-    { node: prepared.nodeId, initialNodes: prepared.initialNodes, dtls: hostPort(dtls), mgmt: hostPort(mgmt), channel: secure ? 'mgmt-dtls' : 'mgmt-udp' },
+    { node: prepared.nodeId, initialNodes: prepared.initialNodes, dtls: hostPort(dtls), mgmt: hostPort(mgmt), channel: secure ? (mac ? 'mgmt-dtls-mac' : 'mgmt-dtls') : 'mgmt-udp' },
     'k8s DTLS cluster node',
   );
   return dynamicNode(o, dtls, mgmt, prepared.nodeId, config, factory, logger, {
     secret: prepared.mgmtPsk?.secret,
     identity: prepared.mgmtPsk?.identity ?? MGMT_IDENTITY,
-    mac: secure && (o.mac ?? true),
+    mac,
     initialNodes: prepared.initialNodes,
     scope: () => source.scope(spec.externalMgmtPort),
   });

@@ -58,7 +58,8 @@ export function readK8sEnv(source: K8sEnvSource = {}): K8sEnv {
   const warnings: string[] = [];
   const token = readToken(env['KUBECTL_TOKEN'], readFile, warnings);
   return {
-    hostName: source.hostName ?? osHostname(),
+    // the pod name: HOSTNAME as k8s sets it in every container, else the system's host name
+    hostName: source.hostName ?? nonEmpty('HOSTNAME') ?? osHostname(),
     baseUrl: baseUrlOf(nonEmpty('KUBECTL_HOST') ?? DEFAULT_KUBECTL_HOST),
     namespace: nonEmpty('KUBECTL_NAMESPACE') ?? (readFile(SERVICE_ACCOUNT_NAMESPACE_FILE)?.trim() || 'default'),
     ...token,
