@@ -47,6 +47,8 @@ export class ClusterManager implements NodeResolver {
   private timer: NodeJS.Timeout | undefined;
   private lastDiscover = 0;
   private running = false;
+  /** set by stop(): a discovery still in flight sends nothing */
+  private stopped = false;
   private readonly timers: ClusterTimers;
   private readonly now: () => number;
   private readonly o: ManagerOptions;
@@ -90,6 +92,7 @@ export class ClusterManager implements NodeResolver {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.stopped = false;
     const tick = (): void => {
       if (!this.running) return;
       void this.runTimer().finally(() => {
@@ -101,6 +104,7 @@ export class ClusterManager implements NodeResolver {
 
   stop(): void {
     this.running = false;
+    this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
   }
@@ -129,7 +133,7 @@ export class ClusterManager implements NodeResolver {
         this.o.logger?.warn({ err }, 'cluster: discovery failed');
         scope = [];
       }
-      if (!this.running) return;
+      if (this.stopped) return;
       for (const a of shuffle(scope)) {
         if (this.table.getByAddress(a) === undefined) this.send(ping, a, true);
       }
