@@ -10,6 +10,7 @@ import type { MgmtChannel } from '../../src/cluster/mgmt-channel.js';
 import { staticResolver } from '../../src/cluster/resolver.js';
 import type { PeerAddress } from '../../src/transport/connector.js';
 import { waitFor } from '../helpers/dtls-pair.js';
+import { hasIpv6Loopback } from '../helpers/server-process.js';
 
 const started: Array<{ stop(): Promise<void> | void }> = [];
 afterEach(async () => {
@@ -111,6 +112,34 @@ describe('ClusterTransport', () => {
       expect(a.t.stats['send backwarded']).toBe(1);
     });
   }
+
+  it.skipIf(!hasIpv6Loopback())('IPv6: a client on ::1 is forwarded with its 16-byte address and answered backward', async () => {
+    const mk = async (id: number): Promise<Node> => {
+      const t = new ClusterTransport({ dtls: { address: '::1', port: 0 }, mgmt: { address: '::1', port: 0 }, nodeId: id, backward: true, mac: false, resolver: staticResolver(new Map()) });
+      const got: Node['got'] = [];
+      t.onDatagram = (data, address, port, router) => got.push({ data: Buffer.from(data), address, port, router });
+      await t.start();
+      started.push(t);
+      return { t, got };
+    };
+    const a = await mk(1);
+    const b = await mk(2);
+    a.t.resolver = staticResolver(new Map([[2, { address: '::1', port: b.t.mgmtPort }]]));
+    b.t.resolver = staticResolver(new Map([[1, { address: '::1', port: a.t.mgmtPort }]]));
+    const client = dgram.createSocket({ type: 'udp6', ipv6Only: true });
+    const inbox: Buffer[] = [];
+    client.on('message', (m) => inbox.push(Buffer.from(m)));
+    await new Promise<void>((r) => client.bind(0, '::1', () => r()));
+    started.push({ stop: () => new Promise<void>((r) => client.close(() => r())) });
+    client.send(cidDatagram(2), a.t.localPort, '::1');
+    expect(await waitFor(() => b.got.length === 1)).toBe(true);
+    expect(b.got[0]!.address).toBe('::1');
+    expect(b.got[0]!.port).toBe(client.address().port);
+    const answer = Buffer.alloc(48, 7);
+    b.t.send(answer, '::1', client.address().port, b.got[0]!.router, () => {});
+    expect(await waitFor(() => inbox.length === 1)).toBe(true);
+    expect(inbox[0]!.equals(answer)).toBe(true);
+  });
 
   it('direct mode sends from the own DTLS socket even with a router', async () => {
     const [, b] = await pair({ mac: false, backward: false });
