@@ -9,6 +9,7 @@ import type { BenchContext, BenchOptions, Section, SectionResult, TargetCheck } 
 import { coapSection } from './coap-section.js';
 import { createCoapsSection, handshakesSection } from './dtls-section.js';
 import { benchmarkSection } from './benchmark-section.js';
+import { clusterSection } from './cluster-section.js';
 import { killChildren } from './proc-util.js';
 
 /** Results of the sections run so far (a later section may compare with an earlier one). */
@@ -26,9 +27,9 @@ function plainFigure(): { rps: number; cpuMsPer1000: number } | undefined {
 
 /**
  * All sections, in run order: coaps right after plain CoAP (its ratio uses the plain figure of the same run), the
- * benchmark client against our server (issue 4) last.
+ * benchmark client against our server (issue 4), then the DTLS CID cluster behind the NAT against one node.
  */
-export const SECTIONS: Section[] = [coapSection, createCoapsSection(plainFigure), handshakesSection, benchmarkSection];
+export const SECTIONS: Section[] = [coapSection, createCoapsSection(plainFigure), handshakesSection, benchmarkSection, clusterSection];
 
 /** dist/bench → dist. */
 const distRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -65,7 +66,7 @@ function parseOptions(argv: string[]): BenchOptions {
         '  --warmup <s>         warm-up per target, not counted (default 1)',
         '  --outstanding <n>    outstanding CON requests overall (default 256)',
         '  --sockets <n>        generator UDP sockets (default 16)',
-        '  --only <id>          plain CoAP section: run only this target: ours | npm | raw; benchmark section: coap | coaps-cid (repeatable or comma-separated)',
+        '  --only <id>          plain CoAP section: run only this target: ours | npm | raw; benchmark section: coap | coaps-cid; cluster section: nat1 | backward | direct | cid (the one-node run always runs) (repeatable or comma-separated)',
         '  --section <id>       run only this section: ' + SECTIONS.map((s) => s.id).join(' | '),
         '  --pin                pin server to CPU 1 and generator to CPU 0 (taskset)',
         '  --cpu-prof           run our server with --cpu-prof (plain, coaps and benchmark sections; benchmark also profiles the client; profiles in the temp dir)',
