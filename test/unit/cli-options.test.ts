@@ -334,11 +334,6 @@ describe('refusedFlags', () => {
 
   it.each([
     [['--store-file=f', '--store-max-age=2', '--store-password64=YQ=='], ['--store-file', '--store-password64', '--store-max-age']],
-    [
-      ['--dtls-cluster=:5784;:5884;1', '--dtls-cluster-group=a:1', '--dtls-cluster-group-security=s', '--dtls-cluster-backward', '--dtls-cluster-mac'],
-      ['--dtls-cluster', '--dtls-cluster-group', '--dtls-cluster-group-security', '--dtls-cluster-backward', '--dtls-cluster-mac'],
-    ],
-    [['--k8s-dtls-cluster=:5784;:5884;5884'], ['--k8s-dtls-cluster']],
     [['--k8s-monitor=:8080'], ['--k8s-monitor']],
     [['--k8s-restore=:5884', '--restore-max-age=1'], ['--k8s-restore', '--restore-max-age']],
     [['--local-restore=:5884', '--other-restore=h:5884'], ['--local-restore', '--other-restore']],
@@ -369,8 +364,13 @@ describe('refusedFlags', () => {
       '--external',
     ]);
     expect(refusedFlags(o)).toEqual({ refused: [], warnings: [] });
-    const c = ok(['--no-tcp', '--no-oscore', '--k8s-dtls-cluster=:1;:2;3', '--no-dtls-cluster-backward', '--no-dtls-cluster-mac']);
-    expect(refusedFlags(c).refused).toEqual([msg('--k8s-dtls-cluster')]);
+  });
+
+  it('accepts every cluster flag (the DTLS CID cluster is available)', () => {
+    const simple = ok(['--no-tcp', '--no-oscore', '--dtls-cluster=:5784;:5884;1', '--dtls-cluster-group=a:1', '--dtls-cluster-group-security=s', '--dtls-cluster-backward', '--dtls-cluster-mac']);
+    expect(refusedFlags(simple)).toEqual({ refused: [], warnings: [] });
+    const k8s = ok(['--no-tcp', '--no-oscore', '--k8s-dtls-cluster=:1;:2;3', '--no-dtls-cluster-backward', '--no-dtls-cluster-mac']);
+    expect(refusedFlags(k8s)).toEqual({ refused: [], warnings: [] });
   });
 
   it('accepts --benchmark and --diagnose (features available)', () => {
