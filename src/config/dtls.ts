@@ -62,5 +62,6 @@ export function dtlsConfigFor(props: Properties, server: ServerKind, clientAuth?
     receiveBufferSize: opt(D.RECEIVE_BUFFER_SIZE),
     sendBufferSize: opt(D.SEND_BUFFER_SIZE),
     handshakeResultDelay: props.getFor<number>(server, D.DTLS_HANDSHAKE_RESULT_DELAY) ?? 0,
+    pskFailureAlert: props.string(D.PSK_FAILURE_ALERT, server) as DtlsConfig['pskFailureAlert'],
   };
 }

@@ -354,6 +354,16 @@ export const DTLS_HANDSHAKE_RESULT_DELAY = defineKey({
   default: 0,
 });
 
+/** What a client sees when its PSK identity is unknown or its secret wrong (the same in both cases). */
+export const PSK_FAILURE_ALERT = defineKey({
+  name: 'DTLS.PSK_FAILURE_ALERT',
+  type: 'enum',
+  description:
+    'Answer to a PSK handshake whose identity is unknown or whose secret is wrong; both look the same on the wire, so identities cannot be probed (RFC 4279 §2). NONE: silence (the handshake times out); DECRYPT_ERROR: a fatal decrypt_error alert when the client Finished cannot be authenticated. The reason is logged at debug level.',
+  default: 'NONE',
+  values: ['NONE', 'DECRYPT_ERROR'],
+});
+
 /** All keys of this group. */
 export const DTLS_KEYS: readonly KeyDef[] = [
   CONNECTION_ID_LENGTH,
@@ -393,5 +403,6 @@ export const DTLS_KEYS: readonly KeyDef[] = [
   MAX_DEFERRED_INBOUND_RECORDS,
   RECEIVE_BUFFER_SIZE,
   SEND_BUFFER_SIZE,
+  PSK_FAILURE_ALERT,
   DTLS_HANDSHAKE_RESULT_DELAY,
 ];

@@ -59,6 +59,11 @@ export interface DtlsConfig {
   sendBufferSize: number | undefined;
   /** test aid (dtls.md §12): > 0 asynchronous delay of credential lookups, < 0 blocking */
   handshakeResultDelay: number;
+  /**
+   * What a peer sees when its PSK handshake fails because the identity is unknown or the secret wrong:
+   * NONE (silence, both cases alike, as the reference) or DECRYPT_ERROR (RFC 4279 §2, both cases alike)
+   */
+  pskFailureAlert: 'NONE' | 'DECRYPT_ERROR';
 }
 
 /** Module defaults of config.md §3 with the server overrides common to both servers. */
@@ -99,4 +104,5 @@ export const DEFAULT_DTLS_CONFIG: DtlsConfig = {
   receiveBufferSize: undefined,
   sendBufferSize: undefined,
   handshakeResultDelay: 0,
+  pskFailureAlert: 'NONE',
 };

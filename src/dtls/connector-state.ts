@@ -13,7 +13,8 @@ import type { DtlsDetailStats, DtlsStats } from './dtls-stats.js';
 import type { ClientHandshake } from './handshake-client.js';
 import type { HandshakeEnv } from './handshake-common.js';
 import type { ServerHandshake } from './handshake-server.js';
-import type { RecordParseStats } from './record.js';
+import type { Connection } from './connection.js';
+import type { DtlsRecord, RecordParseStats } from './record.js';
 import type { Session } from './session.js';
 
 /** A handshake in progress (either role). */
@@ -75,6 +76,8 @@ export interface ConnectorState {
   onDatagram: (data: Buffer, ctx: EndpointContext) => void;
   /** client: the next handshakes are full handshakes (no resumption) */
   forceFullHandshake: boolean;
+  /** an established connection's record through the normal receive path (application data that overtook the Finished) */
+  deliverRecord: (conn: Connection, record: DtlsRecord) => void;
   /** an application message for a peer without an established connection, role client or peer (client-side.ts) */
   deferSend: (address: string, port: number, data: Buffer, onError: ((err: Error) => void) | undefined) => void;
 }

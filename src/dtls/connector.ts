@@ -23,7 +23,7 @@ import { createChainValidator, createRawPublicKeyParser } from './handshake-comm
 import { connectionRemoved, failHandshake } from './handshake-end.js';
 import { detectMtu } from './mtu.js';
 import { createRecordParseStats } from './record.js';
-import { receiveDatagram } from './record-router.js';
+import { protectedRecord, receiveDatagram } from './record-router.js';
 import { sendAlert, sendApplication } from './record-sender.js';
 
 /** Random source for tests: randoms, session ids and CIDs. */
@@ -171,6 +171,7 @@ export class DtlsConnector implements Connector {
       onDatagram: () => {},
       forceFullHandshake: false,
       deferSend: (address, port, data, onError) => deferSend(state, address, port, data, onError),
+      deliverRecord: (conn, record) => protectedRecord(state, conn, record, conn.address, conn.port, conn.router),
     };
     this.state = state;
     transport.onDatagram = (data, address, port, router) => receiveDatagram(state, data, address, port, router);

@@ -87,8 +87,16 @@ export interface HandshakeBase extends HandshakeSlot {
   writeCid: Buffer | undefined;
   /** the flight currently sent/retransmitted */
   flight: OutgoingFlight | undefined;
-  /** epoch-1 records that arrived before their keys */
+  /** epoch-1 records that arrived before the peer's ChangeCipherSpec switched the read epoch (RFC 6347 §4.1) */
   deferred: DtlsRecord[];
+  /** the peer's ChangeCipherSpec was received: epoch-1 records are read from now on */
+  peerCcs: boolean;
+  /** datagram serial of the peer's ChangeCipherSpec */
+  ccsSerial: number;
+  /** authenticated application records that overtook the peer's Finished, delivered once it completes */
+  earlyData: DtlsRecord[];
+  /** epoch-1 records that failed authentication and were discarded (RFC 6347 §4.1.2.7) */
+  macErrors: number;
   resumed: boolean;
   /** datagram serial of the last retransmission triggered by the peer (once per datagram) */
   peerRetransmitSerial: number;

@@ -16,28 +16,56 @@ import { ContentType, type DtlsRecord } from './record.js';
 import { accept, isDuplicate } from './replay-window.js';
 import { sendEntries, sendFlight } from './record-sender.js';
 
-/** A record of a connection whose handshake runs (epoch 0 plain, epoch 1 with the pending keys). */
+/** Epoch-1 records kept while the read epoch is still 0, and application records kept until the Finished. */
+function keepLimit(state: ConnectorState): number {
+  return Math.min(8, state.config.maxDeferredInboundRecords);
+}
+
+/**
+ * A record of a connection whose handshake runs, in the order of the handshake state machine:
+ * - epoch 0: handshake messages (reassembled), alerts, and the peer's ChangeCipherSpec, accepted only
+ *   when the peer's Finished is next (RFC 5246 §7.4.9); an early or repeated CCS is discarded;
+ * - epoch 1 is read only after the peer's CCS (RFC 6347 §4.1): earlier records are kept (bounded) and
+ *   replayed on the CCS; records that fail authentication are discarded and counted in every state
+ *   (RFC 6347 §4.1.2.7), so a forged record cannot end a handshake; application data that overtakes
+ *   the Finished is kept (bounded) and delivered once the handshake completes.
+ */
 export function handshakeRecord(state: ConnectorState, conn: Connection, record: DtlsRecord): void {
   const hs = conn.handshake as Handshake;
   let type = record.type;
   let content = record.fragment;
   if (record.epoch > 0) {
     const pending = hs.pending;
-    if (pending === undefined) {
-      // keys not there yet (reordered datagrams): keep a few records
-      if (hs.deferred.length < Math.min(8, state.config.maxDeferredInboundRecords)) hs.deferred.push(record);
+    if (record.epoch !== 1) {
+      dropRecord(state);
+      return;
+    }
+    if (pending === undefined || !hs.peerCcs) {
+      // the read epoch is still 0 (keys not there yet, or no CCS yet): keep a few records for the switch
+      if (hs.deferred.length < keepLimit(state)) hs.deferred.push(record);
       else dropRecord(state);
       return;
     }
-    if (record.epoch !== 1 || isDuplicate(pending.state.window, record.seq)) {
+    if (isDuplicate(pending.state.window, record.seq)) {
       dropRecord(state);
       return;
     }
     const plain = pending.protection.decrypt(record);
     if (plain === undefined) {
+      // forged, or the peer derived other keys (another PSK secret): discarded either way; the replay
+      // window is not touched (RFC 6347 §4.1.2.6), so the genuine record with that number still counts
       state.stats['dropped received mac-errors']++;
-      // the peer derived other keys (e.g. another PSK secret): the handshake cannot succeed
-      failHandshake(state, conn, AlertDescription.BAD_RECORD_MAC, 'cannot authenticate the peer Finished');
+      hs.macErrors++;
+      if (state.config.pskFailureAlert === 'DECRYPT_ERROR' && hs.ccsSerial === state.datagramSerial) {
+        // opt-in: a Finished that arrived with its CCS and cannot be authenticated (wrong or unknown PSK)
+        failHandshake(state, conn, AlertDescription.DECRYPT_ERROR, handshakeMacFailure(hs));
+      }
+      return;
+    }
+    if (plain.type === ContentType.APPLICATION_DATA) {
+      // overtook the Finished: kept undecided (its number stays free) and delivered after completion
+      if (hs.earlyData.length < keepLimit(state)) hs.earlyData.push(record);
+      else dropRecord(state);
       return;
     }
     accept(pending.state.window, record.seq);
@@ -52,13 +80,44 @@ export function handshakeRecord(state: ConnectorState, conn: Connection, record:
       peerAlert(state, conn, content);
       return;
     case ContentType.CHANGE_CIPHER_SPEC:
-      // RFC 5246 §7.1: the message is the single byte 1; anything else is discarded (RFC 6347 §4.1.2.7).
-      // The epoch switch itself is implied by the epoch-1 records that follow (the Finished authenticates it).
-      if (content.length !== 1 || content[0] !== 1) dropRecord(state);
+      changeCipherSpec(state, conn, hs, content, record.epoch);
       return;
     default:
       dropRecord(state);
   }
+}
+
+/**
+ * The peer's ChangeCipherSpec (RFC 5246 §7.1: the single byte 1): switches the read epoch to 1 when the
+ * peer's Finished is the next message, then replays the epoch-1 records kept so far. Anything else
+ * (a CCS before the key exchange, a second CCS, another value) is discarded: a spoofed CCS must not end
+ * the handshake, and a client that really sent it early never completes (it has no Finished to follow).
+ */
+function changeCipherSpec(state: ConnectorState, conn: Connection, hs: Handshake, content: Buffer, epoch: number): void {
+  if (content.length !== 1 || content[0] !== 1 || epoch !== 0 || hs.peerCcs || hs.pending === undefined || hs.expect !== 'finished') {
+    dropRecord(state);
+    return;
+  }
+  hs.peerCcs = true;
+  hs.ccsSerial = state.datagramSerial;
+  replayDeferred(state, conn, hs);
+}
+
+/** Processes the epoch-1 records kept before the read epoch switched (while the handshake still runs). */
+function replayDeferred(state: ConnectorState, conn: Connection, hs: Handshake): void {
+  if (hs.deferred.length === 0 || !hs.peerCcs) return;
+  const deferred = hs.deferred;
+  hs.deferred = [];
+  for (const r of deferred) {
+    if (conn.handshake !== hs) break;
+    handshakeRecord(state, conn, r);
+  }
+}
+
+/** Log reason of a handshake whose Finished could not be authenticated. */
+function handshakeMacFailure(hs: Handshake): string {
+  const unknown = hs.role === 'server' ? hs.unknownIdentity : undefined;
+  return unknown !== undefined ? `unknown PSK identity '${unknown}'` : 'cannot authenticate the peer Finished (wrong PSK secret?)';
 }
 
 /** Handshake fragments of one record: reassembled, each complete message handed to the handshake functions. */
@@ -71,8 +130,15 @@ function handshakeContent(state: ConnectorState, conn: Connection, hs: Handshake
   }
   let old = false;
   for (const f of frags.value) {
-    // Finished only in epoch 1, everything else only in epoch 0
-    if ((f.header.msgType === HandshakeType.FINISHED) !== epoch > 0) continue;
+    // Finished only in epoch 1 (after the CCS), everything else only in epoch 0 (RFC 5246 §7.4.9)
+    if ((f.header.msgType === HandshakeType.FINISHED) !== epoch > 0) {
+      if (f.header.messageSeq < hs.reassembler.nextSeq) {
+        old = true;
+        continue;
+      }
+      failHandshake(state, conn, AlertDescription.UNEXPECTED_MESSAGE, `handshake message ${f.header.msgType} in epoch ${epoch}`);
+      return;
+    }
     const status = hs.reassembler.push(f);
     if (status.status === 'old') old = true;
     else if (status.status === 'error') {
@@ -95,14 +161,6 @@ function handshakeContent(state: ConnectorState, conn: Connection, hs: Handshake
     if (!applyOutcome(state, conn, hs, outcome)) return;
   }
   if (old && !progressed) peerRetransmitted(state, conn, hs);
-  if (hs.pending !== undefined && hs.deferred.length > 0 && conn.handshake === hs) {
-    const deferred = hs.deferred;
-    hs.deferred = [];
-    for (const r of deferred) {
-      if (conn.handshake !== hs) break;
-      handshakeRecord(state, conn, r);
-    }
-  }
 }
 
 /** Executes a handshake outcome; false when the handshake ended (completed or failed). */

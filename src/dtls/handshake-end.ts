@@ -53,6 +53,10 @@ export function completeHandshake(state: ConnectorState, conn: Connection, hs: H
     'dtls: handshake completed',
   );
   if (hs.role === 'client') clientEstablished(state, conn, session);
+  // application records that overtook the peer's Finished, now through the normal path (replay window included)
+  const early = hs.earlyData;
+  hs.earlyData = [];
+  for (const r of early) if (!conn.closed) state.deliverRecord(conn, r);
 }
 
 /** The handshake failed: sends `alert` (plain) if given, fails the client's waiters, removes the connection. */

@@ -57,6 +57,8 @@ export interface ServerHandshake extends HandshakeBase {
   readonly role: 'server';
   clientHello: DecodedClientHello;
   expect: ServerExpect;
+  /** the client's PSK identity was unknown: a random secret stands in (the log says so if the handshake fails) */
+  unknownIdentity?: string;
   ems: boolean;
   secureRenegotiation: boolean;
   selection: ServerSelection | undefined;
@@ -109,6 +111,10 @@ export function startServerHandshake(env: HandshakeEnv, start: ServerStart): { h
     writeCid: undefined,
     flight: undefined,
     deferred: [],
+    peerCcs: false,
+    ccsSerial: -1,
+    earlyData: [],
+    macErrors: 0,
     resumed: false,
     peerRetransmitSerial: -1,
     startTime: env.now(),
@@ -305,9 +311,14 @@ export function serverReceive(env: HandshakeEnv, hs: ServerHandshake, msg: Hands
       let preMaster: Buffer;
       if (ckx.form === 'psk' || ckx.form === 'ecdhe_psk') {
         const identity = ckx.identity.toString('utf8');
-        const secret = env.credentials.pskStore?.lookup(identity);
-        // dtls.md §3: unknown identity → unknown_psk_identity (RFC 4279 §2)
-        if (secret === undefined) return fail(AlertDescription.UNKNOWN_PSK_IDENTITY, `unknown PSK identity '${identity}'`);
+        let secret = env.credentials.pskStore?.lookup(identity);
+        if (secret === undefined) {
+          // RFC 4279 §2: to hide which identities exist, go on as if the identity were known with a wrong
+          // key: the client's Finished then fails exactly as with a wrong secret (no identity oracle)
+          if (env.credentials.pskStore === undefined) return fail(AlertDescription.UNKNOWN_PSK_IDENTITY, `unknown PSK identity '${identity}'`);
+          hs.unknownIdentity = identity;
+          secret = env.random('random', 16);
+        }
         hs.peerIdentity = identity;
         if (ckx.form === 'psk') {
           preMaster = pskPreMasterSecret(secret);

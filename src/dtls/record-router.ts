@@ -56,7 +56,12 @@ export function receiveDatagram(state: ConnectorState, datagram: Buffer, address
     if (record.type === ContentType.APPLICATION_DATA) {
       const conn = state.store.getByAddress(key);
       if (conn !== undefined) protectedRecord(state, conn, record, address, port, router);
-      else unknownRecord(state);
+      else {
+        // application data that overtook the Finished of a running handshake (kept for its completion)
+        const hsConn = state.store.getHandshake(key);
+        if (hsConn !== undefined && hsConn.handshake !== undefined) handshakeRecord(state, hsConn, record);
+        else unknownRecord(state);
+      }
       continue;
     }
     const hsConn = state.store.getHandshake(key);
@@ -98,7 +103,7 @@ function plainRecord(state: ConnectorState, record: DtlsRecord, address: string,
 }
 
 /** Application records (and alerts / handshake records) of an established connection: the hot path. */
-function protectedRecord(state: ConnectorState, conn: Connection, record: DtlsRecord, address: string, port: number, router: PeerAddress | undefined): void {
+export function protectedRecord(state: ConnectorState, conn: Connection, record: DtlsRecord, address: string, port: number, router: PeerAddress | undefined): void {
   const now = state.now();
   const epoch = conn.epoch;
   if (epoch === undefined || conn.closed || record.epoch !== 1) {

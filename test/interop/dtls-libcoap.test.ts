@@ -164,7 +164,7 @@ describe('libcoap coap-client over coaps (PSK) against the real server', () => {
         });
       }
 
-      it('wrong PSK secret: the server answers with a fatal bad_record_mac alert, no response (127.0.0.1)', async () => {
+      it('wrong PSK secret: no response and no alert (the server discards the unauthenticated Finished, issue: no identity oracle) (127.0.0.1)', async () => {
         const file = path.join(tmp, `${client}-wrong.out`);
         const r = await new Promise<Run>((resolve, reject) => {
           execFile(exe, ['-B', '4', '-u', 'Client_identity', '-k', 'wrongPSK', '-o', file, `coaps://127.0.0.1:${sp.ports.plugSecure}/test`], { timeout: 20_000 }, (err, stdout, stderr) => {
@@ -174,8 +174,8 @@ describe('libcoap coap-client over coaps (PSK) against the real server', () => {
           });
         });
         expect(fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '', r.stdout + r.stderr).toBe('');
-        // the server cannot decrypt the client's Finished and answers with a fatal bad_record_mac alert (20)
-        expect(r.stdout + r.stderr).toMatch(/bad record mac/i);
+        // the server cannot authenticate the client's Finished and discards it silently (DTLS.PSK_FAILURE_ALERT=NONE)
+        expect(r.stdout + r.stderr).not.toMatch(/bad record mac|unknown psk identity|alert/i);
       });
     });
   }

@@ -222,20 +222,30 @@ describe.skipIf(openssl.skipReason !== undefined)(`openssl s_client -dtls1_2 aga
       expect(r.stderr).toMatch(/SSL alert number (40|42)/);
       expect(r.response).toBeUndefined();
     });
+  });
 
-    it('wrong PSK secret: the handshake fails with a fatal bad_record_mac alert', async () => {
-      const r = await sClient('127.0.0.1', sp.ports.extSecure, ['-psk_identity', 'Client_identity', '-psk', Buffer.from('wrongPSK').toString('hex'), '-cipher', 'PSK-AES128-CCM8'], 1500);
-      expect(r.code, r.text + r.stderr).not.toBe(0);
-      expect(r.stderr).toMatch(/alert bad record mac/);
-      expect(r.response).toBeUndefined();
+  describe('server with DTLS.PSK_FAILURE_ALERT=DECRYPT_ERROR', () => {
+    let sp: ServerProcess;
+    beforeAll(async () => {
+      sp = await startServer({ args: ['--no-external'], properties: ['DTLS.PSK_FAILURE_ALERT=DECRYPT_ERROR'] });
+    });
+    afterAll(async () => {
+      await sp?.stop();
     });
 
-    it('unknown PSK identity: the handshake fails with a fatal unknown_psk_identity alert (115)', async () => {
-      const r = await sClient('127.0.0.1', sp.ports.extSecure, ['-psk_identity', 'nobody', '-psk', Buffer.from('secretPSK').toString('hex'), '-cipher', 'PSK-AES128-CCM8'], 1500);
-      expect(r.code, r.text + r.stderr).not.toBe(0);
-      expect(r.stderr).toMatch(/alert unknown psk identity.*SSL alert number 115/);
-      expect(r.response).toBeUndefined();
-    });
+    // RFC 4279 §2: an unknown identity looks exactly like a wrong secret (no identity oracle)
+    for (const [what, identity, secret] of [
+      ['wrong PSK secret', 'Client_identity', 'wrongPSK'],
+      ['unknown PSK identity', 'nobody', 'secretPSK'],
+    ] as const) {
+      it(`${what}: the handshake fails with a fatal decrypt_error alert (51)`, async () => {
+        const r = await sClient('127.0.0.1', sp.ports.extSecure, ['-psk_identity', identity, '-psk', Buffer.from(secret).toString('hex'), '-cipher', 'PSK-AES128-CCM8'], 1500);
+        expect(r.code, r.text + r.stderr).not.toBe(0);
+        expect(r.stderr).toMatch(/alert decrypt error.*SSL alert number 51/);
+        expect(r.stderr).not.toMatch(/unknown psk identity|bad record mac/);
+        expect(r.response).toBeUndefined();
+      });
+    }
   });
 
   describe('server with --client-auth NONE', () => {

@@ -72,19 +72,46 @@ describe('stateless HelloVerifyRequest', () => {
   });
 });
 
-describe('wrong PSK', () => {
-  it('the client gets an alert, the server keeps no connection, existing connections keep working', async () => {
-    const s = await echoServer();
+describe('wrong PSK secret and unknown identity look the same (RFC 4279 §2, no identity oracle)', () => {
+  it('default (DTLS.PSK_FAILURE_ALERT=NONE): no alert, the client times out, the server drops the handshake, others keep working', async () => {
+    const s = await echoServer({ config: FAST });
     const good = await client(PSK);
-    const bad = await client({ pskIdentity: 'Client_identity', pskSecret: Buffer.from('wrongPSK'), config: FAST });
-    started.push(s.server, good.client, bad.client);
+    const wrong = await client({ pskIdentity: 'Client_identity', pskSecret: Buffer.from('wrongPSK'), config: FAST });
+    const unknown = await client({ pskIdentity: 'nobody', pskSecret: Buffer.from('secretPSK'), config: FAST });
+    started.push(s.server, good.client, wrong.client, unknown.client);
     await roundTrip(good, s, 'good 1');
-    await expect(bad.client.connect('127.0.0.1', s.server.localPort)).rejects.toThrow(/fatal alert 20/);
+    const [w, u] = await Promise.allSettled([
+      wrong.client.connect('127.0.0.1', s.server.localPort),
+      unknown.client.connect('127.0.0.1', s.server.localPort),
+    ]);
+    for (const r of [w, u]) {
+      expect(r.status).toBe('rejected');
+      expect(String((r as PromiseRejectedResult).reason)).toMatch(/handshake timeout/);
+    }
+    expect(wrong.client.detailStats.alertsReceived).toBe(0);
+    expect(unknown.client.detailStats.alertsReceived).toBe(0);
+    expect(s.server.detailStats.alertsSent).toBe(0);
+    expect(await waitFor(() => s.server.stats['handshakes failed'] === 2, 5000)).toBe(true);
+    expect(s.server.stats['dropped received mac-errors']).toBeGreaterThanOrEqual(2);
     expect(s.server.store.size).toBe(1);
-    expect(s.server.stats['handshakes failed']).toBe(1);
-    expect(bad.client.store.size).toBe(0);
     const { atClient } = await roundTrip(good, s, 'good 2');
     expect(atClient.data.toString()).toBe('echo:good 2');
+  });
+
+  it('DTLS.PSK_FAILURE_ALERT=DECRYPT_ERROR: both get a fatal decrypt_error (51)', async () => {
+    const s = await echoServer({ config: { pskFailureAlert: 'DECRYPT_ERROR' } });
+    started.push(s.server);
+    for (const creds of [
+      { pskIdentity: 'Client_identity', pskSecret: Buffer.from('wrongPSK') },
+      { pskIdentity: 'nobody', pskSecret: Buffer.from('secretPSK') },
+    ]) {
+      const c = await client({ ...creds, config: FAST });
+      started.push(c.client);
+      await expect(c.client.connect('127.0.0.1', s.server.localPort)).rejects.toThrow(/fatal alert 51/);
+      expect(c.client.store.size).toBe(0);
+    }
+    expect(s.server.stats['handshakes failed']).toBe(2);
+    expect(s.server.store.size).toBe(0);
   });
 });
 

@@ -78,9 +78,9 @@ describe('PSK identities (dtls.md §3)', () => {
     });
   }
 
-  it('an unknown identity gets unknown_psk_identity and no connection', async () => {
-    const { s, c } = await pair(ccm8, { psk: ['nobody', 'secret'] });
-    await expect(c.client.connect('127.0.0.1', s.server.localPort)).rejects.toThrow(/fatal alert 115/);
+  it('an unknown identity fails like a wrong secret (decrypt_error when configured) and gets no connection', async () => {
+    const { s, c } = await pair(ccm8, { psk: ['nobody', 'secret'], serverConfig: { pskFailureAlert: 'DECRYPT_ERROR' } });
+    await expect(c.client.connect('127.0.0.1', s.server.localPort)).rejects.toThrow(/fatal alert 51/);
     expect(s.server.store.size).toBe(0);
     expect(s.server.stats['handshakes failed']).toBe(1);
   });

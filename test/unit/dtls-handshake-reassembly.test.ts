@@ -192,11 +192,11 @@ describe('reassembler ordering and bounds', () => {
     expect(r.next()!.body.equals(m.body)).toBe(true);
   });
 
-  it('rejects a fragmented message longer than the cap with illegal_parameter (default 8192)', () => {
+  it('rejects a fragmented message longer than the cap with decode_error (default 8192)', () => {
     const r = createReassembler();
     const big = msg(0, 8193);
     const st = r.push(frag(big, 0, 1000));
-    expect(st).toMatchObject({ status: 'error', alert: AlertDescription.ILLEGAL_PARAMETER });
+    expect(st).toMatchObject({ status: 'error', alert: AlertDescription.DECODE_ERROR });
     expect(r.push(frag(msg(0, 8192), 0, 1000)).status).toBe('accepted');
     const small = createReassembler({ maxMessageLength: 100 });
     expect(small.push(frag(msg(0, 101), 0, 50)).status).toBe('error');
@@ -213,7 +213,7 @@ describe('reassembler ordering and bounds', () => {
     const r = createReassembler();
     const m = msg(0, 50);
     expect(r.push(frag(m, 0, 20)).status).toBe('accepted');
-    expect(r.push(frag(m, 20, 10, 60))).toMatchObject({ status: 'error', alert: AlertDescription.ILLEGAL_PARAMETER });
+    expect(r.push(frag(m, 20, 10, 60))).toMatchObject({ status: 'error', alert: AlertDescription.DECODE_ERROR });
     expect(r.push({ ...frag(m, 20, 10), header: { ...frag(m, 20, 10).header, msgType: 12 } }).status).toBe('error');
     const bad = frag(m, 45, 5);
     expect(r.push({ ...bad, header: { ...bad.header, fragmentLength: 10 } }).status).toBe('error');

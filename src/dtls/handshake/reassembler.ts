@@ -79,7 +79,7 @@ export function createReassembler(options: ReassemblerOptions = {}): Reassembler
     }
     let p = pending.get(h.messageSeq);
     if (p !== undefined) {
-      // Californium: type and total length must match the earlier fragments → illegal_parameter
+      // type and total length must match the earlier fragments, else the message cannot be decoded (decode_error)
       if (p.msgType !== h.msgType) return error(`message_seq ${h.messageSeq}: type ${h.msgType} != ${p.msgType}`);
       if (p.length !== h.length) return error(`message_seq ${h.messageSeq}: length ${h.length} != ${p.length}`);
       if (p.complete) return { status: 'duplicate' };
@@ -143,8 +143,8 @@ export function createReassembler(options: ReassemblerOptions = {}): Reassembler
 }
 
 function error(reason: string): FragmentStatus {
-  // RFC 6347 §4.2.3 gives no alert; Californium answers inconsistent/oversized fragments with illegal_parameter
-  return { status: 'error', alert: AlertDescription.ILLEGAL_PARAMETER, reason };
+  // RFC 6347 §4.2.3 gives no alert; a message whose fragments disagree cannot be decoded (RFC 5246 §7.2.2 decode_error)
+  return { status: 'error', alert: AlertDescription.DECODE_ERROR, reason };
 }
 
 /** true if [start, end) lies inside one of the ranges. */
