@@ -33,6 +33,13 @@ const MAX_REQUESTS = 30_000;
 /** Environment variables of the benchmark client that would change the run (removed from its environment). */
 const CLIENT_ENV_OVERRIDES = ['CALIFORNIUM_STATISTIC', 'COAP_REQUEST_INTERVAL', 'COAP_HONO', 'COAPS_HANDSHAKES_FULL', 'COAPS_HANDSHAKES_CLOSE', 'COAPS_HANDSHAKES_BURST'];
 
+/** The benchmark client's environment: this process' without the variables that would change the run. */
+export function benchmarkClientEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const k of CLIENT_ENV_OVERRIDES) delete env[k];
+  return env;
+}
+
 /** One variant of the run: scheme, extra client options, its target and the rate its request count is sized for. */
 export interface Variant {
   id: 'coap' | 'coaps-cid';
@@ -229,8 +236,7 @@ function runClient(ctx: BenchContext, variant: Variant, s: StartedServer, perCli
     : `coap://127.0.0.1:${s.coapPort}/benchmark?rlen=${RESPONSE_LENGTH}`;
   const args = [main, uri, '--clients', String(BENCHMARK_CLIENTS), '--requests', String(perClient), ...variant.extraArgs];
   const nodeArgs = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [];
-  const env = { ...process.env };
-  for (const k of CLIENT_ENV_OVERRIDES) delete env[k];
+  const env = benchmarkClientEnv();
   const loadAverage = round(os.loadavg()[0] ?? 0, 2);
   return new Promise<VariantRun>((resolve, reject) => {
     const child = spawn(process.execPath, [...nodeArgs, ...args], { cwd: s.workDir, env, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { formatTable, type BenchContext, type Section, type SectionResult, type TargetCheck } from './sections.js';
-import { BENCHMARK_CLIENTS, CID_LENGTH, RESPONSE_LENGTH, parseClientReport, requestsPerClient, type ClientReport } from './benchmark-section.js';
+import { BENCHMARK_CLIENTS, CID_LENGTH, RESPONSE_LENGTH, benchmarkClientEnv, parseClientReport, requestsPerClient, type ClientReport } from './benchmark-section.js';
 import { machineCpuMs, processCpuMs, trackChild, udpCounters, waitForQuiet } from './proc-util.js';
 import { readNodeCounters, startClusterNodes, startNatProcess, type ClusterNodes, type NatProcess, type NatSnapshot, type NodeCounters } from './cluster-procs.js';
 
@@ -35,8 +35,6 @@ const BASELINE_SIZING_RPS = 15_000;
  * for 200 handshakes and the cold JIT and reaches about half the warm rate (one node; the NAT runs take longer).
  */
 const WARM_RATE_FACTOR = 2;
-/** Environment variables of the benchmark client that would change the run (removed from its environment). */
-const CLIENT_ENV_OVERRIDES = ['CALIFORNIUM_STATISTIC', 'COAP_REQUEST_INTERVAL', 'COAP_HONO', 'COAPS_HANDSHAKES_FULL', 'COAPS_HANDSHAKES_CLOSE', 'COAPS_HANDSHAKES_BURST'];
 /** Quiet wait before each run is capped at this many seconds (the section has five runs). */
 const MAX_QUIET_WAIT_S = 3;
 
@@ -183,8 +181,7 @@ interface DriveInput {
 function drive(ctx: BenchContext, mode: Mode, d: DriveInput): Promise<Omit<ModeRun, 'cluster'>> {
   const main = path.join(ctx.distRoot, 'src', 'cli', 'benchmark-main.js');
   const args = [main, d.uri, '--clients', String(BENCHMARK_CLIENTS), '--requests', String(d.perClient), '--cid-length', String(CID_LENGTH)];
-  const env = { ...process.env };
-  for (const k of CLIENT_ENV_OVERRIDES) delete env[k];
+  const env = benchmarkClientEnv();
   const overall = BENCHMARK_CLIENTS * d.perClient;
   const la = round(os.loadavg()[0] ?? 0, 2);
   const nodePids = d.cluster.nodes.map((n) => n.pid);
