@@ -131,9 +131,9 @@ const OPTIONS: readonly OptionSpec[] = [
       return Math.max(MIN_NOTIFY_INTERVAL, ms);
     },
   },
-  { name: 'store-file', kind: 'value', label: 'file', group: 'shared', help: 'file to keep the DTLS state across restarts', convert: nonEmpty },
-  { name: 'store-password64', kind: 'value', label: 'base64', group: 'shared', help: 'password (base64 encoded bytes) to encrypt the store file', convert: base64 },
-  { name: 'store-max-age', kind: 'value', label: 'hours', group: 'shared', help: 'connections idle longer than this are not saved', convert: hours },
+  { name: 'store-file', kind: 'value', label: 'file', group: 'shared', help: 'file to keep the established DTLS connections across restarts: loaded (then deleted) before the servers start, written at shutdown', convert: nonEmpty },
+  { name: 'store-password64', kind: 'value', label: 'base64', group: 'shared', help: 'password (base64 encoded bytes) to encrypt the store file (AES-128-CBC); without it the file is written unencrypted', convert: base64 },
+  { name: 'store-max-age', kind: 'value', label: 'hours', group: 'shared', help: 'connections idle longer than this are not written to the store file', convert: hours },
   { name: 'psk-file', kind: 'value', label: 'file', group: 'shared', help: 'file with additional PSK credentials', convert: nonEmpty },
   { name: 'plugtest', kind: 'flag', negatable: true, defaultOn: true, group: 'extended', help: 'also run the plugtest server (not with a cluster option)' },
   { name: 'benchmark', kind: 'flag', negatable: true, defaultOn: false, group: 'extended', help: 'enable /benchmark (otherwise it answers 5.01)' },
@@ -397,9 +397,6 @@ function checkGroups(o: ServerOptions): string | undefined {
 export const REFUSED_FLAGS: Readonly<Record<string, string>> = {
   '--tcp': 'coap+tcp/coaps+tcp endpoints are not available yet',
   '--oscore': 'OSCORE (/oscore, /oscoreInfo) is not available yet',
-  '--store-file': 'saving the DTLS state across restarts is not available yet',
-  '--store-password64': 'saving the DTLS state across restarts is not available yet',
-  '--store-max-age': 'saving the DTLS state across restarts is not available yet',
   '--k8s-monitor': 'the k8s monitor (/alive, /ready) is not available yet',
   '--k8s-restore': 'graceful restart (/restore) is not available yet',
   '--local-restore': 'graceful restart (/restore) is not available yet',

@@ -3,7 +3,11 @@
 import readline from 'node:readline';
 import pino from 'pino';
 import { parseServerArgs, refusedFlags } from './options.js';
+import type { CoapServer } from '../coap/server.js';
 import { startApp, type App } from '../server/app.js';
+import { createConsoleRestart } from '../restart/console.js';
+import { dtlsConnectorsOf } from '../restart/persist.js';
+import { deleteStoreFile, loadStoreFile, saveStoreFile, storeFileOptions } from '../restart/store-file.js';
 
 const EXIT_USAGE = 255;
 const EXIT_STARTUP = 1;
@@ -28,13 +32,17 @@ async function main(): Promise<void> {
   }
   for (const w of warnings) logger.warn(w);
 
+  const store = storeFileOptions(opts);
   let app: App | undefined;
   let exiting = false;
   const exit = async (status: number) => {
     if (exiting) return;
     exiting = true;
     try {
+      // restart.md §3: delete any old file, stop the servers, write the new file
+      if (store !== undefined) deleteStoreFile(store.file, logger);
       await app?.stop();
+      if (store !== undefined && app !== undefined) saveStoreFile(store, dtlsConnectorsOf(app.servers), logger);
     } finally {
       logger.info('Exit ...');
       logger.flush();
@@ -42,7 +50,8 @@ async function main(): Promise<void> {
     }
   };
   try {
-    app = await startApp(opts, logger, () => void exit(0));
+    const beforeStart = store === undefined ? undefined : (servers: readonly CoapServer[]) => loadStoreFile(store, dtlsConnectorsOf(servers), logger);
+    app = await startApp(opts, logger, () => void exit(0), process.cwd(), beforeStart);
   } catch (err) {
     process.stderr.write(`Failed to create extplugtest server: ${(err as Error).message}\n`);
     if (!(err instanceof Error && err.name === 'StartupError') && process.env.LOG_LEVEL === 'debug') process.stderr.write(`${(err as Error).stack}\n`);
@@ -51,11 +60,23 @@ async function main(): Promise<void> {
   }
   process.on('SIGINT', () => void exit(0));
   process.on('SIGTERM', () => void exit(0));
-  // console: each line is echoed; `exit` stops the servers (cli.md §5); EOF only stops reading
+  const running = app;
+  const restart = createConsoleRestart(
+    { connectors: () => dtlsConnectorsOf(running.servers), stopServers: () => running.stopServers(), startServers: () => running.startServers() },
+    logger,
+  );
+  // console commands run one after the other
+  let pending = Promise.resolve();
+  const queue = (task: () => Promise<void>): void => {
+    pending = pending.then(task).catch((err: unknown) => logger.error(`console: ${(err as Error).message}`));
+  };
+  // console: each line is echoed; `exit` stops the servers, `save`/`load` keep the DTLS state (cli.md §5); EOF only stops reading
   const rl = readline.createInterface({ input: process.stdin, terminal: false });
   rl.on('line', (line) => {
     process.stdout.write(`> ${line}\n`);
     if (line === 'exit') void exit(0);
+    else if (line.startsWith('save')) queue(() => restart.save(line.slice(4)));
+    else if (line.startsWith('load')) queue(() => restart.load(line.slice(4)));
   });
 }
 

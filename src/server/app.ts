@@ -22,14 +22,28 @@ import type { ClusterConnector } from '../cluster/cluster-connector.js';
 export interface App {
   servers: CoapServer[];
   version: string;
+  /** Stops everything (process end). */
   stop(): Promise<void>;
+  /** Stops the CoAP servers without ending the process; the DTLS connection stores are kept (console `save`). */
+  stopServers(): Promise<void>;
+  /** Starts the CoAP servers again after stopServers (console `load`); a bind error is logged. */
+  startServers(): Promise<void>;
 }
 
 /** Raised when start-up fails for a reason the user must fix (exit status 1). */
 export class StartupError extends Error {}
 
-/** Creates and starts the servers as the options and the properties file say. */
-export async function startApp(opts: ServerOptions, logger: Logger, shutdown: () => void, cwd = process.cwd()): Promise<App> {
+/**
+ * Creates and starts the servers as the options and the properties file say; `beforeStart` runs after
+ * the servers are built and before they start (the store-file load, cli.md §4 step 8).
+ */
+export async function startApp(
+  opts: ServerOptions,
+  logger: Logger,
+  shutdown: () => void,
+  cwd = process.cwd(),
+  beforeStart?: (servers: readonly CoapServer[]) => void,
+): Promise<App> {
   const props = loadProperties(cwd, logger);
   const version = productVersion(cwd);
   const addresses = selectAddresses({
@@ -89,6 +103,7 @@ export async function startApp(opts: ServerOptions, logger: Logger, shutdown: ()
     const hooks = observeStatsOf(s);
     for (const ep of s.endpoints) ep.observeHooks = hooks;
   }
+  beforeStart?.(servers);
   const started: CoapServer[] = [];
   try {
     for (const s of servers) {
@@ -115,6 +130,19 @@ export async function startApp(opts: ServerOptions, logger: Logger, shutdown: ()
       health.stop();
       for (const t of trees) t.stop();
       await Promise.all(servers.map((s) => s.stop()));
+    },
+    async stopServers() {
+      await Promise.all(servers.map((s) => s.stop()));
+    },
+    async startServers() {
+      if (stopped) return;
+      for (const s of servers) {
+        try {
+          await s.start();
+        } catch (err) {
+          logger.error(`cannot start ${s.tag}: ${(err as Error).message}`);
+        }
+      }
     },
   };
 }

@@ -65,14 +65,16 @@ export interface StartOptions {
   /** wait for the `started` log line (default true) */
   waitStarted?: boolean;
   timeoutMs?: number;
+  /** reuse these ports (e.g. a restarted server taking over from a stopped one) instead of free ones */
+  ports?: ServerProcess['ports'];
 }
 
 /** Starts the server with free ports written into a fresh Californium3.properties. */
 export async function startServer(opts: StartOptions = {}): Promise<ServerProcess> {
   if (!fs.existsSync(SERVER_MAIN)) throw new Error(`${SERVER_MAIN} missing: run npm run build first`);
   const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'extplugtest-'));
-  const [plug, plugSecure, ext, extSecure] = await freeUdpPorts(4);
-  const ports = { plug: plug!, plugSecure: plugSecure!, ext: ext!, extSecure: extSecure! };
+  const [plug, plugSecure, ext, extSecure] = opts.ports ? [] : await freeUdpPorts(4);
+  const ports = opts.ports ?? { plug: plug!, plugSecure: plugSecure!, ext: ext!, extSecure: extSecure! };
   if (!opts.noProperties) {
     const lines = [
       `COAP.COAP_PORT=${ports.ext}`,

@@ -333,7 +333,6 @@ describe('refusedFlags', () => {
   });
 
   it.each([
-    [['--store-file=f', '--store-max-age=2', '--store-password64=YQ=='], ['--store-file', '--store-password64', '--store-max-age']],
     [['--k8s-monitor=:8080'], ['--k8s-monitor']],
     [['--k8s-restore=:5884', '--restore-max-age=1'], ['--k8s-restore', '--restore-max-age']],
     [['--local-restore=:5884', '--other-restore=h:5884'], ['--local-restore', '--other-restore']],
@@ -341,6 +340,10 @@ describe('refusedFlags', () => {
     const r = refusedFlags(ok(['--no-tcp', '--no-oscore', ...argv]));
     expect(r.refused).toEqual(flags.map(msg));
     expect(r.warnings).toEqual([]);
+  });
+
+  it('accepts the store flags now that the DTLS state can be saved', () => {
+    expect(refusedFlags(ok(['--no-tcp', '--no-oscore', '--store-file=f', '--store-max-age=2', '--store-password64=YQ==']))).toEqual({ refused: [], warnings: [] });
   });
 
   it('accepts the DTLS flags now that coaps endpoints exist', () => {
