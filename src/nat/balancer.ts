@@ -1,5 +1,6 @@
 // Destination health of the NAT's load balancer (clients.md §7.2): active, stale, probing, pending.
 import type { Endpoint } from './address.js';
+import { socketKind } from './entry.js';
 
 /** Health state of a destination. */
 export type DestinationState = 'ACTIVE' | 'STALE' | 'PROBING' | 'PENDING' | 'REMOVED';
@@ -10,6 +11,8 @@ export interface Destination extends Endpoint {
   usage: number;
   /** ACTIVE/PENDING: time of the first unanswered send, STALE: time it became stale; -1 = nothing pending */
   since: number;
+  /** `socketKind` of the endpoint: which outgoing socket of an entry sends to it */
+  socketKind: number;
 }
 
 /** A state change found by `checkBalancer`, for logging. */
@@ -52,7 +55,7 @@ export function findDestination(b: Balancer, key: string): Destination | undefin
 /** Adds an active destination; returns it, or undefined if it is already known or the bound is reached. */
 export function addDestination(b: Balancer, endpoint: Endpoint): Destination | undefined {
   if (findDestination(b, endpoint.key) || destinationCount(b) >= MAX_DESTINATIONS) return undefined;
-  const d: Destination = { ...endpoint, state: 'ACTIVE', usage: 0, since: -1 };
+  const d: Destination = { ...endpoint, state: 'ACTIVE', usage: 0, since: -1, socketKind: socketKind(endpoint) };
   b.active.push(d);
   b.byKey.set(d.key, d);
   return d;

@@ -1,15 +1,14 @@
 // A NAT entry (clients.md §7.2): one client source address, its outgoing sockets and its destination.
-import dgram from 'node:dgram';
+import type dgram from 'node:dgram';
 import type { Endpoint } from './address.js';
 import type { Destination } from './balancer.js';
+import { createNatSocket } from './socket.js';
 
 /** Receives the datagrams arriving on an entry's outgoing socket. */
 export type EntryReceiver = (entry: NatEntry, data: Buffer, from: dgram.RemoteInfo) => void;
 
 /** Source NAT state of one client address. */
 export interface NatEntry {
-  /** map key of the client address */
-  key: string;
   client: string;
   clientPort: number;
   /** the listening socket that received the client's first datagram; answers leave from it */
@@ -22,12 +21,15 @@ export interface NatEntry {
   /** time of the last datagram in either direction */
   lastUsed: number;
   closed: boolean;
+  /** the last known destination other than `destination` that answered (--cid, reverse update) */
+  otherSource: Destination | undefined;
+  /** next entry of another client address with the same port (EntryTable) */
+  samePort: NatEntry | undefined;
 }
 
 /** Creates an entry without sockets. */
-export function createEntry(key: string, client: string, clientPort: number, listener: dgram.Socket, now: number): NatEntry {
+export function createEntry(client: string, clientPort: number, listener: dgram.Socket, now: number): NatEntry {
   return {
-    key,
     client,
     clientPort,
     listener,
@@ -36,6 +38,8 @@ export function createEntry(key: string, client: string, clientPort: number, lis
     first: true,
     lastUsed: now,
     closed: false,
+    otherSource: undefined,
+    samePort: undefined,
   };
 }
 
@@ -56,14 +60,14 @@ const BIND_ADDRESS = ['0.0.0.0', '127.0.0.1', '::', '::1'];
 /** The entry's outgoing socket for that destination, opened (ephemeral port) on first use. */
 export function entrySocket(
   entry: NatEntry,
-  to: Endpoint,
+  to: Destination,
   receive: EntryReceiver,
   onError: (entry: NatEntry, err: Error) => void,
 ): dgram.Socket {
-  const kind = socketKind(to);
+  const kind = to.socketKind;
   let socket = entry.sockets[kind];
   if (socket === undefined) {
-    const s = dgram.createSocket(kind >= 2 ? 'udp6' : 'udp4');
+    const s = createNatSocket({ type: kind >= 2 ? 'udp6' : 'udp4' });
     s.on('message', (data, from) => receive(entry, data, from));
     s.on('error', (err) => onError(entry, err));
     s.bind({ port: 0, address: BIND_ADDRESS[kind] });

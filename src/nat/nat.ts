@@ -1,5 +1,8 @@
 // The UDP NAT / load balancer engine (clients.md §7.2): source NAT per client, destination choice, health,
 // DTLS filter, dropping and the optional CID-aware routing.
+// Per datagram the path allocates nothing of its own: the entry is found by port and address (no key string), an
+// answer's entry is the one its socket belongs to, sends are synchronous (socket.ts) and without a completion callback
+// (a callback costs a tick per datagram; NatCounters.socketErrors). bench/nat-datagram.ts measures it.
 import type dgram from 'node:dgram';
 import { endpointKey, parseHostPort, resolveHostPort, type Endpoint } from './address.js';
 import {
@@ -19,6 +22,7 @@ import { runCommand, runCommandAsync, type NatControl } from './console.js';
 import { dropByChance, dropBySize } from './drops.js';
 import { cidNodeId, isDtlsRecord } from './dtls-filter.js';
 import { assignDestination, closeEntry, createEntry, entryPorts, entrySocket, type NatEntry } from './entry.js';
+import { EntryTable } from './entry-table.js';
 import { bindListeners, type Listener } from './listeners.js';
 import { LB_TIMEOUT_MS, MAX_NAT_ENTRIES, NAT_TIMEOUT_MS, type NatOptions } from './options.js';
 import { zeroCounters, type NatCounters, type NatStats } from './stats.js';
@@ -105,7 +109,7 @@ export async function startNat(options: NatOptions, runtime: NatRuntime = {}): P
 
   const counters: NatCounters = zeroCounters();
   let stopping = false;
-  const entries = new Map<string, NatEntry>();
+  const entries = new EntryTable();
   const onSocketError = (err: Error): void => {
     counters.socketErrors++;
     log.debug(`NAT socket error: ${err.message}`);
@@ -113,11 +117,20 @@ export async function startNat(options: NatOptions, runtime: NatRuntime = {}): P
   /** a failing outgoing socket (e.g. no file descriptors left) ends its entry; the next datagram starts a new one */
   const onEntryError = (entry: NatEntry, err: Error): void => {
     onSocketError(err);
-    if (entries.get(entry.key) === entry) entries.delete(entry.key);
+    entries.delete(entry);
     closeEntry(entry);
   };
-  const onSent = (err: Error | null): void => {
-    if (err) onSocketError(err);
+
+  /**
+   * The known destination an answer came from, if any. Cached on the entry: with --cid several nodes answer one entry,
+   * and a destination still known (not removed) is the one its key maps to.
+   */
+  const knownSource = (entry: NatEntry, from: dgram.RemoteInfo): Destination | undefined => {
+    const last = entry.otherSource;
+    if (last !== undefined && last.port === from.port && last.address === from.address && last.state !== 'REMOVED') return last;
+    const known = balancer.byKey.get(endpointKey(from.address, from.port));
+    if (known) entry.otherSource = known;
+    return known;
   };
 
   const backward = (entry: NatEntry, msg: Buffer, from: dgram.RemoteInfo): void => {
@@ -133,7 +146,7 @@ export async function startNat(options: NatOptions, runtime: NatRuntime = {}): P
       if (dest && from.port === dest.port && from.address === dest.address) {
         if (noteAnswer(balancer, dest)) log.warn(`revived ${dest.name}`);
       } else {
-        const known = balancer.byKey.get(endpointKey(from.address, from.port));
+        const known = knownSource(entry, from);
         if (cidKeys && known) {
           // CID-aware balancing: every known destination may answer
           if (noteAnswer(balancer, known)) log.warn(`revived ${known.name}`);
@@ -154,7 +167,7 @@ export async function startNat(options: NatOptions, runtime: NatRuntime = {}): P
         counters.droppedBackward++;
         return;
       }
-      entry.listener.send(data, entry.clientPort, entry.client, onSent);
+      entry.listener.send(data, entry.clientPort, entry.client);
       counters.backwarded++;
     } catch (err) {
       onSocketError(err as Error);
@@ -183,8 +196,7 @@ export async function startNat(options: NatOptions, runtime: NatRuntime = {}): P
       }
       const t = now();
       const cidDest = cidDestination(data);
-      const key = endpointKey(from.address, from.port);
-      let entry = entries.get(key);
+      let entry = entries.get(from.address, from.port);
       if (!entry) {
         if (entries.size >= maxEntries) {
           counters.refused++;
@@ -195,9 +207,9 @@ export async function startNat(options: NatOptions, runtime: NatRuntime = {}): P
           counters.noDestination++;
           return;
         }
-        entry = createEntry(key, from.address, from.port, listener, t);
+        entry = createEntry(from.address, from.port, listener, t);
         assignDestination(entry, dest);
-        entries.set(key, entry);
+        entries.add(entry);
       }
       entry.lastUsed = t;
       let dest = cidDest;
@@ -221,7 +233,7 @@ export async function startNat(options: NatOptions, runtime: NatRuntime = {}): P
         counters.droppedSize++;
         return;
       }
-      entrySocket(entry, dest, backward, onEntryError).send(data, dest.port, dest.address, onSent);
+      entrySocket(entry, dest, backward, onEntryError).send(data, dest.port, dest.address);
       noteSent(dest, t);
       counters.forwarded++;
       if (cidDest) counters.cidRouted++;
@@ -234,9 +246,9 @@ export async function startNat(options: NatOptions, runtime: NatRuntime = {}): P
 
   const clear = (n = entries.size): number => {
     let count = 0;
-    for (const [key, entry] of entries) {
+    for (const entry of entries.values()) {
       if (count >= n) break;
-      entries.delete(key);
+      entries.delete(entry);
       closeEntry(entry);
       ++count;
     }
@@ -245,14 +257,12 @@ export async function startNat(options: NatOptions, runtime: NatRuntime = {}): P
 
   const reassign = (): number => {
     const t = now();
-    let count = 0;
-    for (const [key, old] of [...entries]) {
-      const entry = createEntry(key, old.client, old.clientPort, old.listener, t);
+    const count = entries.replaceAll((old) => {
+      const entry = createEntry(old.client, old.clientPort, old.listener, t);
       assignDestination(entry, chooseDestination(balancer) ?? old.destination);
-      entries.set(key, entry);
       closeEntry(old);
-      ++count;
-    }
+      return entry;
+    });
     if (count > 0) log.info(`reassigned ${count} NAT entries to new local ports`);
     return count;
   };
@@ -272,9 +282,9 @@ export async function startNat(options: NatOptions, runtime: NatRuntime = {}): P
   const expireEntries = (): void => {
     const limit = now() - natTimeout;
     let expired = 0;
-    for (const [key, entry] of entries) {
+    for (const entry of entries.values()) {
       if (entry.lastUsed < limit) {
-        entries.delete(key);
+        entries.delete(entry);
         closeEntry(entry);
         ++expired;
       }
@@ -345,7 +355,7 @@ export async function startNat(options: NatOptions, runtime: NatRuntime = {}): P
     localPorts: listeners.map((l) => l.port),
     listeners: listeners.map((l) => ({ address: l.address, port: l.port })),
     entryPorts: (address, port) => {
-      const e = entries.get(endpointKey(address, port));
+      const e = entries.get(address, port);
       return e ? entryPorts(e) : [];
     },
     get stopping() {

@@ -28,7 +28,10 @@ export interface NatCounters {
   noDestination: number;
   /** datagrams cut to the 2048-byte buffer */
   truncated: number;
-  /** socket send/bind errors */
+  /**
+   * socket errors: bind and receive errors, failing outgoing sockets, sends that throw. Datagrams are sent without a
+   * completion callback (it costs a tick per datagram), so a send the kernel refuses is not counted.
+   */
   socketErrors: number;
 }
 
