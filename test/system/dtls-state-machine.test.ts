@@ -267,6 +267,35 @@ describe('DTLS handshake state machine (raw PSK client vs. the real server)', ()
     expect(summarize(obs)).toBe('silence');
   });
 
+  it('14a. ClientKeyExchange sent in epoch 1 (protected, before any CCS), then CCS and Finished: not completed', async () => {
+    const c = await ready();
+    const cke = c.clientKeyExchange(); // derives the keys, so the record can be sealed for epoch 1
+    const from = c.mark();
+    c.send(c.handshake(cke, { epoch: 1 }), c.changeCipherSpec(), c.handshake(c.finished(), { epoch: 1 }));
+    await expectNotCompleted(c, from, [AlertCode.UNEXPECTED_MESSAGE]);
+  });
+
+  it('14b. ChangeCipherSpec sent in epoch 1 (protected) after the ClientKeyExchange: no epoch switch, not completed', async () => {
+    const c = await ready();
+    const from = c.mark();
+    c.send(c.handshake(c.clientKeyExchange()), c.record(ContentType.CHANGE_CIPHER_SPEC, Buffer.from([1]), { epoch: 1 }), c.handshake(c.finished(), { epoch: 1 }));
+    await expectNotCompleted(c, from, [AlertCode.UNEXPECTED_MESSAGE]);
+  });
+
+  it('14c. application data in epoch 0 after the handshake completed: dropped silently, the session keeps working', async () => {
+    const c = await ready();
+    const from = c.mark();
+    c.send(c.handshake(c.clientKeyExchange()), c.changeCipherSpec(), c.handshake(c.finished(), { epoch: 1 }));
+    await expectCompleted(c, from);
+    const token = Buffer.from('2122232425262728', 'hex');
+    const pending = c.collect(SILENCE_MS);
+    c.send(c.record(ContentType.APPLICATION_DATA, encodeGet(['mycontext'], 0x1234, token), { epoch: 0 }));
+    const obs = await pending;
+    expect(summarize(obs)).toBe('silence');
+    const rsp = await get(c, ANSWER_MS);
+    expect(rsp?.coap?.code).toBe('2.05');
+  });
+
   it('12. replayed record after completion: the same GET bytes are not answered again, a fresh GET is', async () => {
     const c = await ready();
     const from = c.mark();
