@@ -3,6 +3,7 @@
 // forwarded records enter the connector as "from client A via router R"; records of routed
 // connections go back through their router (backward mode) or straight to the client (direct mode).
 import type { Logger } from 'pino';
+import { cidNodeId } from '../dtls/record.js';
 import type { PeerAddress } from '../transport/connector.js';
 import { bindUdpSocket, type DatagramHandler, type DatagramTransport, type SendDone, type UdpTransportOptions } from '../transport/datagram.js';
 import type dgram from 'node:dgram';
@@ -12,10 +13,6 @@ import type { MgmtChannel } from './mgmt-channel.js';
 import type { NodeResolver } from './resolver.js';
 import { createClusterStats, type ClusterStats } from './stats.js';
 
-/** tls12_cid content type (RFC 9146). */
-const TLS12_CID = 25;
-/** Offset of the CID, and so of the node-id, in a tls12_cid record (dtls.md §6). */
-const CID_OFFSET = 11;
 
 /** Settings of a cluster transport. */
 export interface ClusterTransportOptions {
@@ -150,12 +147,10 @@ export class ClusterTransport implements DatagramTransport {
 
   /** A datagram on the DTLS socket (cluster.md §4.2). */
   private fromClient(data: Buffer, address: string, port: number): void {
-    if (data.length > 13 && data[0] === TLS12_CID) {
-      const nodeId = data[CID_OFFSET]!;
-      if (nodeId !== (this.o.nodeId & 0xff)) {
-        this.forward(nodeId, data, address, port);
-        return;
-      }
+    const nodeId = cidNodeId(data);
+    if (nodeId !== undefined && nodeId !== (this.o.nodeId & 0xff)) {
+      this.forward(nodeId, data, address, port);
+      return;
     }
     this.onDatagram(data, address, port, undefined);
   }

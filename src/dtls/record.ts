@@ -118,6 +118,15 @@ export function parseDatagram(datagram: Buffer, cidLength: number, stats?: Recor
   return records;
 }
 
+/**
+ * The node-id of a tls12_cid datagram: the first CID byte, datagram byte 11 (dtls.md §6, cluster.md §4.2);
+ * undefined for other datagrams and for ones of 13 bytes or less.
+ */
+export function cidNodeId(datagram: Uint8Array): number | undefined {
+  if (datagram.length <= 13 || datagram[0] !== ContentType.TLS12_CID) return undefined;
+  return datagram[11];
+}
+
 /** CID of the first record if it is a tls12_cid record (routing by CID, dtls.md §6), else undefined. */
 export function peekCid(datagram: Buffer, cidLength: number): Buffer | undefined {
   if (cidLength <= 0 || datagram.length < RECORD_HEADER_LENGTH + cidLength) return undefined;

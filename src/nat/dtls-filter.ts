@@ -1,4 +1,5 @@
 // The NAT's DTLS filter (clients.md §7.3) and the CID peek of a CID-aware load balancer (cluster.md §4.2).
+import { cidNodeId, ContentType } from '../dtls/record.js';
 
 /** Minimum length of a DTLS record: 13 bytes header plus at least one byte. */
 const DTLS_RECORD_MINIMUM_LENGTH = 14;
@@ -11,9 +12,7 @@ const DTLS_1_0_MINOR = 0xff;
 /** Content type handshake (RFC 5246 §6.2.1). */
 const HANDSHAKE = 22;
 /** Content type tls12_cid (RFC 9146 §4). */
-export const TLS12_CID = 25;
-/** Offset of the CID in a tls12_cid record header. */
-export const CID_OFFSET = 11;
+const TLS12_CID = ContentType.TLS12_CID;
 
 /** True for a datagram that looks like a DTLS 1.2 record, or a DTLS 1.0 handshake record (§7.3). */
 export function isDtlsRecord(data: Uint8Array): boolean {
@@ -24,8 +23,4 @@ export function isDtlsRecord(data: Uint8Array): boolean {
   return false;
 }
 
-/** The node-id of a tls12_cid record (first CID byte = datagram byte 11), undefined for other datagrams. */
-export function cidNodeId(data: Uint8Array): number | undefined {
-  if (data.length <= 13 || data[0] !== TLS12_CID) return undefined;
-  return data[CID_OFFSET];
-}
+export { cidNodeId };
