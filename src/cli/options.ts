@@ -156,7 +156,7 @@ const OPTIONS: readonly OptionSpec[] = [
   },
   { name: 'dtls-cluster-backward', kind: 'flag', negatable: true, defaultOn: true, group: 'extended', help: 'send records of forwarded connections back through the receiving node (only with a cluster)' },
   { name: 'dtls-cluster-mac', kind: 'flag', negatable: true, shownDefault: 'on if the management channel is encrypted', group: 'extended', help: 'protect forwarding headers with a MAC (only with a cluster)' },
-  { name: 'k8s-monitor', kind: 'value', label: 'address', group: 'extended', help: 'HTTP monitor (/alive, /ready) address', convert: address },
+  { name: 'k8s-monitor', kind: 'value', label: 'address', group: 'extended', help: 'HTTP monitor (/alive, /ready, /metrics) address', convert: address },
   { name: 'k8s-restore', kind: 'value', label: 'address', group: 'extended', help: 'k8s graceful restart: local HTTPS /restore service address', convert: address },
   { name: 'local-restore', kind: 'value', label: 'address', group: 'extended', help: 'graceful restart: local HTTPS /restore service address (with --other-restore)', convert: address },
   { name: 'other-restore', kind: 'value', label: 'address', group: 'extended', help: "graceful restart: the other instance's /restore service address (with --local-restore)", convert: address },
@@ -397,11 +397,6 @@ function checkGroups(o: ServerOptions): string | undefined {
 export const REFUSED_FLAGS: Readonly<Record<string, string>> = {
   '--tcp': 'coap+tcp/coaps+tcp endpoints are not available yet',
   '--oscore': 'OSCORE (/oscore, /oscoreInfo) is not available yet',
-  '--k8s-monitor': 'the k8s monitor (/alive, /ready) is not available yet',
-  '--k8s-restore': 'graceful restart (/restore) is not available yet',
-  '--local-restore': 'graceful restart (/restore) is not available yet',
-  '--other-restore': 'graceful restart (/restore) is not available yet',
-  '--restore-max-age': 'graceful restart (/restore) is not available yet',
 };
 
 /** Warnings for refused features that are on by default and were not given explicitly. */

@@ -10,6 +10,8 @@ export class CoapServer {
   readonly tag: string;
   readonly root: Resource;
   readonly endpoints: CoapEndpoint[] = [];
+  /** True between a successful start() and the next stop() (the monitor's readiness, cluster.md §9). */
+  running = false;
   private readonly logger: Logger | undefined;
 
   constructor(tag: string, root: Resource, logger?: Logger) {
@@ -31,10 +33,12 @@ export class CoapServer {
       await ep.start();
       this.logger?.info({ server: this.tag, endpoint: ep.info.uri }, 'endpoint started');
     }
+    this.running = true;
   }
 
   /** Stops every endpoint. */
   async stop(): Promise<void> {
+    this.running = false;
     await Promise.all(this.endpoints.map((ep) => ep.stop()));
   }
 }

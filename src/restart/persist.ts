@@ -33,22 +33,29 @@ export interface SavedState {
 
 /**
  * Serializes the established connections (closed ones and those idle longer than `maxAgeMs` skipped)
- * of every connector, wraps them in the envelope and empties the connection stores (restart.md §1).
+ * of every connector into the plain components stream (restart.md §2) and empties the connection
+ * stores (restart.md §1). The /restore service sends this stream as it is (TLS protects it).
  */
-export function saveConnectors(connectors: readonly DtlsConnector[], password: Buffer | undefined, maxAgeMs: number, logger: Logger, now = Date.now()): SavedState {
+export function saveStream(connectors: readonly DtlsConnector[], maxAgeMs: number, logger: Logger, now = Date.now()): SavedState {
   const components: Component[] = connectors.map((c) => ({
     label: connectorLabel(c),
     connections: c.saveConnections().filter((j) => now - j.lastActivity <= maxAgeMs),
   }));
   let skipped = 0;
-  const plain = writeStream(components, undefined, (label, err) => {
+  const data = writeStream(components, undefined, (label, err) => {
     skipped++;
     logger.warn(`save: connection of ${label} skipped: ${err.message}`);
   });
-  const data = sealEnvelope(plain, password);
-  if (password !== undefined) plain.fill(0);
   for (const c of connectors) c.store.clear();
   return { data, connections: components.reduce((n, c) => n + c.connections.length, 0) - skipped };
+}
+
+/** saveStream wrapped in the envelope of restart.md §4 (encrypted with a password); the plain copy is wiped. */
+export function saveConnectors(connectors: readonly DtlsConnector[], password: Buffer | undefined, maxAgeMs: number, logger: Logger, now = Date.now()): SavedState {
+  const plain = saveStream(connectors, maxAgeMs, logger, now);
+  const data = sealEnvelope(plain.data, password);
+  if (password !== undefined) plain.data.fill(0);
+  return { data, connections: plain.connections };
 }
 
 /** Outcome of a load: connections restored; `ok` false when the envelope or the stream failed. */
@@ -57,13 +64,21 @@ export interface LoadOutcome {
   items: number;
 }
 
+/** Options of loadStream. */
+export interface LoadStreamOptions {
+  /**
+   * A component of a wildcard-bound connector (`dtls://0.0.0.0:<port>`, `dtls://[::]:<port>`) with no
+   * local label of the same name loads into the single local wildcard-bound connector, if there is
+   * exactly one and nothing was loaded into it yet: blue/green on one host needs two ports (restore).
+   */
+  remapWildcard?: boolean;
+}
+
 /**
- * Opens the envelope and restores the connections into the connectors with matching labels (unknown
- * labels are skipped and counted). A parse error ends the load and clears the failing connector.
- * Logs `load: <ms> ms, <n> items`; never throws.
+ * Opens the envelope and restores the connections (loadStream). Logs `load: <ms> ms, <n> items`; never
+ * throws; a wrong password, unknown cipher or damaged envelope loads nothing.
  */
 export function loadConnectors(connectors: readonly DtlsConnector[], data: Buffer, password: Buffer | undefined, logger: Logger): LoadOutcome {
-  const start = performance.now();
   let plain: Buffer;
   try {
     plain = openEnvelope(data, password);
@@ -71,25 +86,49 @@ export function loadConnectors(connectors: readonly DtlsConnector[], data: Buffe
     logger.warn(err instanceof EnvelopeError ? err.message : `cannot open saved state: ${(err as Error).message}`);
     return { ok: false, items: 0 };
   }
+  const outcome = loadStream(connectors, plain, logger);
+  if (password !== undefined) plain.fill(0);
+  return outcome;
+}
+
+/**
+ * Restores the connections of a plain components stream into the connectors with matching labels
+ * (unknown labels are skipped and counted). A parse error ends the load and clears the failing
+ * connector. Logs `load: <ms> ms, <n> items`; never throws.
+ */
+export function loadStream(connectors: readonly DtlsConnector[], plain: Buffer, logger: Logger, options: LoadStreamOptions = {}): LoadOutcome {
+  const start = performance.now();
   const byLabel = new Map(connectors.map((c) => [connectorLabel(c), c]));
+  const wildcards = connectors.filter((c) => WILDCARD_LABEL.test(connectorLabel(c)));
+  const loaded = new Set<DtlsConnector>();
+  const target = (label: string): DtlsConnector | undefined => {
+    const exact = byLabel.get(label);
+    if (exact !== undefined || !options.remapWildcard || !WILDCARD_LABEL.test(label) || wildcards.length !== 1) return exact;
+    const only = wildcards[0]!;
+    if (loaded.has(only)) return undefined;
+    logger.info(`load: component ${label} loaded into ${connectorLabel(only)}`);
+    return only;
+  };
   let items = 0;
   let skipped = 0;
   let skippedComponents = 0;
   let future = 0;
   const now = Date.now();
+  const targets = new Map<string, DtlsConnector>();
   const result = readStream(plain, (component) => {
-    const connector = byLabel.get(component.label);
+    const connector = target(component.label);
     if (connector === undefined) {
       skippedComponents++;
       skipped += component.connections.length;
       return;
     }
+    loaded.add(connector);
+    targets.set(component.label, connector);
     future += component.connections.filter((j) => j.lastActivity > now).length;
     items += connector.loadConnections(component.connections);
   });
-  if (password !== undefined) plain.fill(0);
   if (result.error !== undefined) {
-    const failed = result.error.label === undefined ? undefined : byLabel.get(result.error.label);
+    const failed = result.error.label === undefined ? undefined : (targets.get(result.error.label) ?? byLabel.get(result.error.label));
     failed?.store.clear();
     logger.warn(`load failed in ${result.error.label ?? 'header'}: ${result.error.message}${failed !== undefined ? ' (its connections cleared)' : ''}`);
   }
@@ -98,3 +137,6 @@ export function loadConnectors(connectors: readonly DtlsConnector[], data: Buffe
   logger.info(`load: ${Math.round(performance.now() - start)} ms, ${items} items`);
   return { ok: result.error === undefined, items };
 }
+
+/** Labels of connectors bound to the IPv4 or IPv6 wildcard address. */
+const WILDCARD_LABEL = /^dtls:\/\/(0\.0\.0\.0|\[::\]):\d+$/;

@@ -17,6 +17,8 @@ import { startHealthLog } from './health.js';
 import { createServerDtlsConnector, dtlsPeerOf, loadServerCredentials, serverDtlsConfig, type ServerCredentials } from './dtls-endpoints.js';
 import { clusterOptionsOf, createClusterEndpoints, waitForClusterReady } from './cluster-endpoints.js';
 import type { ClusterConnector } from '../cluster/cluster-connector.js';
+import { restoreConfigOf, startMonitoring, type Monitoring } from './monitoring.js';
+import { dtlsConnectorsOf } from '../restart/persist.js';
 
 /** A running process: both servers and what stops them. */
 export interface App {
@@ -75,6 +77,12 @@ export async function startApp(
     throw new StartupError(`DTLS credentials: ${(err as Error).message}`);
   }
   const clusterOpts = clusterOptionsOf(opts, props);
+  let restore;
+  try {
+    restore = restoreConfigOf(opts, clusterOpts !== undefined);
+  } catch (err) {
+    throw new StartupError((err as Error).message);
+  }
   // cli.md §1: the plugtest server is not run when any cluster option is present
   if (opts.plugtest && clusterOpts === undefined) {
     const tree = createPlugtestResources(resourceOptions);
@@ -95,13 +103,27 @@ export async function startApp(
       throw new StartupError((err as Error).message);
     }
   }
-  addEndpoints(ext, props, 'extended', addresses, opts, creds, logger, clusterOpts === undefined);
+  // cli.md §3.3: restore without cluster: one coaps endpoint on the wildcard address (equal labels on both instances)
+  if (restore !== undefined && clusterOpts === undefined) addRestoreEndpoint(ext, props, opts, creds, logger);
+  addEndpoints(ext, props, 'extended', addresses, opts, creds, logger, clusterOpts === undefined && restore === undefined);
   if (ext.endpoints.length === 0) throw new StartupError('no endpoint available!');
   servers.push(ext);
 
   for (const s of servers) {
     const hooks = observeStatsOf(s);
     for (const ep of s.endpoints) ep.observeHooks = hooks;
+  }
+  const stopServers = async (): Promise<void> => {
+    await Promise.all(servers.map((s) => s.stop()));
+  };
+  // cli.md §4 step 7: the monitor and restore services start before the CoAP servers
+  let monitoring: Monitoring | undefined;
+  if (opts.k8sMonitor !== undefined || restore !== undefined) {
+    try {
+      monitoring = await startMonitoring(opts, restore, { extended: ext, servers: () => servers, connectors: () => dtlsConnectorsOf(servers), stopServers, logger });
+    } catch (err) {
+      throw new StartupError((err as Error).message);
+    }
   }
   beforeStart?.(servers);
   const started: CoapServer[] = [];
@@ -112,6 +134,7 @@ export async function startApp(
     }
   } catch (err) {
     await Promise.all(started.map((s) => s.stop()));
+    await monitoring?.stop();
     throw new StartupError(`cannot bind endpoint: ${(err as Error).message}`);
   }
   for (const t of trees) t.start();
@@ -119,6 +142,14 @@ export async function startApp(
   const heapMb = Math.round(process.memoryUsage().heapTotal / (1024 * 1024));
   logger.info(`extplugtest, version ${version}, ${heapMb}MB heap, started ...`);
   const clusterReady = cluster.length > 0 ? waitForClusterReady(cluster, logger) : undefined;
+  // cli.md §4 step 12: restore once the cluster is ready
+  if (monitoring !== undefined) {
+    const m = monitoring;
+    void (async () => {
+      if (clusterReady !== undefined && !(await clusterReady.ready)) return;
+      await m.restore();
+    })();
+  }
   let stopped = false;
   return {
     servers,
@@ -129,11 +160,9 @@ export async function startApp(
       clusterReady?.cancel();
       health.stop();
       for (const t of trees) t.stop();
-      await Promise.all(servers.map((s) => s.stop()));
+      await Promise.all([stopServers(), monitoring?.stop()]);
     },
-    async stopServers() {
-      await Promise.all(servers.map((s) => s.stop()));
-    },
+    stopServers,
     async startServers() {
       if (stopped) return;
       for (const s of servers) {
@@ -145,6 +174,20 @@ export async function startApp(
       }
     },
   };
+}
+
+/** The extended server's coaps endpoint of the restore mode: wildcard address, coaps port, CIDs of at least 6 bytes. */
+function addRestoreEndpoint(server: CoapServer, props: Properties, opts: ServerOptions, creds: ServerCredentials, logger: Logger): void {
+  let config;
+  try {
+    config = serverDtlsConfig(props, 'extended', opts);
+  } catch (err) {
+    throw new StartupError((err as Error).message);
+  }
+  // cli.md §2.2: restore needs CIDs to find the connections (the reference's wording)
+  if ((config.cidLength ?? 0) < 6) throw new StartupError('cid length must be at least 6 for cluster!');
+  const dtls = createServerDtlsConnector('0.0.0.0', portsFor(props, 'extended').coaps, config, creds, logger);
+  server.addEndpoint(dtls, stackConfigFor(props, 'extended', false), dtlsPeerOf);
 }
 
 /** Adds a coap (UDP) and a coaps (DTLS) endpoint per selected address (cli.md §3.2). */

@@ -332,15 +332,12 @@ describe('refusedFlags', () => {
     expect(refusedFlags(ok(['--tcp', '--oscore']))).toEqual({ refused: [msg('--tcp'), msg('--oscore')], warnings: [] });
   });
 
-  it.each([
-    [['--k8s-monitor=:8080'], ['--k8s-monitor']],
-    [['--k8s-restore=:5884', '--restore-max-age=1'], ['--k8s-restore', '--restore-max-age']],
-    [['--local-restore=:5884', '--other-restore=h:5884'], ['--local-restore', '--other-restore']],
-  ])('%j is refused', (argv, flags) => {
-    const r = refusedFlags(ok(['--no-tcp', '--no-oscore', ...argv]));
-    expect(r.refused).toEqual(flags.map(msg));
-    expect(r.warnings).toEqual([]);
-  });
+  it.each([[['--k8s-monitor=:8080']], [['--k8s-restore=:5884', '--restore-max-age=1']], [['--local-restore=:5884', '--other-restore=h:5884']]])(
+    '%j is accepted now that the monitor and the restore exist',
+    (argv) => {
+      expect(refusedFlags(ok(['--no-tcp', '--no-oscore', ...argv]))).toEqual({ refused: [], warnings: [] });
+    },
+  );
 
   it('accepts the store flags now that the DTLS state can be saved', () => {
     expect(refusedFlags(ok(['--no-tcp', '--no-oscore', '--store-file=f', '--store-max-age=2', '--store-password64=YQ==']))).toEqual({ refused: [], warnings: [] });
