@@ -2,7 +2,7 @@
 import type dgram from 'node:dgram';
 import type { Endpoint } from './address.js';
 import type { Destination } from './balancer.js';
-import { createNatSocket } from './socket.js';
+import { createUdpSocket } from '../transport/udp-socket.js';
 
 /** Receives the datagrams arriving on an entry's outgoing socket. */
 export type EntryReceiver = (entry: NatEntry, data: Buffer, from: dgram.RemoteInfo) => void;
@@ -67,7 +67,7 @@ export function entrySocket(
   const kind = to.socketKind;
   let socket = entry.sockets[kind];
   if (socket === undefined) {
-    const s = createNatSocket({ type: kind >= 2 ? 'udp6' : 'udp4' });
+    const s = createUdpSocket({ type: kind >= 2 ? 'udp6' : 'udp4' });
     s.on('message', (data, from) => receive(entry, data, from));
     s.on('error', (err) => onError(entry, err));
     s.bind({ port: 0, address: BIND_ADDRESS[kind] });

@@ -1,7 +1,7 @@
 // The NAT's listening sockets (clients.md §7.1): `:port` = wildcard (dual stack), or explicit addresses.
 import type dgram from 'node:dgram';
 import { parseHostPort, resolveHostPort } from './address.js';
-import { createNatSocket } from './socket.js';
+import { createUdpSocket } from '../transport/udp-socket.js';
 
 /** A bound listening socket. */
 export interface Listener {
@@ -29,13 +29,13 @@ async function bindOne(text: string): Promise<dgram.Socket> {
   const hp = parseHostPort(text);
   if (hp.host === undefined) {
     // wildcard: dual stack if IPv6 is available, else IPv4 only
-    const s6 = createNatSocket({ type: 'udp6', ipv6Only: false });
+    const s6 = createUdpSocket({ type: 'udp6', ipv6Only: false });
     try {
       await bindSocket(s6, hp.port, '::');
       return s6;
     } catch {
       s6.close();
-      const s4 = createNatSocket({ type: 'udp4' });
+      const s4 = createUdpSocket({ type: 'udp4' });
       await bindSocket(s4, hp.port, '0.0.0.0').catch((err: Error) => {
         s4.close();
         throw err;
@@ -44,7 +44,7 @@ async function bindOne(text: string): Promise<dgram.Socket> {
     }
   }
   const endpoint = await resolveHostPort(hp);
-  const socket = createNatSocket(endpoint.family === 6 ? { type: 'udp6', ipv6Only: true } : { type: 'udp4' });
+  const socket = createUdpSocket(endpoint.family === 6 ? { type: 'udp6', ipv6Only: true } : { type: 'udp4' });
   try {
     await bindSocket(socket, endpoint.port, endpoint.address);
   } catch (err) {

@@ -1,6 +1,7 @@
 // The datagram transport under a connector: one UDP socket (or what a cluster wrapper, a worker or a test
 // puts in its place). Connectors receive and send raw datagrams through it and never touch a socket.
 import dgram from 'node:dgram';
+import { createUdpSocket } from './udp-socket.js';
 import type { PeerAddress } from './connector.js';
 
 /** Receives one raw datagram; `router` is set when it came through a cluster node (cluster.md §4.3). */
@@ -102,7 +103,7 @@ export class UdpTransport implements DatagramTransport {
 /** Creates and binds a UDP socket (exclusive, IPv6-only for IPv6 addresses) with the buffer sizes applied. */
 export function bindUdpSocket(opts: UdpTransportOptions, port: number): Promise<dgram.Socket> {
   const type = opts.address.includes(':') ? 'udp6' : 'udp4';
-  const socket = dgram.createSocket({ type, ipv6Only: type === 'udp6' });
+  const socket = createUdpSocket({ type, ipv6Only: type === 'udp6' });
   return new Promise((resolve, reject) => {
     const onBindError = (err: Error): void => reject(err);
     socket.once('error', onBindError);
