@@ -10,6 +10,7 @@ import { coapSection } from './coap-section.js';
 import { createCoapsSection, handshakesSection } from './dtls-section.js';
 import { benchmarkSection } from './benchmark-section.js';
 import { clusterSection } from './cluster-section.js';
+import { restartSection } from './restart-section.js';
 import { killChildren } from './proc-util.js';
 
 /** Results of the sections run so far (a later section may compare with an earlier one). */
@@ -27,9 +28,10 @@ function plainFigure(): { rps: number; cpuMsPer1000: number } | undefined {
 
 /**
  * All sections, in run order: coaps right after plain CoAP (its ratio uses the plain figure of the same run), the
- * benchmark client against our server (issue 4), then the DTLS CID cluster behind the NAT against one node.
+ * benchmark client against our server (issue 4), then the DTLS CID cluster behind the NAT against one node, then
+ * the in-process save/load of the DTLS connection state (graceful restart).
  */
-export const SECTIONS: Section[] = [coapSection, createCoapsSection(plainFigure), handshakesSection, benchmarkSection, clusterSection];
+export const SECTIONS: Section[] = [coapSection, createCoapsSection(plainFigure), handshakesSection, benchmarkSection, clusterSection, restartSection];
 
 /** dist/bench → dist. */
 const distRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -107,10 +109,17 @@ function parseOptions(argv: string[]): BenchOptions {
   };
 }
 
-/** PASS/BELOW line of one check. */
+/** True when a measured value meets its goal (at least / at most). */
+function passes(c: TargetCheck): boolean {
+  if (c.value === undefined) return false;
+  return (c.atLeast === undefined || c.value >= c.atLeast) && (c.atMost === undefined || c.value <= c.atMost);
+}
+
+/** PASS/BELOW (ABOVE for an upper bound) line of one check. */
 function checkLine(c: TargetCheck): string {
-  if (c.value === undefined) return `${c.name}: n/a (target ≥ ${c.atLeast} ${c.unit}) NOT MEASURED`;
-  return `${c.name}: ${c.value} ${c.unit} (target ≥ ${c.atLeast} ${c.unit}) ${c.value >= c.atLeast ? 'PASS' : 'BELOW'}`;
+  const goal = [c.atLeast !== undefined ? `≥ ${c.atLeast} ${c.unit}` : '', c.atMost !== undefined ? `≤ ${c.atMost} ${c.unit}` : ''].filter(Boolean).join(', ');
+  if (c.value === undefined) return `${c.name}: n/a (target ${goal}) NOT MEASURED`;
+  return `${c.name}: ${c.value} ${c.unit} (target ${goal}) ${passes(c) ? 'PASS' : c.atMost !== undefined && c.value > c.atMost ? 'ABOVE' : 'BELOW'}`;
 }
 
 /** Runs the selected sections, prints the report, writes the JSON file. */
@@ -152,7 +161,7 @@ async function main(): Promise<void> {
     finishedAt: new Date().toISOString(),
     machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? null, node: process.version, loadavgAtEnd: os.loadavg() },
     options: { ...options, only: [...options.only], sections: [...options.sections] },
-    checks: checks.map((c) => ({ ...c, value: c.value ?? null, pass: c.value !== undefined && c.value >= c.atLeast })),
+    checks: checks.map((c) => ({ ...c, value: c.value ?? null, pass: passes(c) })),
     sections: Object.fromEntries(Object.entries(results).map(([id, r]) => [id, 'data' in r ? r.data : r])),
   };
   fs.writeFileSync(options.outFile, JSON.stringify(json, null, 2) + '\n');

@@ -49,8 +49,10 @@ export interface TargetCheck {
   name: string;
   /** measured value, or undefined when it could not be measured */
   value: number | undefined;
-  /** goal (value must be at least this) */
-  atLeast: number;
+  /** goal: the value must be at least this (a throughput) ... */
+  atLeast?: number;
+  /** ... or at most this (a time, a size) */
+  atMost?: number;
   unit: string;
 }
 

@@ -9,8 +9,8 @@ import { UdpTransport, type DatagramTransport } from '../transport/datagram.js';
 import { TimerWheel } from '../util/timer-wheel.js';
 import type { CipherSuite } from './cipher-suites.js';
 import { DEFAULT_DTLS_CONFIG, type DtlsConfig } from './config.js';
-import { connectionFromJson, connectionToJson, type Connection, type ConnectionJson } from './connection.js';
-import { ConnectionStore } from './connection-store.js';
+import { Connection, connectionFromJson, connectionToJson, type ConnectionJson } from './connection.js';
+import { ConnectionStore, cidKey } from './connection-store.js';
 import { STOPPED, type ConnectorState, type Handshake } from './connector-state.js';
 import { createCookieGenerator, type CookieGenerator } from './cookie.js';
 import type { ServerIdentity } from './credentials/demo-pki.js';
@@ -28,6 +28,26 @@ import { sendAlert, sendApplication } from './record-sender.js';
 
 /** Random source for tests: randoms, session ids and CIDs. */
 export type RandomSource = (purpose: 'random' | 'session-id' | 'cid', n: number) => Buffer;
+
+/** loadConnections logs at most this many dropped connections one by one (then a count). */
+const MAX_LOGGED_DROPS = 20;
+
+/** A connection's read CID in hex for log lines (`none` without one). */
+function cidText(conn: Connection): string {
+  return conn.readCid !== undefined && conn.readCid.length > 0 ? conn.readCid.toString('hex') : 'none';
+}
+
+/** A connection's peer address for log lines (IPv6 in brackets). */
+function addressText(conn: Connection): string {
+  return conn.address.includes(':') ? `[${conn.address}]:${conn.port}` : `${conn.address}:${conn.port}`;
+}
+
+/** What two conflicting connections share: `address`, `CID` or `address and CID`. */
+function sameWhat(a: Connection, b: Connection): string {
+  const address = a.addressKey === b.addressKey;
+  const cid = a.usesReadCid && b.usesReadCid && a.readCid!.equals(b.readCid!);
+  return address && cid ? 'address and CID' : address ? 'address' : 'CID';
+}
 
 /** Options of a DtlsConnector. */
 export interface DtlsConnectorOptions {
@@ -253,17 +273,91 @@ export class DtlsConnector implements Connector {
     return out;
   }
 
-  /** Restores connections saved by saveConnections(); returns the number restored. */
-  loadConnections(items: readonly ConnectionJson[]): number {
-    let n = 0;
+  /**
+   * Restores established connections (graceful restart, restart.md §5): Connection objects read from a
+   * restart stream, or the JSON form of saveConnections(). Returns the number restored. Rules:
+   * - a connection of the other role is skipped (a `peer` connector takes both);
+   * - a connection flagged double principal is restored only if it is not stale (idle less than
+   *   DTLS.STALE_CONNECTION_THRESHOLD);
+   * - two connections with the same peer address or the same CID (two loaded ones, or a loaded one and
+   *   one already in the store): the one with the newer last activity stays (equal: the one loaded
+   *   later, then the loaded one), the other is dropped entirely and logged (warn, CID and address);
+   * - DTLS.MAX_CONNECTIONS: the newest connections are restored up to the limit, the rest is dropped
+   *   (warn with the count); connections already in the store are not evicted to make room.
+   * Restored connections enter the LRU order oldest first. `logger`: default the connector's.
+   */
+  loadConnections(items: readonly (Connection | ConnectionJson)[], logger: Logger | undefined = this.state.logger): number {
+    const store = this.store;
+    const now = this.state.now();
+    const candidates: Connection[] = [];
+    let wrongRole = 0;
+    let staleDouble = 0;
     for (const item of items) {
-      const conn = connectionFromJson(item);
-      if (this.role !== 'peer' && conn.role !== this.role) continue;
-      this.store.restore(conn);
-      n++;
+      const conn = item instanceof Connection ? item : connectionFromJson(item);
+      if (this.role !== 'peer' && conn.role !== this.role) wrongRole++;
+      else if (conn.doublePrincipal && now - conn.lastActivity >= store.staleConnectionThreshold) staleDouble++;
+      else candidates.push(conn);
     }
-    this.stats.connections = this.store.size;
-    return n;
+    // newest first (equal activity: the later item first): a conflict is always decided for the newer one
+    const order = candidates.map((_, i) => i);
+    order.sort((a, b) => candidates[b]!.lastActivity - candidates[a]!.lastActivity || b - a);
+    const byAddress = new Map<string, Connection>();
+    const byCid = new Map<number | string, Connection>();
+    const accepted: Connection[] = [];
+    const dropped: string[] = [];
+    let conflicts = 0;
+    const drop = (conn: Connection, reason: string): void => {
+      conflicts++;
+      if (dropped.length < MAX_LOGGED_DROPS) dropped.push(`CID ${cidText(conn)} at ${addressText(conn)}: ${reason}`);
+    };
+    let size = store.size;
+    let overLimit = 0;
+    for (const i of order) {
+      const conn = candidates[i]!;
+      const key = conn.usesReadCid ? cidKey(conn.readCid!) : undefined;
+      const loaded = byAddress.get(conn.addressKey) ?? (key === undefined ? undefined : byCid.get(key));
+      if (loaded !== undefined) {
+        drop(conn, `${sameWhat(conn, loaded)} of a newer loaded connection (CID ${cidText(loaded)})`);
+        continue;
+      }
+      // connections already in the store at its address or CID (at most two)
+      let atAddress = store.getByAddress(conn.addressKey);
+      if (atAddress === conn) atAddress = undefined;
+      let atCid = key === undefined ? undefined : store.getByCid(conn.readCid!);
+      if (atCid === conn || atCid === atAddress) atCid = undefined;
+      if (atAddress !== undefined || atCid !== undefined) {
+        const newer = atAddress !== undefined && atAddress.lastActivity > conn.lastActivity ? atAddress : atCid !== undefined && atCid.lastActivity > conn.lastActivity ? atCid : undefined;
+        if (newer !== undefined) {
+          drop(conn, `${sameWhat(conn, newer)} of a newer connection in the store (CID ${cidText(newer)})`);
+          continue;
+        }
+      }
+      const replaced = (atAddress !== undefined ? 1 : 0) + (atCid !== undefined ? 1 : 0);
+      if (size - replaced >= store.maxConnections) {
+        overLimit++;
+        continue;
+      }
+      for (const old of [atAddress, atCid]) {
+        if (old === undefined) continue;
+        drop(old, `in the store, ${sameWhat(old, conn)} of a newer loaded connection (CID ${cidText(conn)})`);
+        store.remove(old, 'replaced');
+      }
+      size -= replaced;
+      byAddress.set(conn.addressKey, conn);
+      if (key !== undefined) byCid.set(key, conn);
+      accepted.push(conn);
+      size++;
+    }
+    for (let i = accepted.length - 1; i >= 0; i--) store.restore(accepted[i]!);
+    this.stats.connections = store.size;
+    if (logger !== undefined) {
+      for (const line of dropped) logger.warn(`load: dropped connection ${line}`);
+      if (conflicts > dropped.length) logger.warn(`load: ${conflicts - dropped.length} more connection(s) dropped for address or CID conflicts`);
+      if (overLimit > 0) logger.warn(`load: ${overLimit} connection(s) dropped: DTLS.MAX_CONNECTIONS ${store.maxConnections} reached (the newest were kept)`);
+      if (staleDouble > 0) logger.warn(`load: ${staleDouble} stale double-principal connection(s) not restored`);
+      if (wrongRole > 0) logger.warn(`load: ${wrongRole} connection(s) of the other role (not ${this.role}) skipped`);
+    }
+    return accepted.length;
   }
 
   /**

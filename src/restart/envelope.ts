@@ -13,6 +13,7 @@ export const SEED_LENGTH = 16;
 
 const IV_LENGTH = 16;
 const TAG_LENGTH = 16;
+const CBC_BLOCK = 16;
 const LEGACY_FIRST_BYTE = 0x10;
 
 /** An envelope that cannot be opened (unknown cipher, missing or wrong password, truncated). */
@@ -66,7 +67,7 @@ export function sealEnvelope(plain: Buffer, password: Buffer | undefined, id = W
 
 /** Unwraps an envelope into the plain stream; throws EnvelopeError ("missing password!", unknown id, bad data). */
 export function openEnvelope(data: Buffer, password: Buffer | undefined): Buffer {
-  if (data.length === 0) throw new EnvelopeError('empty data');
+  if (data.length === 0) throw new EnvelopeError('no data (empty saved state)');
   if (data[0] === 0) return data.subarray(1);
   let id: number;
   let seed: Buffer;
@@ -76,32 +77,43 @@ export function openEnvelope(data: Buffer, password: Buffer | undefined): Buffer
     seed = data.subarray(1, 1 + SEED_LENGTH);
     offset = 1 + SEED_LENGTH;
   } else {
-    if (data.length < 3) throw new EnvelopeError('truncated envelope');
+    if (data.length < 3) throw new EnvelopeError(`truncated envelope: ${data.length} of at least 3 header bytes`);
     id = data.readUInt16BE(0);
     const seedLength = data[2]!;
     seed = data.subarray(3, 3 + seedLength);
     offset = 3 + seedLength;
   }
-  if (offset > data.length) throw new EnvelopeError('truncated envelope');
   const spec = supported(id);
+  if (offset > data.length) throw new EnvelopeError(`truncated envelope: ${data.length} bytes, the seed ends at ${offset}`);
   if (password === undefined) throw new EnvelopeError('missing password!');
+  const body = data.subarray(offset);
+  if (!spec.gcm && (body.length === 0 || body.length % CBC_BLOCK !== 0)) {
+    throw new EnvelopeError(`truncated or damaged envelope: ${body.length} encrypted bytes are not a positive multiple of the ${CBC_BLOCK}-byte block`);
+  }
+  if (spec.gcm && body.length < TAG_LENGTH) throw new EnvelopeError(`truncated envelope: ${body.length} bytes, shorter than the ${TAG_LENGTH}-byte tag`);
   const { key, iv } = deriveKey(password, seed, spec.keyLength);
   try {
-    const body = data.subarray(offset);
     if (!spec.gcm) {
       const decipher = createDecipheriv(spec.name, key, iv);
-      return Buffer.concat([decipher.update(body), decipher.final()]);
+      return joinWiped(decipher.update(body), decipher.final());
     }
-    if (body.length < TAG_LENGTH) throw new EnvelopeError('truncated envelope');
     const decipher = createDecipheriv(spec.name as CipherGCMTypes, key, iv, { authTagLength: TAG_LENGTH });
     decipher.setAuthTag(body.subarray(body.length - TAG_LENGTH));
-    return Buffer.concat([decipher.update(body.subarray(0, body.length - TAG_LENGTH)), decipher.final()]);
+    return joinWiped(decipher.update(body.subarray(0, body.length - TAG_LENGTH)), decipher.final());
   } catch (err) {
     if (err instanceof EnvelopeError) throw err;
     throw new EnvelopeError(`decryption failed (wrong password?): ${(err as Error).message}`);
   } finally {
     key.fill(0);
   }
+}
+
+/** The concatenation of two parts of a plain stream; the parts (secrets) are wiped. */
+function joinWiped(a: Buffer, b: Buffer): Buffer {
+  const out = Buffer.concat([a, b]);
+  a.fill(0);
+  b.fill(0);
+  return out;
 }
 
 function supported(id: number): CipherSpec {

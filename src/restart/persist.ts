@@ -3,6 +3,7 @@
 import type { Logger } from 'pino';
 import { ClusterConnector } from '../cluster/cluster-connector.js';
 import type { CoapServer } from '../coap/server.js';
+import type { Connection } from '../dtls/connection.js';
 import { DtlsConnector } from '../dtls/connector.js';
 import { EnvelopeError, openEnvelope, sealEnvelope } from './envelope.js';
 import { componentLabel, readStream, writeStream, type Component } from './stream.js';
@@ -37,10 +38,11 @@ export interface SavedState {
  * stores (restart.md §1). The /restore service sends this stream as it is (TLS protects it).
  */
 export function saveStream(connectors: readonly DtlsConnector[], maxAgeMs: number, logger: Logger, now = Date.now()): SavedState {
-  const components: Component[] = connectors.map((c) => ({
-    label: connectorLabel(c),
-    connections: c.saveConnections().filter((j) => now - j.lastActivity <= maxAgeMs),
-  }));
+  const components: Component[] = connectors.map((c) => {
+    const connections: Connection[] = [];
+    for (const conn of c.connections()) if (now - conn.lastActivity <= maxAgeMs) connections.push(conn);
+    return { label: connectorLabel(c), connections };
+  });
   let skipped = 0;
   const data = writeStream(components, undefined, (label, err) => {
     skipped++;
@@ -83,7 +85,7 @@ export function loadConnectors(connectors: readonly DtlsConnector[], data: Buffe
   try {
     plain = openEnvelope(data, password);
   } catch (err) {
-    logger.warn(err instanceof EnvelopeError ? err.message : `cannot open saved state: ${(err as Error).message}`);
+    logger.warn(`load failed: ${err instanceof EnvelopeError ? err.message : `cannot open the saved state: ${(err as Error).message}`}`);
     return { ok: false, items: 0 };
   }
   const outcome = loadStream(connectors, plain, logger);
@@ -124,13 +126,14 @@ export function loadStream(connectors: readonly DtlsConnector[], plain: Buffer, 
     }
     loaded.add(connector);
     targets.set(component.label, connector);
-    future += component.connections.filter((j) => j.lastActivity > now).length;
-    items += connector.loadConnections(component.connections);
+    for (const conn of component.connections) if (conn.lastActivity > now) future++;
+    items += connector.loadConnections(component.connections, logger);
   });
   if (result.error !== undefined) {
-    const failed = result.error.label === undefined ? undefined : (targets.get(result.error.label) ?? byLabel.get(result.error.label));
+    const { label, where, message } = result.error;
+    const failed = label === undefined ? undefined : (targets.get(label) ?? byLabel.get(label));
     failed?.store.clear();
-    logger.warn(`load failed in ${result.error.label ?? 'header'}: ${result.error.message}${failed !== undefined ? ' (its connections cleared)' : ''}`);
+    logger.warn(`load failed in ${where}: ${message}${failed !== undefined ? ` (the connections of ${connectorLabel(failed)} cleared)` : ''}`);
   }
   if (skipped > 0 || skippedComponents > 0) logger.warn(`load: skipped ${skipped} items of ${skippedComponents} unknown component(s)`);
   if (future > 0) logger.warn(`load: ${future} connection(s) with a last activity in the future restored`);

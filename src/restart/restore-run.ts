@@ -36,6 +36,7 @@ export async function runRestore(options: RestoreRunOptions): Promise<number> {
     const plain = await downloadRestoreState({ ...target, credentials: options.credentials, logger });
     const outcome = loadStream(options.connectors(), plain, logger, { remapWildcard: true });
     plain.fill(0);
+    if (!outcome.ok) logger.warn(`restore from ${hostPort(target)}: damaged state stream (see the load message); the failed component's connections were dropped`);
     logger.info(`restored ${outcome.items} connections from ${hostPort(target)} in ${Math.round(performance.now() - start)} ms`);
     return outcome.items;
   } catch (err) {
