@@ -1,5 +1,5 @@
 // Public API of the configuration: properties file, key registry, time syntax, per-server views.
-export { ConfigError } from './errors.js';
+export { ConfigError, ValueError, reasonFor } from './errors.js';
 export { formatTime, parseTime } from './time.js';
 export {
   type ConfigValue,

@@ -1,6 +1,6 @@
 // Californium3.properties: one file for both servers, created with defaults, read at start-up (cli.md §7).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Logger } from 'pino';
 import { ConfigError } from './errors.js';
 import { KEYS } from './keys.js';
@@ -113,9 +113,12 @@ function lookup(keys: ReadonlyMap<string, KeyDef>, name: string): { def: KeyDef;
 /** Builds the configuration from a properties text (empty text = all defaults). Throws ConfigError on a bad value. */
 export function parseProperties(text: string, options: ParseOptions = {}): Properties {
   const keys = options.keys ?? KEYS;
-  const source = PROPERTIES_FILE;
+  // messages name the file as it is in the working directory, with the line: `Californium3.properties:12: ...`
+  const source = basename(options.file ?? PROPERTIES_FILE);
   /** parsed file values; null = present but empty */
   const values = new Map<string, ConfigValue | null>();
+  /** line of each key in the file (the last one wins, as for the value) */
+  const lines = new Map<string, number>();
   const warnings: string[] = [];
   for (const entry of readPropertiesText(text)) {
     const found = lookup(keys, entry.key);
@@ -127,7 +130,8 @@ export function parseProperties(text: string, options: ParseOptions = {}): Prope
     }
     // a PLUGTEST. key is validated with its base definition but reported under its own name
     const def = found.plugtest ? { ...found.def, name: entry.key } : found.def;
-    values.set(entry.key, entry.value === '' ? null : parseValue(def, entry.value, source));
+    values.set(entry.key, entry.value === '' ? null : parseValue(def, entry.value, `${source}:${entry.line}`));
+    lines.set(entry.key, entry.line);
   }
 
   const resolve = (name: string): { def: KeyDef; value: ConfigValue | undefined } => {
@@ -154,7 +158,12 @@ export function parseProperties(text: string, options: ParseOptions = {}): Prope
   const required = (server: ServerKind, key: KeyRef): { def: KeyDef; value: ConfigValue } => {
     const name = forServer(server, key);
     const { def, value } = resolve(name);
-    if (value === undefined) throw new ConfigError(`${source}: ${name} must not be empty`);
+    if (value === undefined) {
+      const line = lines.get(name);
+      throw new ConfigError(
+        line !== undefined ? `${source}:${line}: ${name}=: must not be empty` : `${source}: ${name} is not set (it must not be empty)`,
+      );
+    }
     return { def, value };
   };
   const typed = <V>(server: ServerKind, key: KeyRef, check: (v: ConfigValue) => v is V & ConfigValue, what: string): V => {

@@ -125,10 +125,13 @@ function boundsText(def: KeyDef): string {
 const INT_RE = /^[+-]?\d+$/;
 const FLOAT_RE = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
-/** Converts the (trimmed, non-empty) text of a key; throws ConfigError naming key and value. */
+/**
+ * Converts the (trimmed, non-empty) text of a key; throws ConfigError
+ * `<source>: <key>=<text>: <expectation>` (`source` e.g. `Californium3.properties:12`).
+ */
 export function parseValue<T extends ConfigValue>(def: KeyDef<T>, text: string, source = 'Californium3.properties'): T {
   const fail = (): never => {
-    throw new ConfigError(`${source}: invalid value '${text}' for ${def.name} (${expectation(def)})`);
+    throw new ConfigError(`${source}: ${def.name}=${text}: ${expectation(def)}`);
   };
   let value: ConfigValue;
   switch (def.type) {

@@ -1,4 +1,5 @@
 // Time value syntax of the properties file and of --notify-interval (cli.md §2.1, §7).
+import { ValueError } from './errors.js';
 
 /** Milliseconds per accepted unit text (`ys`/`us`/`µs` are microseconds). */
 const UNIT_MS: Readonly<Record<string, number>> = {
@@ -17,18 +18,22 @@ const UNIT_MS: Readonly<Record<string, number>> = {
 const UNITS = 'ns|us|ys|µs|μs|ms|s|min|h|d';
 const TIME_RE = new RegExp(`^(-?\\d+)\\s*(?:\\[\\s*(${UNITS})\\s*\\]|(${UNITS}))?$`);
 
+/** Why a text is no time value (without the text). */
+export const NOT_A_TIME = 'not a time like 2[s] (units ns, ys, ms, s, min, h, d)';
+
 /**
  * Parses `<n>`, `<n>[<unit>]` or `<n><unit>` (units ns, us/ys/µs, ms, s, min, h, d; no unit = ms)
- * into milliseconds; sub-millisecond units may give fractions. Throws an Error on bad syntax.
+ * into milliseconds; sub-millisecond units may give fractions. Throws a ValueError on bad syntax.
  */
 export function parseTime(text: string): number {
   const m = TIME_RE.exec(text.trim());
-  if (!m) throw new Error(`'${text}' is not a time like 2[s] (units ns, ys, ms, s, min, h, d)`);
+  if (!m) throw new ValueError(text, NOT_A_TIME, `'${text}' is ${NOT_A_TIME}`);
   const n = Number(m[1]);
   const unit = m[2] ?? m[3] ?? 'ms';
-  if (!Number.isSafeInteger(n)) throw new Error(`'${text}' is out of range`);
+  const outOfRange = (): ValueError => new ValueError(text, 'out of range', `'${text}' is out of range`);
+  if (!Number.isSafeInteger(n)) throw outOfRange();
   const ns = n * UNIT_MS[unit]! * 1e6;
-  if (!Number.isSafeInteger(Math.round(ns))) throw new Error(`'${text}' is out of range`);
+  if (!Number.isSafeInteger(Math.round(ns))) throw outOfRange();
   // go through integral nanoseconds so that 1500[ys] is exactly 1.5 ms
   return Math.round(ns) / 1e6;
 }

@@ -2,7 +2,7 @@
 import type { Logger } from 'pino';
 import { DtlsConnector } from '../dtls/connector.js';
 import type { DtlsConfig } from '../dtls/config.js';
-import { createPskStore, loadDemoCredentials, loadPskFile, type DemoCredentials, type PskStore } from '../dtls/credentials/index.js';
+import { createPskStore, loadDemoCredentials, loadPskFile, PSK_FILE_FORMAT, PskFileError, type DemoCredentials, type PskStore } from '../dtls/credentials/index.js';
 import type { EndpointContext } from '../transport/connector.js';
 import type { DatagramTransport } from '../transport/datagram.js';
 import { dtlsConfigFor } from '../config/dtls.js';
@@ -16,13 +16,24 @@ export interface ServerCredentials {
   trustAll: boolean;
 }
 
-/** Loads the PSK rules (with --psk-file entries first) and the demo PKI; throws with a clear message. */
+/**
+ * Loads the PSK rules (with --psk-file entries first) and the demo PKI; throws with a clear message
+ * (a missing --psk-file names the file and what to do). Skipped psk-file lines are warned about once.
+ */
 export function loadServerCredentials(opts: ServerOptions, logger: Logger): ServerCredentials {
   let entries: Map<string, Buffer> | undefined;
   if (opts.pskFile) {
-    const content = loadPskFile(opts.pskFile, logger);
-    for (const w of content.warnings) logger.warn(w);
+    let content;
+    try {
+      // loadPskFile logs each warning itself
+      content = loadPskFile(opts.pskFile, logger);
+    } catch (err) {
+      if (!(err instanceof PskFileError)) throw err;
+      const todo = err.reason === 'not found' ? 'create it or correct the path' : 'make it a readable file';
+      throw new Error(`--psk-file: ${err.message}; ${todo} (lines ${PSK_FILE_FORMAT}), or leave out --psk-file`);
+    }
     entries = content.entries;
+    if (entries.size === 0) logger.warn(`--psk-file: no PSK credentials in '${opts.pskFile}' (lines ${PSK_FILE_FORMAT})`);
     logger.info({ file: opts.pskFile, identities: entries.size }, 'PSK credentials loaded');
   }
   return { psk: createPskStore(entries), demo: loadDemoCredentials(), trustAll: opts.trustAll };

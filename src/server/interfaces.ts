@@ -6,7 +6,7 @@ export interface LocalAddress {
   /** textual address, IPv6 compressed and without `%scope` */
   address: string;
   family: 4 | 6;
-  /** 127.0.0.0/8, ::1 or an interface flagged internal */
+  /** 127.0.0.0/8 or ::1, by the address alone (not by the interface it is on) */
   loopback: boolean;
   /** 169.254.0.0/16 or fe80::/10 */
   linkLocal: boolean;
@@ -25,6 +25,9 @@ export interface AddressFilter {
   patterns?: RegExp[];
 }
 
+/** The filter flags as the command line holds them (ServerOptions fits: `interfacesPattern` for `patterns`). */
+export type FilterFlags = Omit<AddressFilter, 'patterns'> & { patterns?: RegExp[]; interfacesPattern?: RegExp[] };
+
 /** Interface names skipped when neither COAP_NETWORK_INTERFACES nor COAP_NETWORK_INTERFACES_EXCLUDE is set. */
 export const DEFAULT_INTERFACES_EXCLUDE =
   '(vxlan\\.calico|cali[0123456789abcdef]{10,}|cilium_\\w+|lxc[0123456789abcdef]{12,}|virbr\\d+|docker\\d+)';
@@ -38,10 +41,93 @@ export function fullMatchRegex(source: string, what: string): RegExp {
   }
 }
 
+/** What an address is, by the address alone (cli.md §3.2): the interface it sits on does not matter. */
+export type AddressKind = 'loopback' | 'link-local' | 'external';
+
+/** Classifies an address: 127.0.0.0/8 and ::1 loopback; 169.254.0.0/16 and fe80::/10 link-local; anything else external. */
+export function addressKind(address: string, family: 4 | 6): AddressKind {
+  if (isLoopback(address, family)) return 'loopback';
+  if (isLinkLocal(address, family)) return 'link-local';
+  return 'external';
+}
+
+/** The flag that drops an address. */
+type Rejection = '--no-ipv4' | '--no-ipv6' | '--no-loopback' | '--no-external' | '--interfaces-pattern';
+
 /**
- * The local addresses to bind, in interface order. Throws an Error when the filter excludes
- * everything by construction (`--no-loopback --no-external`, `--no-ipv4 --no-ipv6`) or an
- * environment regex is invalid.
+ * Why `filter` drops `a`, or undefined if it keeps it: loopback addresses need --loopback, external
+ * ones --external, link-local ones both (so that --no-external binds loopback addresses only).
+ */
+function rejection(a: LocalAddress, filter: AddressFilter): Rejection | undefined {
+  if (a.family === 4 ? !filter.ipv4 : !filter.ipv6) return a.family === 4 ? '--no-ipv4' : '--no-ipv6';
+  if ((a.loopback || a.linkLocal) && !filter.loopback) return '--no-loopback';
+  if (!a.loopback && !filter.external) return '--no-external';
+  if (filter.patterns?.length && !matchesAny(a, filter.patterns)) return '--interfaces-pattern';
+  return undefined;
+}
+
+/** Addresses of the usable interfaces (step 1 of cli.md §3.2), and the interfaces with addresses that were skipped. */
+interface Candidates {
+  addresses: LocalAddress[];
+  skipped: string[];
+  include?: string;
+  exclude?: string;
+}
+
+/** Step 1 of cli.md §3.2: the addresses of the interfaces the environment selects; throws on an invalid regex. */
+function candidates(env: NodeJS.ProcessEnv, interfaces: ReturnType<typeof os.networkInterfaces>): Candidates {
+  const include = nonEmpty(env['COAP_NETWORK_INTERFACES']);
+  const excludeText = nonEmpty(env['COAP_NETWORK_INTERFACES_EXCLUDE']);
+  const includeRe = include !== undefined ? fullMatchRegex(include, 'COAP_NETWORK_INTERFACES') : undefined;
+  const excludeRe =
+    excludeText !== undefined
+      ? fullMatchRegex(excludeText, 'COAP_NETWORK_INTERFACES_EXCLUDE')
+      : include === undefined
+        ? fullMatchRegex(DEFAULT_INTERFACES_EXCLUDE, 'default interface exclude')
+        : undefined;
+  const addresses: LocalAddress[] = [];
+  const skipped: string[] = [];
+  for (const [name, infos] of Object.entries(interfaces)) {
+    if (!infos?.length) continue;
+    if ((includeRe && !includeRe.test(name)) || (excludeRe && excludeRe.test(name))) {
+      skipped.push(name);
+      continue;
+    }
+    for (const info of infos) {
+      const family = familyOf(info.family);
+      if (family === undefined) continue;
+      const address = family === 6 ? info.address.replace(/%.*$/, '').toLowerCase() : info.address;
+      const kind = addressKind(address, family);
+      const local: LocalAddress = { address, family, loopback: kind === 'loopback', linkLocal: kind === 'link-local', interfaceName: name };
+      if (family === 6 && 'scopeid' in info && info.scopeid) local.scopeId = info.scopeid;
+      addresses.push(local);
+    }
+  }
+  return {
+    addresses,
+    skipped,
+    ...(include !== undefined ? { include } : {}),
+    ...(excludeText !== undefined ? { exclude: excludeText } : {}),
+  };
+}
+
+/** Keeps the first of equal addresses (link-local ones are equal only on the same interface). */
+function unique(list: LocalAddress[]): LocalAddress[] {
+  const seen = new Set<string>();
+  return list.filter((a) => {
+    const key = `${a.address}%${a.linkLocal ? a.interfaceName : ''}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/**
+ * The local addresses to bind, in interface order. Each address is classified by itself
+ * (addressKind), not by its interface: a service address like 10.0.0.7 on `lo` is external.
+ * Throws an Error when the filter excludes everything by construction (`--no-loopback
+ * --no-external`, `--no-ipv4 --no-ipv6`) or an environment regex is invalid. An empty result is
+ * explained by noEndpointMessage.
  */
 export function selectAddresses(
   filter: AddressFilter,
@@ -54,42 +140,95 @@ export function selectAddresses(
   if (!filter.ipv4 && !filter.ipv6) {
     throw new Error('--no-ipv4 together with --no-ipv6 leaves no address for endpoints');
   }
-  const include = nonEmpty(env['COAP_NETWORK_INTERFACES']);
-  const excludeText = nonEmpty(env['COAP_NETWORK_INTERFACES_EXCLUDE']);
-  const includeRe = include !== undefined ? fullMatchRegex(include, 'COAP_NETWORK_INTERFACES') : undefined;
-  const excludeRe =
-    excludeText !== undefined
-      ? fullMatchRegex(excludeText, 'COAP_NETWORK_INTERFACES_EXCLUDE')
-      : include === undefined
-        ? fullMatchRegex(DEFAULT_INTERFACES_EXCLUDE, 'default interface exclude')
-        : undefined;
+  return unique(candidates(env, interfaces).addresses.filter((a) => rejection(a, filter) === undefined));
+}
 
-  const out: LocalAddress[] = [];
-  const seen = new Set<string>();
-  for (const [name, infos] of Object.entries(interfaces)) {
-    if (!infos) continue;
-    if (includeRe && !includeRe.test(name)) continue;
-    if (excludeRe && excludeRe.test(name)) continue;
-    for (const info of infos) {
-      const family = familyOf(info.family);
-      if (family === undefined) continue;
-      if (family === 4 ? !filter.ipv4 : !filter.ipv6) continue;
-      const address = family === 6 ? info.address.replace(/%.*$/, '').toLowerCase() : info.address;
-      const loopback = info.internal || isLoopback(address, family);
-      const linkLocal = isLinkLocal(address, family);
-      // loopback needs --loopback, other addresses --external; link-local needs both, so that
-      // --no-external binds loopback addresses only (no link-local)
-      if (loopback ? !filter.loopback : linkLocal ? !(filter.loopback && filter.external) : !filter.external) continue;
-      const local: LocalAddress = { address, family, loopback, linkLocal, interfaceName: name };
-      if (family === 6 && 'scopeid' in info && info.scopeid) local.scopeId = info.scopeid;
-      if (filter.patterns?.length && !matchesAny(local, filter.patterns)) continue;
-      const key = `${address}%${linkLocal ? name : ''}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      out.push(local);
-    }
+/** Most addresses listed in an explanation. */
+const LISTED = 4;
+
+function listOf(addresses: LocalAddress[]): string {
+  const texts = unique(addresses).map(bindAddressOf);
+  const more = texts.length - LISTED;
+  return more > 0 ? `${texts.slice(0, LISTED).join(', ')} and ${more} more` : texts.join(', ');
+}
+
+/** `loopback and link-local`: the kinds present, in a fixed order. */
+function kindsOf(addresses: LocalAddress[], flag: Rejection): string {
+  if (flag === '--no-ipv4') return 'IPv4';
+  if (flag === '--no-ipv6') return 'IPv6';
+  const kinds = new Set(addresses.map((a) => addressKind(a.address, a.family)));
+  return (['loopback', 'link-local', 'external'] as const).filter((k) => kinds.has(k)).join(' and ');
+}
+
+/**
+ * Why selectAddresses gives nothing for these flags, e.g. `--no-loopback: only loopback addresses
+ * found: 127.0.0.1, ::1`; undefined if it gives addresses (or fails itself).
+ */
+export function explainEmptySelection(
+  flags: FilterFlags,
+  env: NodeJS.ProcessEnv = process.env,
+  interfaces: ReturnType<typeof os.networkInterfaces> = os.networkInterfaces(),
+): string | undefined {
+  const filter = filterOf(flags);
+  let found: Candidates;
+  try {
+    if (selectAddresses(filter, env, interfaces).length > 0) return undefined;
+    found = candidates(env, interfaces);
+  } catch {
+    return undefined;
   }
-  return out;
+  if (found.addresses.length === 0) {
+    if (found.skipped.length === 0) return 'no network interface has an IP address';
+    const by = [
+      ...(found.include !== undefined ? [`COAP_NETWORK_INTERFACES='${found.include}'`] : []),
+      ...(found.exclude !== undefined ? [`COAP_NETWORK_INTERFACES_EXCLUDE='${found.exclude}'`] : []),
+    ];
+    const rule = by.length > 0 ? by.join(' and ') : 'the default exclude of container and VM bridges';
+    return `no network interface left by ${rule} (skipped: ${found.skipped.join(', ')})`;
+  }
+  const groups = new Map<Rejection, LocalAddress[]>();
+  for (const a of found.addresses) {
+    const flag = rejection(a, filter) ?? '--interfaces-pattern';
+    groups.set(flag, [...(groups.get(flag) ?? []), a]);
+  }
+  const order: Rejection[] = ['--no-ipv4', '--no-ipv6', '--no-loopback', '--no-external', '--interfaces-pattern'];
+  const entries = order.filter((f) => groups.has(f)).map((f) => [f, groups.get(f)!] as const);
+  const only = entries.length === 1;
+  return entries
+    .map(([flag, list]) =>
+      flag === '--interfaces-pattern'
+        ? `--interfaces-pattern: matches none of ${listOf(list)}`
+        : only
+          ? `${flag}: only ${kindsOf(list, flag)} addresses found: ${listOf(list)}`
+          : `${flag}: ${kindsOf(list, flag)} addresses excluded: ${listOf(list)}`,
+    )
+    .join('; ');
+}
+
+/**
+ * The start-up error of a server without endpoints (cli.md §3.2 step 5): `no endpoint available!`,
+ * with the cause when the address selection is empty, e.g.
+ * `no endpoint available! (--no-loopback: only loopback addresses found: 127.0.0.1, ::1)`.
+ */
+export function noEndpointMessage(
+  flags: FilterFlags,
+  env: NodeJS.ProcessEnv = process.env,
+  interfaces: ReturnType<typeof os.networkInterfaces> = os.networkInterfaces(),
+): string {
+  const why = explainEmptySelection(flags, env, interfaces);
+  return why === undefined ? 'no endpoint available!' : `no endpoint available! (${why})`;
+}
+
+/** The AddressFilter of command line flags. */
+export function filterOf(flags: FilterFlags): AddressFilter {
+  const patterns = flags.patterns ?? flags.interfacesPattern;
+  return {
+    loopback: flags.loopback,
+    external: flags.external,
+    ipv4: flags.ipv4,
+    ipv6: flags.ipv6,
+    ...(patterns !== undefined ? { patterns } : {}),
+  };
 }
 
 /** The host text to bind a socket to: link-local IPv6 addresses get `%<interface>`. */

@@ -26,6 +26,16 @@ describe('parseAddress', () => {
     expect(() => parseAddress(text)).toThrow(message);
   });
 
+  it.each([
+    ['5684', 'not an address like :5684, host:5684 or [::1]:5684'],
+    [':99999', 'invalid port'],
+    ['[nope]:80', 'invalid IPv6 literal'],
+    ['::1:80', 'IPv6 literals need brackets, e.g. [::1]:5684'],
+    ['bad host:80', 'invalid host name'],
+  ])('%s: a ValueError whose reason leaves the text out', (text, reason) => {
+    expect(() => parseAddress(text)).toThrow(expect.objectContaining({ name: 'ValueError', value: text, reason }));
+  });
+
   it('parsePort accepts 0..65535 only', () => {
     expect(parsePort('65535')).toBe(65535);
     expect(() => parsePort('65536')).toThrow("'65536' has an invalid port");

@@ -63,11 +63,11 @@ describe('loadProperties', () => {
     expect(logger.warn).toHaveBeenCalledOnce();
   });
 
-  it('stops on an invalid value with a message naming key and value', () => {
-    writeFileSync(join(dir, PROPERTIES_FILE), 'COAP.ACK_TIMEOUT=abc\n');
+  it('stops on an invalid value with a message naming file, line, key and value', () => {
+    writeFileSync(join(dir, PROPERTIES_FILE), '# my settings\n\nCOAP.NSTART=2\nCOAP.ACK_TIMEOUT=abc\n');
     expect(() => loadProperties(dir)).toThrow(ConfigError);
     expect(() => loadProperties(dir)).toThrow(
-      "Californium3.properties: invalid value 'abc' for COAP.ACK_TIMEOUT (expected a time like 2[s], at least 1[ms])",
+      new ConfigError('Californium3.properties:4: COAP.ACK_TIMEOUT=abc: expected a time like 2[s], at least 1[ms]'),
     );
   });
 
@@ -238,7 +238,27 @@ describe('parseProperties', () => {
   ])('rejects %s=%s', (key, value, expected) => {
     const run = (): unknown => parseProperties(`${key}=${value}\n`);
     expect(run).toThrow(ConfigError);
-    expect(run).toThrow(`Californium3.properties: invalid value '${value}' for ${key} (${expected})`);
+    expect(run).toThrow(new ConfigError(`Californium3.properties:1: ${key}=${value}: ${expected}`));
+  });
+
+  it('names the line of the bad entry: comments, blank lines and continuations count', () => {
+    const text = ['# header', '', 'COAP.NSTART=2', 'COAP.TOKEN_SIZE_LIMIT=\\', '    5', '! bang', 'COAP.MAX_RETRANSMIT = many  ', 'COAP.ACK_TIMEOUT=3[s]'].join('\n');
+    expect(() => parseProperties(text)).toThrow(new ConfigError('Californium3.properties:7: COAP.MAX_RETRANSMIT=many: expected an integer, at least 1'));
+    expect(() => parseProperties('COAP.NSTART=2\r\nCOAP.NSTART=x\r\n')).toThrow(/^Californium3\.properties:2: COAP\.NSTART=x: /);
+  });
+
+  it('names the file as given (its base name)', () => {
+    expect(() => parseProperties('COAP.NSTART=x\n', { file: '/srv/app/Californium3.properties' })).toThrow(
+      new ConfigError('Californium3.properties:1: COAP.NSTART=x: expected an integer, at least 1'),
+    );
+  });
+
+  it('names the line of an empty entry that must have a value', () => {
+    const p = parseProperties('# x\nUDP.RECEIVE_BUFFER_SIZE=\n');
+    expect(() => p.number('UDP.RECEIVE_BUFFER_SIZE')).toThrow(new ConfigError('Californium3.properties:2: UDP.RECEIVE_BUFFER_SIZE=: must not be empty'));
+    expect(() => p.number('UDP.SEND_BUFFER_SIZE')).toThrow(
+      new ConfigError('Californium3.properties: UDP.SEND_BUFFER_SIZE is not set (it must not be empty)'),
+    );
   });
 
   it('warns about unknown keys (incl. Java thread counts) and ignores them', () => {
@@ -259,7 +279,7 @@ describe('parseProperties', () => {
     expect(p.get('UDP.RECEIVE_BUFFER_SIZE')).toBeUndefined();
     expect(p.inFile('UDP.RECEIVE_BUFFER_SIZE')).toBe(true);
     expect(() => p.number('UDP.RECEIVE_BUFFER_SIZE')).toThrow(ConfigError);
-    expect(() => p.number('UDP.RECEIVE_BUFFER_SIZE')).toThrow('UDP.RECEIVE_BUFFER_SIZE must not be empty');
+    expect(() => p.number('UDP.RECEIVE_BUFFER_SIZE')).toThrow('Californium3.properties:1: UDP.RECEIVE_BUFFER_SIZE=: must not be empty');
     expect(p.get('COAP.MAX_ACTIVE_PEERS')).toBe(150000);
     expect(p.getFor('plugtest', 'COAP.MAX_MESSAGE_SIZE')).toBe(1024);
     expect(p.get('PLUGTEST.COAP.MAX_MESSAGE_SIZE')).toBe(1024);
@@ -337,7 +357,7 @@ describe('key registry', () => {
   it('rejects enum keys without values and bad built-in defaults', () => {
     expect(() => defineKey({ name: 'X.E', type: 'enum', description: 'e', default: 'A' })).toThrow('key X.E: enum keys need a list of values');
     expect(() => defineKey({ name: 'X.I', type: 'int', description: 'i', default: 3, min: 5 })).toThrow(ConfigError);
-    expect(() => defineKey({ name: 'X.E', type: 'enum', description: 'e', default: 'C', values: ['A', 'B'] })).toThrow(/'C'/);
+    expect(() => defineKey({ name: 'X.E', type: 'enum', description: 'e', default: 'C', values: ['A', 'B'] })).toThrow(/X\.E=C: expected one of A, B$/);
   });
 
   it('rejects a key defined twice', () => {
@@ -368,7 +388,7 @@ describe('key registry', () => {
     expect(p.string('NAME')).toBe('x = y');
     expect(p.number('DELAY')).toBe(-5000);
     expect(() => parseProperties('DTLS.SUITES=A, D\n', { keys })).toThrow(
-      "invalid value 'A, D' for DTLS.SUITES (expected a comma separated list of A, B, C)",
+      'Californium3.properties:1: DTLS.SUITES=A, D: expected a comma separated list of A, B, C',
     );
     expect(() => parseProperties('DELAY=-2[min]\n', { keys })).toThrow(/at least -1\[min\]/);
   });

@@ -91,6 +91,6 @@ describe('portsFor', () => {
 
   it('rejects bad port values naming key and value', () => {
     expect(() => parseProperties('PLUGTEST.COAP.COAP_PORT=0\n')).toThrow(ConfigError);
-    expect(() => parseProperties('PLUGTEST.COAP.COAP_PORT=0\n')).toThrow("invalid value '0' for PLUGTEST.COAP.COAP_PORT");
+    expect(() => parseProperties('PLUGTEST.COAP.COAP_PORT=0\n')).toThrow('Californium3.properties:1: PLUGTEST.COAP.COAP_PORT=0: expected an integer, 1 to 65535');
   });
 });

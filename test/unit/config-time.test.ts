@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatTime, parseTime } from '../../src/config/index.js';
+import { ValueError, formatTime, parseTime, reasonFor } from '../../src/config/index.js';
 
 describe('parseTime', () => {
   it.each([
@@ -38,6 +38,26 @@ describe('parseTime', () => {
 
   it('names the text in the error', () => {
     expect(() => parseTime('abc')).toThrow(/'abc'/);
+  });
+
+  it('throws a ValueError whose reason leaves the text out (for callers that name it themselves)', () => {
+    const caught = (text: string): unknown => {
+      try {
+        parseTime(text);
+      } catch (err) {
+        return err;
+      }
+      throw new Error(`no error for ${text}`);
+    };
+    const bad = caught('abc');
+    expect(bad).toBeInstanceOf(ValueError);
+    expect(bad).toMatchObject({ value: 'abc', reason: 'not a time like 2[s] (units ns, ys, ms, s, min, h, d)' });
+    expect((bad as Error).message).toBe("'abc' is not a time like 2[s] (units ns, ys, ms, s, min, h, d)");
+    expect(reasonFor(bad, 'abc')).toBe('not a time like 2[s] (units ns, ys, ms, s, min, h, d)');
+    // another text: the full message
+    expect(reasonFor(bad, 'x,abc')).toBe("'abc' is not a time like 2[s] (units ns, ys, ms, s, min, h, d)");
+    expect(caught('99999999999999999[d]')).toMatchObject({ reason: 'out of range' });
+    expect(reasonFor(new Error('plain'), 'abc')).toBe('plain');
   });
 });
 

@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { describe, expect, it, vi } from 'vitest';
 import { createPskStore, PSK_CLIENT_IDENTITY } from '../../src/dtls/credentials/psk-store.js';
-import { loadPskFile, parsePskFile } from '../../src/dtls/credentials/psk-file.js';
+import { loadPskFile, parsePskFile, PskFileError } from '../../src/dtls/credentials/psk-file.js';
+import { loadServerCredentials } from '../../src/server/dtls-endpoints.js';
+import { parseServerArgs, type ServerOptions } from '../../src/cli/options.js';
 
 const ascii = (s: string) => Buffer.from(s, 'ascii');
 
@@ -147,5 +149,95 @@ describe('psk-file parser', () => {
   it('feeds the store', () => {
     const { entries } = parsePskFile('password=:0x00ff\n');
     expect(createPskStore(entries).lookup('password')).toEqual(Buffer.from([0, 0xff]));
+  });
+});
+
+describe('--psk-file at server start-up', () => {
+  function serverOptions(argv: string[]): ServerOptions {
+    const r = parseServerArgs(argv);
+    if (r.kind !== 'ok') throw new Error(`bad test arguments ${argv.join(' ')}`);
+    return r.options;
+  }
+  function fakeLogger(): Logger & { warn: ReturnType<typeof vi.fn>; info: ReturnType<typeof vi.fn> } {
+    return { warn: vi.fn(), info: vi.fn() } as unknown as Logger & { warn: ReturnType<typeof vi.fn>; info: ReturnType<typeof vi.fn> };
+  }
+  function withDir(run: (dir: string) => void): void {
+    const dir = mkdtempSync(join(tmpdir(), 'psk-'));
+    try {
+      run(dir);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('logs each warning of a skipped line once', () => {
+    withDir((dir) => {
+      const path = join(dir, 'psk.txt');
+      writeFileSync(path, 'a=:0x01\nbroken\nb=not base64!\n');
+      const logger = fakeLogger();
+      const creds = loadServerCredentials(serverOptions([`--psk-file=${path}`]), logger);
+      expect(creds.psk.lookup('a')).toEqual(Buffer.from([1]));
+      expect(logger.warn.mock.calls).toEqual([
+        [`${path}:2: missing '=', line skipped`],
+        [`${path}:3: invalid base64 secret for 'b', line skipped`],
+      ]);
+      expect(logger.info).toHaveBeenCalledWith({ file: path, identities: 1 }, 'PSK credentials loaded');
+    });
+  });
+
+  it('warns once when the file has no credential at all', () => {
+    withDir((dir) => {
+      const path = join(dir, 'psk.txt');
+      writeFileSync(path, '# nothing yet\n');
+      const logger = fakeLogger();
+      loadServerCredentials(serverOptions([`--psk-file=${path}`]), logger);
+      expect(logger.warn.mock.calls).toEqual([
+        [`--psk-file: no PSK credentials in '${path}' (lines <identity>=<base64 secret> or <identity>=:0x<hex secret>)`],
+      ]);
+    });
+  });
+
+  it('a missing file names the file and what to do', () => {
+    withDir((dir) => {
+      const path = join(dir, 'missing.txt');
+      const logger = fakeLogger();
+      expect(() => loadServerCredentials(serverOptions([`--psk-file=${path}`]), logger)).toThrow(
+        new Error(
+          `--psk-file: PSK file '${path}': not found; create it or correct the path (lines <identity>=<base64 secret> or <identity>=:0x<hex secret>), or leave out --psk-file`,
+        ),
+      );
+      expect(logger.warn).not.toHaveBeenCalled();
+    });
+  });
+
+  it('a relative path is also shown absolute; a directory is no file', () => {
+    withDir((dir) => {
+      const cwd = process.cwd();
+      process.chdir(dir);
+      try {
+        expect(() => loadServerCredentials(serverOptions(['--psk-file=nope.txt']), fakeLogger())).toThrow(
+          `--psk-file: PSK file 'nope.txt' (${join(process.cwd(), 'nope.txt')}): not found; create it or correct the path`,
+        );
+        expect(() => loadServerCredentials(serverOptions(['--psk-file=.']), fakeLogger())).toThrow(
+          `--psk-file: PSK file '.' (${process.cwd()}): is a directory; make it a readable file (lines`,
+        );
+      } finally {
+        process.chdir(cwd);
+      }
+    });
+  });
+
+  it('loadPskFile throws a PskFileError naming the file and the reason', () => {
+    withDir((dir) => {
+      const path = join(dir, 'missing.txt');
+      let caught: unknown;
+      try {
+        loadPskFile(path);
+      } catch (err) {
+        caught = err;
+      }
+      expect(caught).toBeInstanceOf(PskFileError);
+      expect(caught).toMatchObject({ path, reason: 'not found', message: `PSK file '${path}': not found` });
+    });
   });
 });

@@ -3,8 +3,12 @@ import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_INTERFACES_EXCLUDE,
   addressForms,
+  addressKind,
   bindAddressOf,
   expandIpv6,
+  explainEmptySelection,
+  filterOf,
+  noEndpointMessage,
   selectAddresses,
 } from '../../src/server/interfaces.js';
 
@@ -159,6 +163,134 @@ describe('selectAddresses', () => {
   it('defaults to the real interface table and process environment', () => {
     const real = Object.values(os.networkInterfaces()).flatMap((l) => (l ?? []).map((i) => i.address.replace(/%.*$/, '')));
     for (const a of selectAddresses(ALL)) expect(real).toContain(a.address);
+  });
+});
+
+describe('classification by address, not by interface (cli.md §3.2)', () => {
+  // a typical service host: an extra (external) service address on lo, next to 127.0.0.1 and ::1
+  const SERVICE: Table = {
+    lo: [v4('127.0.0.1', true), v4('10.20.30.40', true), v6('::1', 0, true), v6('fd00::7', 0, true)],
+    eth0: [v4('169.254.9.9'), v6('fe80::1', 2)],
+  };
+
+  it.each([
+    ['127.0.0.1', 4, 'loopback'],
+    ['127.255.0.9', 4, 'loopback'],
+    ['::1', 6, 'loopback'],
+    ['169.254.0.1', 4, 'link-local'],
+    ['fe80::1', 6, 'link-local'],
+    ['febf::1', 6, 'link-local'],
+    ['10.20.30.40', 4, 'external'],
+    ['128.0.0.1', 4, 'external'],
+    ['169.255.0.1', 4, 'external'],
+    ['fec0::1', 6, 'external'],
+    ['fd00::7', 6, 'external'],
+    ['::', 6, 'external'],
+    ['0:0:0:0:0:0:0:2', 6, 'external'],
+  ] as const)('%s is %s', (address, family, kind) => {
+    expect(addressKind(address, family)).toBe(kind);
+  });
+
+  it('an extra service address on lo is external, though lo is flagged internal', () => {
+    const list = selectAddresses(ALL, {}, SERVICE);
+    expect(list.find((a) => a.address === '10.20.30.40')).toEqual({ address: '10.20.30.40', family: 4, loopback: false, linkLocal: false, interfaceName: 'lo' });
+    expect(list.find((a) => a.address === '127.0.0.1')).toMatchObject({ loopback: true, linkLocal: false, interfaceName: 'lo' });
+    expect(list.find((a) => a.address === 'fd00::7')).toMatchObject({ loopback: false, linkLocal: false, interfaceName: 'lo' });
+  });
+
+  it('--no-loopback keeps the service addresses on lo', () => {
+    expect(addresses({ ...ALL, loopback: false }, {}, SERVICE)).toEqual(['10.20.30.40', 'fd00::7']);
+  });
+
+  it('--no-external drops the service addresses on lo (and link-local)', () => {
+    expect(addresses({ ...ALL, external: false }, {}, SERVICE)).toEqual(['127.0.0.1', '::1']);
+  });
+
+  it('a link-local address needs --loopback and --external', () => {
+    expect(addresses({ ...ALL, ipv6: false }, { COAP_NETWORK_INTERFACES: 'eth0' }, SERVICE)).toEqual(['169.254.9.9']);
+    expect(addresses({ ...ALL, loopback: false }, { COAP_NETWORK_INTERFACES: 'eth0' }, SERVICE)).toEqual([]);
+    expect(addresses({ ...ALL, external: false }, { COAP_NETWORK_INTERFACES: 'eth0' }, SERVICE)).toEqual([]);
+  });
+
+  it('an external address on an interface not flagged internal stays external, 127/8 anywhere is loopback', () => {
+    const table: Table = { eth0: [v4('127.0.0.2'), v4('10.0.0.1')] };
+    expect(addresses({ ...ALL, loopback: false }, {}, table)).toEqual(['10.0.0.1']);
+    expect(addresses({ ...ALL, external: false }, {}, table)).toEqual(['127.0.0.2']);
+  });
+});
+
+describe('explaining an empty selection', () => {
+  const LO: Table = { lo: [v4('127.0.0.1', true), v6('::1', 0, true)] };
+
+  it('--no-loopback with only lo addresses', () => {
+    expect(explainEmptySelection({ ...ALL, loopback: false }, {}, LO)).toBe('--no-loopback: only loopback addresses found: 127.0.0.1, ::1');
+    expect(noEndpointMessage({ ...ALL, loopback: false }, {}, LO)).toBe(
+      'no endpoint available! (--no-loopback: only loopback addresses found: 127.0.0.1, ::1)',
+    );
+  });
+
+  it('--no-loopback with loopback and link-local addresses only', () => {
+    const table: Table = { ...LO, eth0: [v6('fe80::1', 2)] };
+    expect(explainEmptySelection({ ...ALL, loopback: false }, {}, table)).toBe(
+      '--no-loopback: only loopback and link-local addresses found: 127.0.0.1, ::1, fe80::1%eth0',
+    );
+  });
+
+  it('--no-external with only external and link-local addresses', () => {
+    const table: Table = { eth0: [v4('192.0.2.2'), v6('fe80::1', 2)] };
+    expect(explainEmptySelection({ ...ALL, external: false }, {}, table)).toBe(
+      '--no-external: only link-local and external addresses found: 192.0.2.2, fe80::1%eth0',
+    );
+  });
+
+  it('--no-ipv6 / --no-ipv4 alone', () => {
+    expect(explainEmptySelection({ ...ALL, ipv4: false }, {}, { lo: [v4('127.0.0.1', true)] })).toBe('--no-ipv4: only IPv4 addresses found: 127.0.0.1');
+    expect(explainEmptySelection({ ...ALL, ipv6: false }, {}, { lo: [v6('::1', 0, true)] })).toBe('--no-ipv6: only IPv6 addresses found: ::1');
+  });
+
+  it('several flags: each names what it excluded', () => {
+    expect(explainEmptySelection({ ...ALL, loopback: false, ipv6: false }, {}, LO)).toBe(
+      '--no-ipv6: IPv6 addresses excluded: ::1; --no-loopback: loopback addresses excluded: 127.0.0.1',
+    );
+  });
+
+  it('--interfaces-pattern matching nothing', () => {
+    expect(explainEmptySelection({ ...ALL, patterns: [/^(?:10\..*)$/] }, {}, LO)).toBe('--interfaces-pattern: matches none of 127.0.0.1, ::1');
+    // the command line form (ServerOptions.interfacesPattern) works as well
+    expect(explainEmptySelection({ ...ALL, interfacesPattern: [/^(?:10\..*)$/] }, {}, LO)).toBe('--interfaces-pattern: matches none of 127.0.0.1, ::1');
+  });
+
+  it('lists at most four addresses', () => {
+    const table: Table = { lo: ['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5', '127.0.0.6'].map((a) => v4(a, true)) };
+    expect(explainEmptySelection({ ...ALL, loopback: false }, {}, table)).toBe(
+      '--no-loopback: only loopback addresses found: 127.0.0.1, 127.0.0.2, 127.0.0.3, 127.0.0.4 and 2 more',
+    );
+  });
+
+  it('no interface left by the environment or the default exclude', () => {
+    expect(explainEmptySelection(ALL, { COAP_NETWORK_INTERFACES: 'eth9' }, LO)).toBe(
+      "no network interface left by COAP_NETWORK_INTERFACES='eth9' (skipped: lo)",
+    );
+    expect(explainEmptySelection(ALL, { COAP_NETWORK_INTERFACES_EXCLUDE: 'lo' }, LO)).toBe(
+      "no network interface left by COAP_NETWORK_INTERFACES_EXCLUDE='lo' (skipped: lo)",
+    );
+    expect(explainEmptySelection(ALL, {}, { docker0: [v4('172.17.0.1')] })).toBe(
+      'no network interface left by the default exclude of container and VM bridges (skipped: docker0)',
+    );
+    expect(explainEmptySelection(ALL, {}, { lo: [] })).toBe('no network interface has an IP address');
+  });
+
+  it('nothing to explain when addresses are selected or the filter itself fails', () => {
+    expect(explainEmptySelection(ALL, {}, LO)).toBeUndefined();
+    expect(noEndpointMessage(ALL, {}, LO)).toBe('no endpoint available!');
+    expect(explainEmptySelection({ ...ALL, loopback: false, external: false }, {}, LO)).toBeUndefined();
+    expect(explainEmptySelection(ALL, { COAP_NETWORK_INTERFACES: '(' }, LO)).toBeUndefined();
+  });
+
+  it('filterOf takes the command line flags', () => {
+    const re = /^(?:x)$/;
+    expect(filterOf({ ...ALL, interfacesPattern: [re] })).toEqual({ ...ALL, patterns: [re] });
+    expect(filterOf(ALL)).toEqual(ALL);
   });
 });
 

@@ -1,5 +1,6 @@
 // Parser of the --psk-file format (dtls.md §3): `identity=<base64 secret>` or `identity=:0x<hex secret>`.
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 
 /** Parsed entries plus one warning per skipped line. */
@@ -67,9 +68,43 @@ function isBase64(text: string): boolean {
   return padding === 0 || (body + padding) % 4 === 0;
 }
 
-/** Reads and parses a psk-file; warnings are also logged when a logger is given. Throws if unreadable. */
+/** What a psk-file line looks like (for messages telling the user what to do). */
+export const PSK_FILE_FORMAT = '<identity>=<base64 secret> or <identity>=:0x<hex secret>';
+
+/** An unreadable psk-file: the message names the file (as given and absolute) and the cause. */
+export class PskFileError extends Error {
+  override readonly name = 'PskFileError';
+  constructor(
+    readonly path: string,
+    /** e.g. `not found`, `permission denied` */
+    readonly reason: string,
+  ) {
+    const abs = resolve(path);
+    super(`PSK file '${path}'${abs !== path ? ` (${abs})` : ''}: ${reason}`);
+  }
+}
+
+/**
+ * Reads and parses a psk-file. Each warning (skipped line) is logged once here when a logger is
+ * given, so callers must not log `warnings` again. Throws a PskFileError if unreadable.
+ */
 export function loadPskFile(path: string, logger?: Logger): PskFileContent {
-  const content = parsePskFile(readFileSync(path, 'utf8'), path);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const reason =
+      e.code === 'ENOENT'
+        ? 'not found'
+        : e.code === 'EACCES' || e.code === 'EPERM'
+          ? 'permission denied'
+          : e.code === 'EISDIR'
+            ? 'is a directory'
+            : e.message;
+    throw new PskFileError(path, reason);
+  }
+  const content = parsePskFile(text, path);
   for (const warning of content.warnings) logger?.warn(warning);
   return content;
 }
