@@ -1,5 +1,6 @@
 // Server command line (cli.md §2.1, §2.2): strict parsing with yargs, group rules, refused features.
 import yargs from 'yargs';
+import { reasonFor, ValueError } from '../config/errors.js';
 import { parseTime } from '../config/time.js';
 import { fullMatchRegex } from '../server/interfaces.js';
 import { parseAddress, parseClusterNode, parseK8sCluster } from './address.js';
@@ -24,6 +25,10 @@ export interface ServerOptions {
   oscore: boolean;
   /** ms, at least 5 */
   notifyInterval: number;
+  /** --log-format (server-main also reads LOG_FORMAT) */
+  logFormat?: string;
+  /** --log-level (server-main also reads LOG_LEVEL) */
+  logLevel?: string;
   storeFile?: string;
   storePassword64?: string;
   /** hours */
@@ -84,7 +89,10 @@ interface OptionSpec {
   shownDefault?: string;
   group: Group;
   help: string;
-  /** converts/validates one parameter; throws an Error with the reason */
+  /**
+   * converts/validates one parameter; throws an Error with the reason (a ValueError for the whole
+   * parameter, or an Error whose message does not repeat the parameter)
+   */
   convert?: (text: string) => unknown;
 }
 
@@ -92,8 +100,8 @@ const CLIENT_AUTH_MODES: readonly ClientAuthMode[] = ['NONE', 'WANTED', 'NEEDED'
 
 /** All options, in usage order. */
 const OPTIONS: readonly OptionSpec[] = [
-  { name: 'loopback', kind: 'flag', negatable: true, defaultOn: true, group: 'shared', help: 'create endpoints on loopback and link-local addresses' },
-  { name: 'external', kind: 'flag', negatable: true, defaultOn: true, group: 'shared', help: 'create endpoints on all other (external) addresses' },
+  { name: 'loopback', kind: 'flag', negatable: true, defaultOn: true, group: 'shared', help: 'create endpoints on loopback addresses (127.0.0.0/8, ::1), and with --external on link-local addresses (169.254.0.0/16, fe80::/10)' },
+  { name: 'external', kind: 'flag', negatable: true, defaultOn: true, group: 'shared', help: 'create endpoints on all other (external) addresses, whatever interface they are on' },
   { name: 'ipv4', kind: 'flag', negatable: true, defaultOn: true, group: 'shared', help: 'create endpoints for IPv4 addresses' },
   { name: 'ipv6', kind: 'flag', negatable: true, defaultOn: true, group: 'shared', help: 'create endpoints for IPv6 addresses' },
   { name: 'tcp', kind: 'flag', negatable: true, defaultOn: true, group: 'shared', help: 'also create coap+tcp and coaps+tcp endpoints' },
@@ -116,7 +124,7 @@ const OPTIONS: readonly OptionSpec[] = [
       try {
         return fullMatchRegex(t, 'interfaces-pattern');
       } catch {
-        throw new Error(`'${t}' is not a valid regular expression`);
+        throw new ValueError(t, 'not a valid regular expression');
       }
     },
   },
@@ -131,6 +139,8 @@ const OPTIONS: readonly OptionSpec[] = [
       return Math.max(MIN_NOTIFY_INTERVAL, ms);
     },
   },
+  { name: 'log-format', kind: 'value', label: 'pretty|json', shownDefault: 'pretty on a terminal, json otherwise', group: 'shared', help: 'log lines: pretty (time of day, level, server tag, message) or json (pino JSON lines); also LOG_FORMAT', convert: oneOf(['pretty', 'json']) },
+  { name: 'log-level', kind: 'value', label: 'level', shownDefault: 'info', group: 'shared', help: 'log level: fatal, error, warn, info, debug, trace or silent; also LOG_LEVEL', convert: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) },
   { name: 'store-file', kind: 'value', label: 'file', group: 'shared', help: 'file to keep the established DTLS connections across restarts: loaded (then deleted) before the servers start, written at shutdown', convert: nonEmpty },
   { name: 'store-password64', kind: 'value', label: 'base64', group: 'shared', help: 'password (base64 encoded bytes) to encrypt the store file (AES-128-CBC); without it the file is written unencrypted', convert: base64 },
   { name: 'store-max-age', kind: 'value', label: 'hours', group: 'shared', help: 'connections idle longer than this are not written to the store file', convert: hours },
@@ -172,7 +182,7 @@ function nonEmpty(t: string): string {
 
 function base64(t: string): string {
   if (t === '' || !/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2,3})?$/.test(t)) {
-    throw new Error('is not base64');
+    throw new Error('not base64');
   }
   return t;
 }
@@ -180,6 +190,15 @@ function base64(t: string): string {
 function hours(t: string): number {
   if (!/^\d+$/.test(t) || !Number.isSafeInteger(Number(t))) throw new Error('expected a number of hours (integer >= 0)');
   return Number(t);
+}
+
+/** A converter accepting one of `values` (case-insensitive), returned in lower case. */
+function oneOf(values: readonly string[]): (t: string) => string {
+  return (t) => {
+    const v = t.toLowerCase();
+    if (!values.includes(v)) throw new Error(`expected one of ${values.join(', ')}`);
+    return v;
+  };
 }
 
 function address(t: string): string {
@@ -336,15 +355,16 @@ export function parseServerArgs(argv: string[]): CliResult {
       continue;
     }
     const texts = (Array.isArray(v) ? v : [v]).map(String);
-    try {
-      if (o.list) {
-        values[camel(o.name)] = texts.flatMap(splitList).map((t) => (o.convert ? o.convert(t) : t));
-      } else {
-        values[camel(o.name)] = o.convert ? o.convert(texts[0]!) : texts[0];
+    const items = o.list ? texts.flatMap(splitList) : [texts[0]!];
+    const converted: unknown[] = [];
+    for (const t of items) {
+      try {
+        converted.push(o.convert ? o.convert(t) : t);
+      } catch (err) {
+        return fail(invalidValue(o.name, t, err));
       }
-    } catch (err) {
-      return fail(`Invalid value for option '--${o.name}': '${texts.join(',')}' ${(err as Error).message}`);
     }
+    values[camel(o.name)] = o.list ? converted : converted[0];
   }
   const options = {
     notifyInterval: 5000,
@@ -355,6 +375,11 @@ export function parseServerArgs(argv: string[]): CliResult {
   const groupError = checkGroups(options);
   if (groupError) return fail(groupError);
   return { kind: 'ok', options };
+}
+
+/** `Invalid value for option '--<name>': '<value>': <reason>`, the value named once (the failing item of a list option). */
+function invalidValue(name: string, value: string, err: unknown): string {
+  return `Invalid value for option '--${name}': '${value}': ${reasonFor(err, value)}`;
 }
 
 /** The group rules of cli.md §2.1/§2.2; returns the violation or undefined. */
@@ -398,6 +423,9 @@ export const REFUSED_FLAGS: Readonly<Record<string, string>> = {
   '--tcp': 'coap+tcp/coaps+tcp endpoints are not available yet',
   '--oscore': 'OSCORE (/oscore, /oscoreInfo) is not available yet',
 };
+
+/** Suffix of the usage entry of a refused flag. */
+export const NOT_AVAILABLE = ' (not available in this version)';
 
 /** Warnings for refused features that are on by default and were not given explicitly. */
 export const DEFAULT_ON_WARNINGS: Readonly<Record<string, string>> = {
@@ -476,7 +504,9 @@ export function usage(): string {
     if (group === 'shared') entry('-h, --help', 'print this usage and exit');
     for (const o of OPTIONS.filter((x) => x.group === group)) {
       let help = o.help;
-      if (o.kind === 'flag' && o.defaultOn !== undefined) help += ` (default: ${o.defaultOn ? 'on' : 'off'})`;
+      // a refused feature shows no default: it is never on
+      if (`--${o.name}` in REFUSED_FLAGS) help += NOT_AVAILABLE;
+      else if (o.kind === 'flag' && o.defaultOn !== undefined) help += ` (default: ${o.defaultOn ? 'on' : 'off'})`;
       else if (o.shownDefault) help += ` (default: ${o.shownDefault})`;
       if (o.list) help += ' (may repeat)';
       entry(synopsis(o), help);

@@ -1,36 +1,76 @@
 #!/usr/bin/env node
 // The `extended-test-server` executable: parse flags, start the servers, run the console (cli.md §4-§6).
-import readline from 'node:readline';
-import pino from 'pino';
-import { parseServerArgs, refusedFlags } from './options.js';
+import { parseServerArgs, refusedFlags, usage } from './options.js';
 import type { CoapServer } from '../coap/server.js';
 import { startApp, type App } from '../server/app.js';
+import { dumpHealth } from '../server/health.js';
+import { startConsole } from '../server/console.js';
 import { createConsoleRestart } from '../restart/console.js';
 import { dtlsConnectorsOf } from '../restart/persist.js';
 import { deleteStoreFile, loadStoreFile, saveStoreFile, storeFileOptions } from '../restart/store-file.js';
+import { createLogger, extractLogArgs, logUsage, resolveLogSettings } from '../log/index.js';
 
 const EXIT_USAGE = 255;
 const EXIT_STARTUP = 1;
+const STARTUP_PREFIX = 'Failed to create extplugtest server:';
+
+/** The usage plus the log options while the option table does not list them. */
+function withLogUsage(text: string): string {
+  return text.includes('--log-format') ? text : `${text}\n\n${logUsage()}`;
+}
+
+/**
+ * One line for the features that are on by default but not available (refusedFlags' warnings, one per
+ * flag, `<flag>: <what> is/are not available in this version, running without …`).
+ */
+function combinedDefaultWarning(warnings: readonly string[]): string | undefined {
+  if (warnings.length <= 1) return warnings[0];
+  const flags: string[] = [];
+  const what: string[] = [];
+  for (const w of warnings) {
+    const m = /^(--[\w-]+): (.+?) (?:is|are) not available in this version\b/.exec(w);
+    if (m === null) return warnings.join('; ');
+    flags.push(m[1]!);
+    what.push(m[2]!);
+  }
+  const list = (items: string[]): string => (items.length === 2 ? items.join(' and ') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`);
+  return `${flags.join(', ')}: not available in this version, running without ${list(what)}`;
+}
+
+/** The start-up failure text: the prefix once, then the reason, or one line per reason. */
+function startupFailure(reasons: readonly string[]): string {
+  if (reasons.length === 1) return `${STARTUP_PREFIX} ${reasons[0]}\n`;
+  return `${STARTUP_PREFIX}\n${reasons.map((r) => `  ${r}\n`).join('')}`;
+}
 
 async function main(): Promise<void> {
-  const result = parseServerArgs(process.argv.slice(2));
+  // the log options are not in the option table: taken out before it parses the rest
+  const logArgs = extractLogArgs(process.argv.slice(2));
+  const result = parseServerArgs(logArgs.argv);
   if (result.kind === 'help') {
-    process.stdout.write(result.text + '\n');
+    process.stdout.write(withLogUsage(result.text) + '\n');
     process.exit(0);
   }
   if (result.kind === 'error') {
-    process.stderr.write(`${result.message}\n\n${result.usage}\n`);
+    process.stderr.write(`${result.message}\n\n${withLogUsage(result.usage)}\n`);
+    process.exit(EXIT_USAGE);
+  }
+  if (logArgs.error !== undefined) {
+    process.stderr.write(`${logArgs.error}\n\n${withLogUsage(usage())}\n`);
     process.exit(EXIT_USAGE);
   }
   const opts = result.options;
-  const logger = pino({ level: process.env.LOG_LEVEL ?? 'info', base: undefined });
+  const { settings, warnings: logWarnings } = resolveLogSettings(logArgs, process.env, process.stdout.isTTY === true);
+  const logger = createLogger(settings);
+  for (const w of logWarnings) logger.warn(w);
   const { refused, warnings } = refusedFlags(opts);
   if (refused.length > 0) {
-    for (const r of refused) process.stderr.write(`Failed to create extplugtest server: ${r}\n`);
+    process.stderr.write(startupFailure(refused));
     process.stderr.write('Exiting\n');
     process.exit(EXIT_STARTUP);
   }
-  for (const w of warnings) logger.warn(w);
+  const defaultWarning = combinedDefaultWarning(warnings);
+  if (defaultWarning !== undefined) logger.warn(defaultWarning);
 
   const store = storeFileOptions(opts);
   let app: App | undefined;
@@ -53,8 +93,9 @@ async function main(): Promise<void> {
     const beforeStart = store === undefined ? undefined : (servers: readonly CoapServer[]) => loadStoreFile(store, dtlsConnectorsOf(servers), logger);
     app = await startApp(opts, logger, () => void exit(0), process.cwd(), beforeStart);
   } catch (err) {
-    process.stderr.write(`Failed to create extplugtest server: ${(err as Error).message}\n`);
-    if (!(err instanceof Error && err.name === 'StartupError') && process.env.LOG_LEVEL === 'debug') process.stderr.write(`${(err as Error).stack}\n`);
+    process.stderr.write(startupFailure([(err as Error).message]));
+    const debug = settings.level === 'debug' || settings.level === 'trace';
+    if (!(err instanceof Error && err.name === 'StartupError') && debug) process.stderr.write(`${(err as Error).stack}\n`);
     process.stderr.write('Exiting\n');
     process.exit(EXIT_STARTUP);
   }
@@ -65,18 +106,17 @@ async function main(): Promise<void> {
     { connectors: () => dtlsConnectorsOf(running.servers), stopServers: () => running.stopServers(), startServers: () => running.startServers() },
     logger,
   );
-  // console commands run one after the other
-  let pending = Promise.resolve();
-  const queue = (task: () => Promise<void>): void => {
-    pending = pending.then(task).catch((err: unknown) => logger.error(`console: ${(err as Error).message}`));
-  };
-  // console: each line is echoed; `exit` stops the servers, `save`/`load` keep the DTLS state (cli.md §5); EOF only stops reading
-  const rl = readline.createInterface({ input: process.stdin, terminal: false });
-  rl.on('line', (line) => {
-    process.stdout.write(`> ${line}\n`);
-    if (line === 'exit') void exit(0);
-    else if (line.startsWith('save')) queue(() => restart.save(line.slice(4)));
-    else if (line.startsWith('load')) queue(() => restart.load(line.slice(4)));
+  // cli.md §5: each line is echoed; empty line → health dump, `exit`, `save`/`load`, `help`; EOF only stops reading
+  startConsole({
+    input: process.stdin,
+    write: (text) => process.stdout.write(text),
+    logger,
+    actions: {
+      health: () => dumpHealth(running.servers, logger, { all: true }),
+      save: (password) => restart.save(password),
+      load: (password) => restart.load(password),
+      exit: () => void exit(0),
+    },
   });
 }
 

@@ -1,11 +1,12 @@
 // Composition of the process: plugtest server (5683) and extended server (5783) on their endpoints.
 import fs from 'node:fs';
 import path from 'node:path';
+import v8 from 'node:v8';
 import type { Logger } from 'pino';
 import { CoapServer } from '../coap/server.js';
 import { UdpConnector } from '../transport/udp-connector.js';
 import { loadProperties, stackConfigFor, portsFor, type Properties, type ServerKind } from '../config/index.js';
-import { selectAddresses, bindAddressOf, type LocalAddress } from './interfaces.js';
+import { selectAddresses, bindAddressOf, noEndpointMessage, type LocalAddress } from './interfaces.js';
 import type { ServerOptions } from '../cli/options.js';
 import { createPlugtestResources } from '../resources/plugtest/index.js';
 import { createExtendedResources } from '../resources/extended/index.js';
@@ -89,7 +90,7 @@ export async function startApp(
     trees.push(tree);
     const server = new CoapServer('PLUG-TEST', tree.root, logger);
     addEndpoints(server, props, 'plugtest', addresses, opts, creds, logger);
-    if (server.endpoints.length === 0) throw new StartupError('no endpoint available!');
+    if (server.endpoints.length === 0) throw new StartupError(noEndpointMessage(opts));
     servers.push(server);
   }
   const extTree = createExtendedResources(resourceOptions);
@@ -106,7 +107,7 @@ export async function startApp(
   // cli.md §3.3: restore without cluster: one coaps endpoint on the wildcard address (equal labels on both instances)
   if (restore !== undefined && clusterOpts === undefined) addRestoreEndpoint(ext, props, opts, creds, logger);
   addEndpoints(ext, props, 'extended', addresses, opts, creds, logger, clusterOpts === undefined && restore === undefined);
-  if (ext.endpoints.length === 0) throw new StartupError('no endpoint available!');
+  if (ext.endpoints.length === 0) throw new StartupError(noEndpointMessage(opts));
   servers.push(ext);
 
   for (const s of servers) {
@@ -139,7 +140,8 @@ export async function startApp(
   }
   for (const t of trees) t.start();
   const health = startHealthLog(servers, props, logger);
-  const heapMb = Math.round(process.memoryUsage().heapTotal / (1024 * 1024));
+  // cli.md §4 step 10: the heap limit (the reference's JVM -Xmx), not the heap in use
+  const heapMb = Math.round(v8.getHeapStatistics().heap_size_limit / (1024 * 1024));
   logger.info(`extplugtest, version ${version}, ${heapMb}MB heap, started ...`);
   const clusterReady = cluster.length > 0 ? waitForClusterReady(cluster, logger) : undefined;
   // cli.md §4 step 12: restore once the cluster is ready

@@ -6,7 +6,7 @@ import { COUNTER_NAMES } from '../coap/stats.js';
 import { startUdpDropsReader } from './udp-drops.js';
 import { observeStatsOf } from '../resources/extended/observe-stats.js';
 
-/** Starts the periodic dump; the returned stop() ends it. */
+/** Starts the periodic dump (only endpoints that counted something); the returned stop() ends it. */
 export function startHealthLog(servers: CoapServer[], props: Properties, logger: Logger): { stop(): void } {
   const interval = props.get<number>('SYS.HEALTH_STATUS_INTERVAL') ?? 0;
   const dropsInterval = props.get<number>('UDP_DROPS_READ_INTERVAL') ?? 0;
@@ -23,32 +23,73 @@ export function startHealthLog(servers: CoapServer[], props: Properties, logger:
   };
 }
 
-/** Logs the counters of every endpoint that saw traffic and starts a new period. */
-export function dumpHealth(servers: CoapServer[], logger: Logger): void {
+/** One counter of a health line: the current period and the total including it. */
+type Row = [key: string, cur: number, all: number];
+
+/** `key cur` or `key cur (all overall)` when earlier periods counted too. */
+function rowText([key, cur, all]: Row): string {
+  return cur === all ? `${key} ${cur}` : `${key} ${cur} (${all} overall)`;
+}
+
+/** The DTLS counters always shown on a DTLS endpoint's line (the others only once they counted). */
+const DTLS_ALWAYS = new Set(['connections', 'handshakes succeeded', 'handshakes failed']);
+
+/** What a connector with DTLS (or cluster) counters provides (src/dtls/connector.ts, src/cluster/cluster-connector.ts). */
+interface GroupProvider {
+  diagnosticGroup?: () => { tag: string; counters: Array<[string, number, number]> } | undefined;
+  transferStats?: () => void;
+}
+
+/** Options of one dump. */
+export interface DumpOptions {
+  /** also endpoints that never counted anything (the console's dump on an empty line) */
+  all?: boolean;
+}
+
+/**
+ * Logs one line per endpoint: the DTLS connections and handshakes (and the other DTLS/cluster counters
+ * that counted) beside the CoAP message counters, the observe relations and the deduplicator size;
+ * then starts a new period. Without `all` only endpoints that ever counted something are logged.
+ * JSON records carry the numbers in `stats` (`dtls`: group tag and rows, `coap`: rows; a row is
+ * [current period, total]).
+ */
+export function dumpHealth(servers: CoapServer[], logger: Logger, opts: DumpOptions = {}): void {
   const now = Date.now();
   for (const s of servers) {
     observeStatsOf(s).transfer();
     for (const ep of s.endpoints) {
-      const counters: Record<string, [number, number]> = {};
-      let any = false;
+      const coap: Row[] = [];
       for (const n of COUNTER_NAMES) {
         const cur = ep.stats.get(n);
         const all = ep.stats.total.get(n)! + cur;
-        if (all > 0) {
-          counters[n] = [cur, all];
-          any = true;
-        }
+        if (all > 0) coap.push([n, cur, all]);
       }
-      if (any) logger.info({ server: s.tag, endpoint: ep.info.uri, counters, observes: ep.relations.size, dedup: ep.dedup.size }, 'health');
       // the DTLS connector's group (and a cluster node's forwarding counters, cluster.md §4.5)
-      const group = (ep.connector as { diagnosticGroup?: () => { tag: string; counters: Array<[string, number, number]> } | undefined }).diagnosticGroup?.();
-      if (group !== undefined) {
-        const rows: Record<string, [number, number]> = {};
-        for (const [k, cur, all] of group.counters) if (cur > 0 || all > 0) rows[k] = [cur, k === 'connections' ? cur : all + cur];
-        if (Object.keys(rows).length > 0) logger.info({ server: s.tag, endpoint: ep.info.uri, group: group.tag, counters: rows }, 'health');
+      const connector = ep.connector as GroupProvider;
+      const group = connector.diagnosticGroup?.();
+      const dtls: Row[] = [];
+      let dtlsCounted = false;
+      for (const [k, cur, total] of group?.counters ?? []) {
+        // `connections` is a gauge: its current value is also its total
+        const all = k === 'connections' ? cur : total + cur;
+        if (all > 0) dtlsCounted = true;
+        if (all > 0 || DTLS_ALWAYS.has(k)) dtls.push([k, cur, all]);
+      }
+      if (opts.all || coap.length > 0 || dtlsCounted) {
+        const sections: string[] = [];
+        if (dtls.length > 0) sections.push(dtls.map(rowText).join(', '));
+        sections.push(coap.length > 0 ? coap.map(rowText).join(', ') : 'no messages');
+        sections.push(`observes ${ep.relations.size}, dedup ${ep.dedup.size}`);
+        const stats = {
+          ...(group !== undefined ? { dtls: { group: group.tag, counters: Object.fromEntries(dtls.map(([k, c, a]) => [k, [c, a]])) } } : {}),
+          coap: Object.fromEntries(coap.map(([k, c, a]) => [k, [c, a]])),
+          observes: ep.relations.size,
+          dedup: ep.dedup.size,
+        };
+        logger.info({ server: s.tag, endpoint: ep.info.uri, stats }, `health ${ep.info.uri}: ${sections.join('; ')}`);
       }
       ep.stats.transfer(now);
-      (ep.connector as { transferStats?: () => void }).transferStats?.();
+      connector.transferStats?.();
     }
   }
 }

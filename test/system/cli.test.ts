@@ -20,11 +20,12 @@ interface Run {
 }
 
 /** Runs the server binary in a fresh temp dir (for runs that end by themselves). */
-function runServer(args: string[], opts: { properties?: string; timeoutMs?: number } = {}): Promise<Run & { cwd: string }> {
+function runServer(args: string[], opts: { properties?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<Run & { cwd: string }> {
   const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'extplugtest-cli-'));
   if (opts.properties !== undefined) fs.writeFileSync(path.join(cwd, 'Californium3.properties'), opts.properties);
+  const env = { ...process.env, ...opts.env };
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [SERVER_MAIN, ...args], { cwd, timeout: opts.timeoutMs ?? 15_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [SERVER_MAIN, ...args], { cwd, env, timeout: opts.timeoutMs ?? 15_000 }, (err, stdout, stderr) => {
       const e = err as (Error & { code?: number | string; killed?: boolean }) | null;
       if (e?.killed) return reject(new Error(`server ${args.join(' ')} did not end:\n${stdout}\n${stderr}`));
       if (e && typeof e.code === 'string') return reject(e);
@@ -246,6 +247,75 @@ describe('command line', () => {
     expect(r.stderr).toMatch(/^Failed to create extplugtest server: /m);
   });
 
+  it('--notify-interval=abc: exit 255, the message names the bad value once, then the usage', async () => {
+    const r = await runServer(['--notify-interval=abc']);
+    cleanup.push(r.cwd);
+    expect(r.code).toBe(255);
+    expect(r.stdout).toBe('');
+    const [message, rest] = [r.stderr.split('\n\n')[0], r.stderr.split('\n\n').slice(1).join('\n\n')];
+    expect(message).toBe("Invalid value for option '--notify-interval': 'abc': not a time like 2[s] (units ns, ys, ms, s, min, h, d)");
+    expect(rest).toMatch(/^Usage: extended-test-server /);
+  });
+
+  it.each([
+    [['--k8s-monitor', '8080'], "Invalid value for option '--k8s-monitor': '8080': not an address like :5684, host:5684 or [::1]:5684"],
+    [['--dtls-cluster=:5784;:5884;x'], "Invalid value for option '--dtls-cluster': ':5784;:5884;x': node-id 'x' is not an integer"],
+  ])('conversion error %j: the value once', async (args, message) => {
+    const r = await runServer(args);
+    cleanup.push(r.cwd);
+    expect(r.code).toBe(255);
+    expect(r.stderr.split('\n')[0]).toBe(message);
+  });
+
+  it('--help marks the flags whose feature this version does not have', async () => {
+    const r = await runServer(['--help']);
+    cleanup.push(r.cwd);
+    expect(r.code).toBe(0);
+    const entries = r.stdout.replace(/\n {36}/g, ' ').split('\n');
+    for (const flag of Object.keys(REFUSED_FLAGS)) {
+      const entry = entries.find((l) => l.startsWith(`  --[no-]${flag.slice(2)} `));
+      expect(entry, flag).toMatch(/ \(not available in this version\)$/);
+    }
+    for (const flag of ['--[no-]loopback', '--k8s-monitor=<address>', '--psk-file=<file>', '--store-file=<file>']) {
+      const entry = entries.find((l) => l.startsWith(`  ${flag} `));
+      expect(entry, flag).toBeDefined();
+      expect(entry, flag).not.toContain('not available');
+    }
+  });
+
+  it('two refused flags: one message each, exit 1', async () => {
+    const r = await runServer(['--no-external', '--tcp', '--oscore']);
+    cleanup.push(r.cwd);
+    expect(r.code).toBe(1);
+    const lines = r.stderr.split('\n');
+    for (const flag of ['--tcp', '--oscore']) {
+      expect(lines.filter((l) => l.includes(`${flag}: not supported by this version of extplugtest`)), r.stderr).toHaveLength(1);
+    }
+    expect(r.stderr.split('not supported by this version').length - 1, r.stderr).toBe(2);
+    expect(lines.filter((l) => l === 'Exiting')).toHaveLength(1);
+    expect(r.stdout + r.stderr).not.toMatch(/started \.\.\./);
+  });
+
+  it('--no-loopback with only loopback addresses (COAP_NETWORK_INTERFACES=lo): exit 1, no endpoint, naming the cause', async () => {
+    const r = await runServer(['--no-loopback'], { env: { COAP_NETWORK_INTERFACES: 'lo' } });
+    cleanup.push(r.cwd);
+    expect(r.code).toBe(1);
+    const found = hasIpv6Loopback() ? '127.0.0.1, ::1' : '127.0.0.1';
+    expect(r.stderr).toBe(`Failed to create extplugtest server: no endpoint available! (--no-loopback: only loopback addresses found: ${found})\nExiting\n`);
+    expect(r.stdout + r.stderr).not.toMatch(/started \.\.\./);
+  });
+
+  it('--psk-file naming a missing file: exit 1, the message names the file and what to do', async () => {
+    const r = await runServer(['--no-external', '--no-tcp', '--no-oscore', '--psk-file', 'nope.txt']);
+    cleanup.push(r.cwd);
+    expect(r.code).toBe(1);
+    const abs = path.join(fs.realpathSync(r.cwd), 'nope.txt');
+    expect(r.stderr).toBe(
+      `Failed to create extplugtest server: DTLS credentials: --psk-file: PSK file 'nope.txt' (${abs}): not found; ` +
+        'create it or correct the path (lines <identity>=<base64 secret> or <identity>=:0x<hex secret>), or leave out --psk-file\nExiting\n',
+    );
+  });
+
   // flags of features this version refuses (cli.md; options.ts REFUSED_FLAGS shrinks as features arrive)
   const refusable: Array<[string, string[]]> = (
     [
@@ -312,16 +382,17 @@ describe('properties file', () => {
     expect(modules).toEqual([...modules].sort());
   });
 
-  it('an invalid value (COAP.ACK_TIMEOUT=abc) stops start-up with exit 1 naming the key and the value', async () => {
-    const r = await runServer(['--no-external'], { properties: 'COAP.ACK_TIMEOUT=abc\n' });
+  it('an invalid value (COAP.ACK_TIMEOUT=abc) stops start-up with exit 1 naming file, line, key and value', async () => {
+    const properties = '# my settings\n\nCOAP.ACK_TIMEOUT=abc\n';
+    const r = await runServer(['--no-external'], { properties });
     cleanup.push(r.cwd);
     expect(r.code).toBe(1);
-    const line = r.stderr.split('\n').find((l) => l.includes('COAP.ACK_TIMEOUT'));
-    expect(line, r.stderr).toBeDefined();
-    expect(line).toContain('abc');
+    expect(r.stderr).toBe(
+      'Failed to create extplugtest server: Californium3.properties:3: COAP.ACK_TIMEOUT=abc: expected a time like 2[s], at least 1[ms]\nExiting\n',
+    );
     expect(r.stdout + r.stderr).not.toMatch(/started \.\.\./);
     // the file is not rewritten
-    expect(fs.readFileSync(path.join(r.cwd, 'Californium3.properties'), 'utf8')).toBe('COAP.ACK_TIMEOUT=abc\n');
+    expect(fs.readFileSync(path.join(r.cwd, 'Californium3.properties'), 'utf8')).toBe(properties);
   });
 
   it.each([['PLUGTEST.COAP.MAX_MESSAGE_SIZE=-5'], ['COAP.COAP_PORT=70000'], ['COAP.DEDUPLICATOR=SOMETIMES'], ['PLUGTEST.COAP.COAP_PORT=x']])(
@@ -333,9 +404,9 @@ describe('properties file', () => {
       const [key, value] = kv.split('=') as [string, string];
       const line = r.stderr.split('\n').find((l) => l.startsWith('Failed to create'));
       expect(line, r.stderr).toBeDefined();
-      // the key must be named exactly (a PLUGTEST. key must not be reported as the extended server's key)
+      // the key must be named exactly (a PLUGTEST. key must not be reported as the extended server's key), as in the file
       expect(line).toMatch(new RegExp(`(^|[^A-Z_.])${key.replace(/\./g, '\\.')}([^A-Z_.]|$)`));
-      expect(line).toContain(`'${value}'`);
+      expect(line).toContain(`: Californium3.properties:1: ${kv}: expected `);
     },
   );
 
@@ -374,6 +445,23 @@ describe('properties file', () => {
       expect(option(response, Opt.BLOCK2)?.toString('hex')).toBe('0e');
       expect(response.payload.toString()).toBe('x'.repeat(10) + '*'.repeat(1014));
     });
+  });
+});
+
+describe('--psk-file warnings', () => {
+  it('each skipped line is warned about once', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'extplugtest-psk-'));
+    cleanup.push(dir);
+    const file = path.join(dir, 'psk.txt');
+    fs.writeFileSync(file, 'me=:0x0102\nbroken line\n');
+    const sp = await startServer({ args: ['--no-external', '--no-tcp', '--no-oscore', '--psk-file', file] });
+    try {
+      const out = sp.output();
+      expect(out.split(`${file}:2: missing '=', line skipped`).length - 1, out).toBe(1);
+      expect(out.split('line skipped').length - 1, out).toBe(1);
+    } finally {
+      await sp.stop();
+    }
   });
 });
 

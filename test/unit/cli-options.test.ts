@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   type CliResult,
   DEFAULT_ON_WARNINGS,
+  NOT_AVAILABLE,
   REFUSED_FLAGS,
   type ServerOptions,
   parseServerArgs,
@@ -135,7 +136,7 @@ describe('strict parsing', () => {
   it('takes a following token that is no known option as the parameter', () => {
     expect(ok(['--psk-file', '--not-an-option']).pskFile).toBe('--not-an-option');
     expect(ok(['--store-file', '-', '--store-max-age', '0']).storeFile).toBe('-');
-    expect(error(['--notify-interval', '-5'])).toMatch(/^Invalid value for option '--notify-interval': '-5' must not be negative/);
+    expect(error(['--notify-interval', '-5'])).toBe("Invalid value for option '--notify-interval': '-5': must not be negative");
   });
 
   it('reports unknown options before help', () => {
@@ -190,6 +191,38 @@ describe('help', () => {
     }
     for (const line of text.split('\n')) expect(line.length, line).toBeLessThanOrEqual(100);
   });
+
+  /** The help text of one option's usage entry (continuation lines joined). */
+  function entryOf(flag: string): string {
+    const lines = usage().split('\n');
+    const i = lines.findIndex((l) => l.startsWith(`  ${flag} `) || l === `  ${flag}`);
+    expect(i, flag).toBeGreaterThanOrEqual(0);
+    const parts = [lines[i]!.slice(2 + flag.length)];
+    for (let j = i + 1; j < lines.length && /^ {36}\S/.test(lines[j]!); j++) parts.push(lines[j]!);
+    return parts.map((p) => p.trim()).join(' ');
+  }
+
+  it('marks the flags of features this version does not have, without a default', () => {
+    expect(NOT_AVAILABLE).toBe(' (not available in this version)');
+    expect(Object.keys(REFUSED_FLAGS).sort()).toEqual(['--oscore', '--tcp']);
+    expect(entryOf('--[no-]tcp')).toBe('also create coap+tcp and coaps+tcp endpoints (not available in this version)');
+    expect(entryOf('--[no-]oscore')).toBe('plugtest server: OSCORE stack with /oscore and /oscoreInfo (not available in this version)');
+    expect(usage().replace(/\n +/g, ' ').split('not available in this version').length - 1).toBe(Object.keys(REFUSED_FLAGS).length);
+  });
+
+  it.each(['--[no-]loopback', '--[no-]plugtest', '--k8s-monitor=<address>', '--k8s-restore=<address>', '--local-restore=<address>', '--store-file=<file>', '--psk-file=<file>'])(
+    '%s (available) is not marked',
+    (flag) => {
+      expect(entryOf(flag)).not.toContain('not available');
+    },
+  );
+
+  it('--[no-]loopback and --[no-]external describe the classification by address', () => {
+    expect(entryOf('--[no-]loopback')).toBe(
+      'create endpoints on loopback addresses (127.0.0.0/8, ::1), and with --external on link-local addresses (169.254.0.0/16, fe80::/10) (default: on)',
+    );
+    expect(entryOf('--[no-]external')).toBe('create endpoints on all other (external) addresses, whatever interface they are on (default: on)');
+  });
 });
 
 describe('--notify-interval', () => {
@@ -233,19 +266,50 @@ describe('valued options', () => {
   });
 
   it.each([
-    [['--client-auth=wanted'], "Invalid value for option '--client-auth': 'wanted' expected one of NONE, WANTED, NEEDED (case-sensitive)"],
-    [['--store-file=f', '--store-max-age=x'], "Invalid value for option '--store-max-age': 'x' expected a number of hours (integer >= 0)"],
-    [['--store-file=f', '--store-max-age=1', '--store-password64=%%%'], "Invalid value for option '--store-password64': '%%%' is not base64"],
-    [['--psk-file='], "Invalid value for option '--psk-file': '' must not be empty"],
-    [['--interfaces-pattern=(unclosed'], "Invalid value for option '--interfaces-pattern': '(unclosed' '(unclosed' is not a valid regular expression"],
-    [['--k8s-monitor=8080'], "Invalid value for option '--k8s-monitor': '8080' '8080' is not an address like :5684, host:5684 or [::1]:5684"],
-    [['--k8s-monitor=:99999'], "Invalid value for option '--k8s-monitor': ':99999' ':99999' has an invalid port"],
-    [['--k8s-monitor=::1:80'], "Invalid value for option '--k8s-monitor': '::1:80' '::1:80': IPv6 literals need brackets, e.g. [::1]:5684"],
-    [['--dtls-cluster=:5784;:5884'], "Invalid value for option '--dtls-cluster': ':5784;:5884' a cluster definition must contain 3 parts, <dtls-intf>;<mgmt-intf>;nodeid (was ':5784;:5884')"],
-    [['--dtls-cluster=:5784;:5884;x'], "Invalid value for option '--dtls-cluster': ':5784;:5884;x' node-id 'x' of ':5784;:5884;x' is not an integer"],
-    [['--k8s-dtls-cluster=:5784;:5884'], "Invalid value for option '--k8s-dtls-cluster': ':5784;:5884' a k8s cluster definition must contain 3 parts, <dtls-intf>;<mgmt-intf>;<external-mgmt-port> (was ':5784;:5884')"],
+    [['--client-auth=wanted'], "Invalid value for option '--client-auth': 'wanted': expected one of NONE, WANTED, NEEDED (case-sensitive)"],
+    [['--store-file=f', '--store-max-age=x'], "Invalid value for option '--store-max-age': 'x': expected a number of hours (integer >= 0)"],
+    [['--store-file=f', '--store-max-age=1', '--store-password64=%%%'], "Invalid value for option '--store-password64': '%%%': not base64"],
+    [['--psk-file='], "Invalid value for option '--psk-file': '': must not be empty"],
+    [['--interfaces-pattern=(unclosed'], "Invalid value for option '--interfaces-pattern': '(unclosed': not a valid regular expression"],
+    [['--k8s-monitor=8080'], "Invalid value for option '--k8s-monitor': '8080': not an address like :5684, host:5684 or [::1]:5684"],
+    [['--k8s-monitor=:99999'], "Invalid value for option '--k8s-monitor': ':99999': invalid port"],
+    [['--k8s-monitor=::1:80'], "Invalid value for option '--k8s-monitor': '::1:80': IPv6 literals need brackets, e.g. [::1]:5684"],
+    [['--k8s-restore=[nope]:80'], "Invalid value for option '--k8s-restore': '[nope]:80': invalid IPv6 literal"],
+    [['--local-restore=bad host:80', '--other-restore=h:1'], "Invalid value for option '--local-restore': 'bad host:80': invalid host name"],
+    [['--dtls-cluster=:5784;:5884'], "Invalid value for option '--dtls-cluster': ':5784;:5884': a cluster definition must contain 3 parts, <dtls-intf>;<mgmt-intf>;nodeid"],
+    [['--dtls-cluster=:5784;:5884;x'], "Invalid value for option '--dtls-cluster': ':5784;:5884;x': node-id 'x' is not an integer"],
+    // a bad part is named as the part
+    [['--dtls-cluster=:5784;5884;1'], "Invalid value for option '--dtls-cluster': ':5784;5884;1': '5884' is not an address like :5684, host:5684 or [::1]:5684"],
+    [['--dtls-cluster-group=a:1,b'], "Invalid value for option '--dtls-cluster-group': 'b': not an address like :5684, host:5684 or [::1]:5684"],
+    [['--k8s-dtls-cluster=:5784;:5884'], "Invalid value for option '--k8s-dtls-cluster': ':5784;:5884': a k8s cluster definition must contain 3 parts, <dtls-intf>;<mgmt-intf>;<external-mgmt-port>"],
+    [['--k8s-dtls-cluster=:5784;:5884;x'], "Invalid value for option '--k8s-dtls-cluster': ':5784;:5884;x': invalid port 'x'"],
+    [['--notify-interval=abc'], "Invalid value for option '--notify-interval': 'abc': not a time like 2[s] (units ns, ys, ms, s, min, h, d)"],
+    [['--notify-interval=99999999999999999[d]'], "Invalid value for option '--notify-interval': '99999999999999999[d]': out of range"],
   ])('%j', (argv, message) => {
     expect(error(argv)).toBe(message);
+  });
+
+  it.each([
+    ['--notify-interval=abc'],
+    ['--notify-interval=2[x]'],
+    ['--client-auth=wanted'],
+    ['--interfaces-pattern=[z-a]'],
+    ['--k8s-monitor=8080'],
+    ['--k8s-monitor=:99999'],
+    ['--k8s-monitor=::1:80'],
+    ['--k8s-monitor=bad_host!:80'],
+    ['--dtls-cluster=:5784;:5884'],
+    ['--dtls-cluster=:5784;:5884;x'],
+    ['--dtls-cluster-group=nope'],
+    ['--k8s-dtls-cluster=:5784;:5884'],
+    ['--k8s-dtls-cluster=:5784;:5884;99999'],
+    ['--store-password64=%%%'],
+    ['--restore-max-age=1.5'],
+  ])('%s names the bad value once', (arg) => {
+    const value = arg.slice(arg.indexOf('=') + 1);
+    const message = error([arg]);
+    expect(message.startsWith(`Invalid value for option '${arg.slice(0, arg.indexOf('='))}': '${value}': `), message).toBe(true);
+    expect(message.split(value).length - 1, message).toBe(1);
   });
 
   it('accepts the address syntax forms', () => {
@@ -330,6 +394,18 @@ describe('refusedFlags', () => {
 
   it('refuses explicit --tcp and --oscore', () => {
     expect(refusedFlags(ok(['--tcp', '--oscore']))).toEqual({ refused: [msg('--tcp'), msg('--oscore')], warnings: [] });
+  });
+
+  it('gives one message per refused flag, each without a prefix (the caller prints that once)', () => {
+    const { refused } = refusedFlags(ok(['--tcp', '--oscore']));
+    expect(refused).toEqual([
+      '--tcp: not supported by this version of extplugtest (coap+tcp/coaps+tcp endpoints are not available yet)',
+      '--oscore: not supported by this version of extplugtest (OSCORE (/oscore, /oscoreInfo) is not available yet)',
+    ]);
+    for (const r of refused) {
+      expect(r).not.toMatch(/Failed to create|Exiting/);
+      expect(r.split('not supported by this version').length - 1).toBe(1);
+    }
   });
 
   it.each([[['--k8s-monitor=:8080']], [['--k8s-restore=:5884', '--restore-max-age=1']], [['--local-restore=:5884', '--other-restore=h:5884']]])(
