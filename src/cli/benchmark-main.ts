@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The `benchmark-client` executable: many simulated CoAP/DTLS clients against one server (clients.md §3).
 import { UsageError } from '../clients/common-options.js';
-import { parseBenchmarkArgs } from '../clients/benchmark/options.js';
+import { MissingUriError, parseBenchmarkArgs } from '../clients/benchmark/options.js';
 import { EXIT_FAILED, runBenchmark } from '../clients/benchmark/run.js';
 import { packageVersion } from '../server/version.js';
 
@@ -12,7 +12,8 @@ async function main(): Promise<number> {
     cmd = parseBenchmarkArgs(args, process.env, packageVersion(), (text) => process.stdout.write(text));
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    process.stderr.write(`${err.message}\n(see --help)\n`);
+    if (err instanceof MissingUriError) process.stderr.write(`${err.message}\n\n${err.usage}\n`);
+    else process.stderr.write(`${err.message}\n(see --help)\n`);
     return EXIT_FAILED;
   }
   if (!cmd) return 0;

@@ -1,16 +1,20 @@
 #!/usr/bin/env node
-// The `extplugtest-client` executable: one CoAP request (or an observation) and its response printed.
+// The `extplugtest-client` executable: one CoAP request (or an observation) and its response printed in the layout of
+// Californium's clients (request block, `>>> DTLS(...)` session lines, response block); `-v` traces every message.
 import { CoapEndpoint } from '../coap/endpoint.js';
 import { DEFAULT_STACK_CONFIG } from '../coap/stack-config.js';
-import { request } from '../coap/client-layer.js';
-import { Code, type CoapMessage } from '../coap/message.js';
-import type { EndpointContext } from '../transport/connector.js';
-import { clientParser, toClientOptions, UsageError, type ClientOptions } from '../clients/common-options.js';
-import { messageLines } from '../clients/print.js';
-import { createClientTransport, describeSession } from '../clients/transport.js';
+import { request, type ClientExchange } from '../coap/client-layer.js';
+import { CON, NON, Code, type CoapMessage } from '../coap/message.js';
+import { clientParser, toClientOptions, type ClientOptions } from '../clients/common-options.js';
+import type { ConnectionRefusedError } from '../clients/connected-transport.js';
+import { MessageTap } from '../clients/message-tap.js';
+import { requestLines, responseLines, sessionLines, traceLine } from '../clients/print.js';
+import { createClientTransport, uriHostOptions } from '../clients/transport.js';
 import { packageVersion } from '../server/version.js';
 
 const EXIT_USAGE = 255;
+/** Exit status when no (complete) response arrived: timeout, reset, refused destination. */
+const EXIT_NO_RESPONSE = 1;
 
 interface Args {
   observe?: number;
@@ -21,7 +25,8 @@ function parse(argv: string[]): { opts: ClientOptions; extra: Args } | undefined
   const parser = clientParser(
     argv,
     'extplugtest-client',
-    'Usage: $0 [options] <uri>\n\nSends one CoAP request and prints the response. Example:\n  $0 -m GET -i Client_identity -s secretPSK --cid-length 6 coaps://127.0.0.1:5784/mycontext',
+    'Usage: $0 [options] <uri>\n\nSends one CoAP request and prints the request, the DTLS session (coaps) and the response. Example:\n' +
+      '  $0 -m GET -i Client_identity -s secretPSK --cid-length 6 coaps://127.0.0.1:5784/mycontext',
     packageVersion(),
   )
     .option('observe', { type: 'number', describe: 'observe the resource and print this many notifications (then cancel)' })
@@ -29,6 +34,10 @@ function parse(argv: string[]): { opts: ClientOptions; extra: Args } | undefined
   const args = parser.parseSync() as Record<string, unknown>;
   if (args.help || args.version) return undefined;
   return { opts: toClientOptions(args), extra: { observe: args.observe as number | undefined, timeout: Number(args.timeout) } };
+}
+
+function out(text: string): void {
+  process.stdout.write(text);
 }
 
 async function main(): Promise<number> {
@@ -41,24 +50,48 @@ async function main(): Promise<number> {
   }
   if (!parsed) return 0;
   const { opts, extra } = parsed;
-  const transport = await createClientTransport(opts);
-  const ep = new CoapEndpoint({ connector: transport.connector, config: { ...DEFAULT_STACK_CONFIG, maxMessageSize: 1024, preferredBlockSize: 1024 } });
+  let refused: ConnectionRefusedError | undefined;
+  let finish: (() => void) | undefined;
+  const transport = await createClientTransport(opts, {
+    onRefused: (err) => {
+      if (refused !== undefined || finish === undefined) return;
+      refused = err;
+      finish();
+    },
+  });
+  const tap = new MessageTap(transport.connector);
+  const ep = new CoapEndpoint({ connector: tap, config: { ...DEFAULT_STACK_CONFIG, maxMessageSize: 1024, preferredBlockSize: 1024 } });
+  let requestPrinted = false;
+  let sentAt = 0;
+  tap.onSend = (m, ctx) => {
+    if (!requestPrinted && m.code > 0 && m.code < 32) {
+      requestPrinted = true;
+      sentAt = performance.now();
+      out(requestLines(m).join('\n') + '\n\n');
+    }
+    if (opts.verbose) out(traceLine('send', m, ctx) + '\n');
+  };
+  if (opts.verbose) tap.onReceive = (m, ctx) => out(traceLine('receive', m, ctx) + '\n');
   await ep.start();
-  const ctx: EndpointContext = await transport.resolve();
   const path = decodeURIComponent(opts.uri.pathname).split('/').filter((s) => s.length > 0);
   const query = opts.uri.search.length > 1 ? opts.uri.search.slice(1).split('&').map(decodeURIComponent) : [];
   const withBody = opts.method === Code.POST || opts.method === Code.PUT || opts.method === Code.FETCH || opts.method === Code.PATCH || opts.method === Code.IPATCH;
-  const print = (prefix: string, m: CoapMessage) => {
-    process.stdout.write(`${prefix}\n${messageLines(m).join('\n')}\n`);
-  };
   let status = 0;
+  let ex: ClientExchange | undefined;
   await new Promise<void>((resolve) => {
     let notifications = 0;
-    const ex = request(
+    let done = false;
+    finish = () => {
+      if (done) return;
+      done = true;
+      resolve();
+    };
+    ex = request(
       ep,
       {
         method: opts.method,
-        type: opts.con ? 0 : 1,
+        type: opts.con ? CON : NON,
+        options: uriHostOptions(opts.uri),
         path,
         query,
         payload: opts.payload,
@@ -67,30 +100,35 @@ async function main(): Promise<number> {
         observe: extra.observe !== undefined ? 0 : undefined,
         timeout: extra.timeout,
       },
-      ctx,
+      transport.destination,
       {
-        onResponse: (m, rctx) => {
-          const session = describeSession(rctx);
-          if (session) process.stdout.write(session + '\n');
-          print('Response:', m);
-          if (extra.observe === undefined || !ex.isObserving || extra.observe <= 0) resolve();
+        onResponse: (m: CoapMessage, rctx) => {
+          const rtt = performance.now() - sentAt;
+          const session = sessionLines(rctx);
+          if (session) out(session.join('\n') + '\n\n');
+          out(`Time elapsed (ms): ${Math.round(rtt)}\n${responseLines(m, { rttMs: rtt }).join('\n')}\n`);
+          if (extra.observe === undefined || !ex?.isObserving || extra.observe <= 0) finish!();
         },
-        onNotification: (m) => {
+        onNotification: (m: CoapMessage) => {
           notifications++;
-          print(`Notification ${notifications}:`, m);
-          if (notifications >= (extra.observe ?? 0) || !ex.isObserving) {
-            ex.cancel();
-            resolve();
-          }
+          out(`\nNotification ${notifications}:\n${responseLines(m).join('\n')}\n`);
+          if (notifications >= (extra.observe ?? 0) || !ex?.isObserving) finish!();
         },
         onError: (err) => {
-          process.stdout.write(`No response received (${err.message}).\n`);
-          status = 1;
-          resolve();
+          if (refused) return;
+          out(`No response received (${err.message}).\n`);
+          status = EXIT_NO_RESPONSE;
+          finish!();
         },
       },
     );
   });
+  finish = undefined;
+  if (refused) {
+    process.stderr.write(`${opts.uri.href}: ${refused.message}\n`);
+    status = EXIT_NO_RESPONSE;
+  }
+  ex?.cancel();
   await ep.stop();
   return status;
 }

@@ -2,9 +2,10 @@
 // The `receivetest-client` executable: one POST to `/requests` and the device's request history printed (clients.md §6).
 import { CoapEndpoint } from '../coap/endpoint.js';
 import { DEFAULT_STACK_CONFIG, type CoapStackConfig } from '../coap/stack-config.js';
-import { request } from '../coap/client-layer.js';
+import { request, type ClientExchange } from '../coap/client-layer.js';
 import { CON, Code, NON, type CoapMessage } from '../coap/message.js';
 import { clientParser, commonOptionDefinitions, toClientOptions, UsageError, type ClientOptions } from '../clients/common-options.js';
+import type { ConnectionRefusedError } from '../clients/connected-transport.js';
 import { createClientTransport } from '../clients/transport.js';
 import { UUID_FILE, loadDeviceId } from '../clients/receivetest/device-id.js';
 import { DEFAULT_HOST, REQUESTS_PATH, receivetestTarget } from '../clients/receivetest/target.js';
@@ -12,6 +13,8 @@ import { NO_RESPONSE, responseOutput } from '../clients/receivetest/output.js';
 import { packageVersion } from '../server/version.js';
 
 const EXIT_USAGE = 255;
+/** Exit status when no response arrived (timeout, reset, refused destination). */
+const EXIT_NO_RESPONSE = 1;
 /** Response timeout of NON requests when --timeout is not given (CON requests end with their retransmissions). */
 const NON_TIMEOUT_MS = 30_000;
 
@@ -30,7 +33,8 @@ interface Args {
 }
 
 function parse(argv: string[]): { opts: ClientOptions; extra: Args } | undefined {
-  const { method: _method, ...definitions } = commonOptionDefinitions();
+  // the receive test always POSTs (no --method); -v is defined once below with its own meaning
+  const { method: _method, verbose, ...definitions } = commonOptionDefinitions();
   const parser = clientParser(
     argv,
     'receivetest-client',
@@ -40,7 +44,7 @@ function parse(argv: string[]): { opts: ClientOptions; extra: Args } | undefined
     packageVersion(),
     definitions,
   )
-    .option('verbose', { ...definitions.verbose, describe: 'list the history decoded (JSON and CBOR responses)' })
+    .option('verbose', { ...verbose, describe: 'list the history decoded (JSON and CBOR responses)' })
     .option('reset-uuid', { type: 'boolean', default: false, describe: `create a new device id (${UUID_FILE})` })
     .option('timeout', { type: 'number', describe: 'response timeout in ms (default: CON until the retransmissions end, NON 30000)' });
   const args = parser.parseSync() as Record<string, unknown>;
@@ -63,15 +67,27 @@ async function main(): Promise<number> {
   const device = loadDeviceId(process.cwd(), extra.resetUuid);
   const preview = receivetestTarget(opts.uri, device.id, Date.now());
   if (preview.extra !== undefined) process.stdout.write(`extra: ${preview.extra}\n`);
-  const transport = await createClientTransport({ ...opts, uri: preview.base });
+  let refused: ConnectionRefusedError | undefined;
+  let finish: ((output: string | undefined) => void) | undefined;
+  const transport = await createClientTransport(
+    { ...opts, uri: preview.base },
+    {
+      onRefused: (err) => {
+        if (refused !== undefined || finish === undefined) return;
+        refused = err;
+        finish(undefined);
+      },
+    },
+  );
   const ep = new CoapEndpoint({ connector: transport.connector, config: RECEIVETEST_STACK_CONFIG });
   await ep.start();
-  const ctx = await transport.resolve();
   const started = performance.now();
   // the request id carries the send time
   const target = receivetestTarget(opts.uri, device.id, Date.now());
-  const output = await new Promise<string>((resolve) => {
-    request(
+  let ex: ClientExchange | undefined;
+  const output = await new Promise<string | undefined>((resolve) => {
+    finish = resolve;
+    ex = request(
       ep,
       {
         method: Code.POST,
@@ -83,16 +99,23 @@ async function main(): Promise<number> {
         accept: opts.contentType,
         timeout: extra.timeout ?? (opts.con ? undefined : NON_TIMEOUT_MS),
       },
-      ctx,
+      transport.destination,
       {
         onResponse: (m: CoapMessage) => resolve(responseOutput(m, Math.floor(performance.now() - started), opts.verbose)),
-        onError: () => resolve(NO_RESPONSE + '\n'),
+        onError: () => resolve(undefined),
       },
     );
   });
-  process.stdout.write(output);
+  finish = undefined;
+  ex?.cancel();
   await ep.stop();
-  return 0;
+  if (output !== undefined) {
+    process.stdout.write(output);
+    return 0;
+  }
+  process.stdout.write(NO_RESPONSE + '\n');
+  if (refused) process.stderr.write(`${target.text}: ${refused.message}\n`);
+  return EXIT_NO_RESPONSE;
 }
 
 main().then(

@@ -9,6 +9,7 @@ import { generateRawPublicKeyIdentity, localIdentity } from '../dtls/local-ident
 import { UsageError, type AuthMode, type ClientOptions } from './common-options.js';
 import path from 'node:path';
 import type { TimerWheel } from '../util/timer-wheel.js';
+import type { DatagramTransport } from '../transport/datagram.js';
 
 /** The default PSK secret of `cali.` identities (dtls.md §3). */
 export const CALI_SECRET = Buffer.from('.fornium');
@@ -56,6 +57,8 @@ export interface DtlsClientOptions {
   config?: Partial<DtlsConfig>;
   /** timer wheel shared by many client connectors (benchmark) */
   wheel?: TimerWheel;
+  /** the socket (default: an unconnected UDP socket bound to localAddress:localPort) */
+  transport?: DatagramTransport;
 }
 
 /** Creates a client DTLS connector for the options (auth modes, credentials, trust, CID, record size). */
@@ -91,6 +94,7 @@ export function createDtlsClient(opts: ClientOptions, c: DtlsClientOptions): { c
     verifyServerSubject: opts.subjectVerification,
     offeredCipherSuites: suites,
     ...(c.wheel ? { wheel: c.wheel } : {}),
+    ...(c.transport ? { transport: c.transport } : {}),
   });
   return { connector, identity: psk?.identity, auth };
 }

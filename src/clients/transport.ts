@@ -1,15 +1,30 @@
-// Chooses and creates the client's transport (UDP or DTLS) for a destination URI.
+// Chooses and creates the client's transport (UDP or DTLS) for a destination URI: one UDP socket connected to the
+// destination, so an ICMP port unreachable ends the client at once (connected-transport.ts).
 import dns from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { Opt, type CoapOption } from '../coap/message.js';
 import type { Connector, EndpointContext } from '../transport/connector.js';
 import { UdpConnector } from '../transport/udp-connector.js';
 import type { ClientOptions } from './common-options.js';
+import { ConnectedUdpTransport, type ConnectionRefusedError } from './connected-transport.js';
 import { createDtlsClient } from './dtls-client.js';
+import { sessionLines } from './print.js';
 
 /** A client transport: the connector and the resolved destination. */
 export interface ClientTransport {
   connector: Connector;
-  /** resolves the URI host to the destination context */
-  resolve(): Promise<EndpointContext>;
+  /** the resolved destination */
+  destination: EndpointContext;
+  /** the client's PSK identity (coaps with a PSK suite) */
+  identity?: string;
+}
+
+/** Options of createClientTransport. */
+export interface ClientTransportOptions {
+  /** the destination answered with ICMP port unreachable */
+  onRefused?: (err: ConnectionRefusedError) => void;
+  /** other socket level errors */
+  onError?: (err: Error) => void;
 }
 
 /** Default ports of the schemes (RFC 7252 §6.1, §6.2). */
@@ -23,24 +38,37 @@ export async function resolveDestination(uri: URL): Promise<EndpointContext> {
   return { address, port };
 }
 
-/** Creates the transport for the options' URI. */
-export async function createClientTransport(opts: ClientOptions): Promise<ClientTransport> {
-  const dest = await resolveDestination(opts.uri);
-  const local = dest.address.includes(':') ? '::' : '0.0.0.0';
+/** Local bind address for a destination: loopback stays on loopback, else the wildcard of its family. */
+export function localAddressFor(dest: { address: string }): string {
+  const v6 = dest.address.includes(':');
+  if (dest.address === '::1' || dest.address.startsWith('127.')) return v6 ? '::1' : '127.0.0.1';
+  return v6 ? '::' : '0.0.0.0';
+}
+
+/** Creates the transport for the options' URI: a connected UDP socket, with DTLS on top for coaps. */
+export async function createClientTransport(opts: ClientOptions, t: ClientTransportOptions = {}): Promise<ClientTransport> {
+  const destination = await resolveDestination(opts.uri);
+  const transport = new ConnectedUdpTransport({
+    address: localAddressFor(destination),
+    port: opts.localPort,
+    destination,
+    onRefused: t.onRefused,
+    onError: t.onError,
+  });
   if (opts.uri.protocol === 'coaps:') {
-    const { connector } = createDtlsClient(opts, { localAddress: local, localPort: opts.localPort });
-    return { connector, resolve: async () => dest };
+    const { connector, identity } = createDtlsClient(opts, { localAddress: transport.localAddress, localPort: opts.localPort, transport });
+    return { connector, destination, identity };
   }
-  return { connector: new UdpConnector({ address: local, port: opts.localPort }), resolve: async () => dest };
+  return { connector: new UdpConnector({ address: transport.localAddress, port: opts.localPort, transport }), destination };
 }
 
 /** Lines describing the DTLS session a response arrived on (undefined for plain UDP). */
 export function describeSession(ctx: EndpointContext): string | undefined {
-  const d = ctx.dtls;
-  if (!d) return undefined;
-  const cid = (c: Buffer | undefined) => (c === undefined ? '(no CID)' : c.length === 0 ? '(empty)' : c.toString('hex').toUpperCase());
-  return [
-    `DTLS session: ${d.cipherSuite}${d.peerIdentity ? `, server ${d.peerIdentity}` : ''}`,
-    `  read-cid: ${cid(d.readCid)}, write-cid: ${cid(d.writeCid)}, ext-master-secret: ${d.extendedMasterSecret}, message-size-limit: ${d.messageSizeLimit}`,
-  ].join('\n');
+  return sessionLines(ctx)?.join('\n');
+}
+
+/** Uri-Host for a destination given by name (none for IP literals), as Californium's Request.setURI. */
+export function uriHostOptions(uri: URL): CoapOption[] {
+  const host = uri.hostname.replace(/^\[|\]$/g, '');
+  return isIP(host) === 0 ? [{ number: Opt.URI_HOST, value: Buffer.from(host, 'utf8') }] : [];
 }

@@ -176,15 +176,42 @@ describe('receivetest-client', () => {
     expect(listing(run.stdout).addresses[0]).toMatch(/^ {4}\(\[0:0:0:0:0:0:0:1\]:\d+\)$/);
   });
 
-  it('other responses and no response; exit status 0', async () => {
+  it('other responses: code, options, ADVANCED and the response block; exit status 0', async () => {
     const dir = deviceDir();
     const xml = await runClient(dir, ['--xml', `coap://${HOST}:${sp.ports.ext}`]);
     expect(xml.code).toBe(0);
-    expect(xml.stdout).toMatch(/^4\.06 NOT_ACCEPTABLE\n\{\}\n\nADVANCED\n\n4\.06 NOT_ACCEPTABLE \(ACK, MID \d+, token [0-9A-F]+\)\nPayload: 0 bytes\n$/);
+    expect(xml.stdout).toMatch(
+      /^4\.06 NOT_ACCEPTABLE\n\{\}\n\nADVANCED\n\n==\[ CoAP Response \]=+\nMID    : \d+\nToken  : [0-9A-F]+\nType   : ACK\nStatus : 4\.06 - NOT_ACCEPTABLE\nOptions: \{\}\nRTT    : \d+ ms\nPayload: 0 Bytes\n=+\n$/,
+    );
+  });
+
+  it('no response: "No response received." and a non-zero exit status', async () => {
+    const dir = deviceDir();
+    // a server that does not answer (a bound socket that drops everything): the request times out
+    const silent = dgram.createSocket('udp4');
+    await new Promise<void>((r) => silent.bind(0, HOST, () => r()));
+    try {
+      const none = await runClient(dir, ['--timeout', '300', '--non', '--json', `coap://${HOST}:${silent.address().port}`]);
+      expect(none.code).not.toBe(0);
+      expect(none.stdout).toBe('No response received.\n');
+    } finally {
+      await new Promise<void>((r) => silent.close(() => r()));
+    }
+    // no server at all (ICMP port unreachable): at once, with the reason
     const [closed] = await freeUdpPorts(1);
-    const none = await runClient(dir, ['--timeout', '300', '--json', `coap://${HOST}:${closed}`]);
-    expect(none.code).toBe(0);
-    expect(none.stdout).toBe('No response received.\n');
+    const start = performance.now();
+    const refused = await runClient(dir, ['--json', `coap://${HOST}:${closed}`]);
+    expect(refused.code).not.toBe(0);
+    expect(performance.now() - start).toBeLessThan(10_000);
+    expect(refused.stdout).toBe('No response received.\n');
+    expect(refused.stderr).toMatch(new RegExp(`^coap://127\\.0\\.0\\.1:${closed}/requests\\?dev=[^ ]+: connection refused \\(ICMP port unreachable\\), no server at 127\\.0\\.0\\.1:${closed}\\n$`));
+  });
+
+  it('--help lists -v once', async () => {
+    const help = await runClient(deviceDir(), ['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout.match(/(^|[\s,])-v\b/gm)).toHaveLength(1);
+    expect(help.stdout).toMatch(/^\s+-v, --verbose\s+list the history decoded/m);
   });
 
   it('usage errors exit with 255', async () => {

@@ -55,9 +55,25 @@ describe('progress line', () => {
     );
   });
 
-  it('no transmissions or requests in the period: counts without percentage', () => {
-    expect(formatRetransmissions(2, 0, 0)).toBe('2 retransmissions');
-    expect(formatTransmissionErrors(1, 0, 0)).toBe('1 transmission errors');
+  it('no transmissions or requests in a period with responses: counts without percentage (as the reference)', () => {
+    expect(formatRetransmissions(2, 0, 5)).toBe('2 retransmissions');
+    expect(formatTransmissionErrors(1, 0, 5)).toBe('1 transmission errors');
+  });
+
+  it('no responses and no new requests (clients only retrying): the percentages stay, the note ends each part', () => {
+    expect(formatRetransmissions(2, 0, 0)).toBe('2 retransmissions (100.00%, no responses received!)');
+    expect(formatRetransmissions(0, 0, 0)).toBe('0 retransmissions (0.00%, no responses received!)');
+    expect(formatTransmissionErrors(1, 0, 0)).toBe('1 transmission errors (100.00%, no responses received!)');
+    expect(formatTransmissionErrors(0, 0, 0)).toBe('0 transmission errors (0.00%, no responses received!)');
+    // a --no-stop period after the server went away: errors retried, nothing answered
+    const line = progressLine(sample({ line: 2, responses: 0, requests: 0, transmissions: 23, retransmissions: 0, errors: 23, clients: 3 }));
+    expect(line).toBe(
+      '[0002]: 286184 requests (0 reqs/s, 0 retransmissions (0.00%, no responses received!), 23 transmission errors (100.00%, no responses received!), 3 clients)',
+    );
+    // CON requests waiting for their timeouts: only retransmissions in the period
+    expect(progressLine(sample({ responses: 0, requests: 0, transmissions: 0, retransmissions: 40, errors: 0, clients: 3 }))).toBe(
+      '[0001]: 286184 requests (0 reqs/s, 40 retransmissions (100.00%, no responses received!), 0 transmission errors (0.00%, no responses received!), 3 clients)',
+    );
   });
 
   it('line counter, rounding, rates and times', () => {

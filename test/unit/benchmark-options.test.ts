@@ -1,7 +1,7 @@
 // Benchmark client command line (clients.md §3.2): defaults, validation texts, environment defaults, modes.
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/clients/common-options.js';
-import { blocksizeOption, intOption, parseBenchmarkArgs, reverseInterval } from '../../src/clients/benchmark/options.js';
+import { MissingUriError, blocksizeOption, intOption, parseBenchmarkArgs, reverseInterval } from '../../src/clients/benchmark/options.js';
 import { buildRequestSpecs, uriOptions } from '../../src/clients/benchmark/requests.js';
 import { benchmarkStackConfig } from '../../src/clients/benchmark/defaults.js';
 import { Code, CON, NON, Opt } from '../../src/coap/message.js';
@@ -117,6 +117,39 @@ describe('benchmark options', () => {
     const version = parse(['--version']);
     expect(version.cmd).toBeUndefined();
     expect(version.printed).toContain('9.9.9');
+  });
+
+  it('no destination URI: refused with a message and the usage (no default host for a load tool)', () => {
+    for (const args of [[], ['--clients', '10'], ['--json', '-v']]) {
+      let error: unknown;
+      try {
+        parse(args);
+      } catch (err) {
+        error = err;
+      }
+      expect(error, args.join(' ')).toBeInstanceOf(MissingUriError);
+      expect(error).toBeInstanceOf(UsageError);
+      const e = error as MissingUriError;
+      expect(e.message).toMatch(/^Missing destination URI: /);
+      expect(e.message).not.toContain('eclipseprojects');
+      expect(e.usage).toMatch(/^Usage: benchmark-client \[options\] <uri>/);
+      expect(e.usage).toContain('--clients');
+    }
+  });
+
+  it('--help shows the method the benchmark really sends: POST (-m listed once)', () => {
+    const help = parse(['--help']).printed;
+    const method = help.split('\n').filter((l) => /^\s*-m, --method\b/.test(l));
+    expect(method).toHaveLength(1);
+    const at = help.indexOf('-m, --method');
+    const entry = help.slice(at, help.indexOf('\n  -', at + 1));
+    expect(entry).toContain('[default: POST]');
+    expect(entry).not.toContain('GET"');
+    // and the request it builds is a POST, whatever -m says
+    for (const args of [[URI], [URI, '-m', 'GET']]) {
+      const cmd = parse(args).cmd!;
+      expect(buildRequestSpecs(cmd.client, cmd.settings, benchmarkStackConfig().nonLifetime).request.method).toBe(Code.POST);
+    }
   });
 
   it('--tag sets the per-client tag prefix', () => {

@@ -163,24 +163,31 @@ describe('responseOutput', () => {
     expect(responseOutput(response(Code.CHANGED, Format.TEXT, text), 5, true)).toBe(text);
     expect(responseOutput(response(Code.CHANGED, Format.TEXT, 'no newline'), 5, false)).toBe('no newline\n');
   });
-  it('other responses: code, options, ADVANCED and the full print', () => {
+  it('other responses: code, options (JSON), ADVANCED and the full response block with the RTT', () => {
     const out = responseOutput(response(Code.BAD_OPTION, Format.TEXT, "missing URI-query-option for 'rid'!"), 5, true);
     expect(out).toBe(
       [
         '4.02 BAD_OPTION',
-        '{Content-Format: 0 (text/plain)}',
+        '{"Content-Format":"text/plain"}',
         '',
         'ADVANCED',
         '',
-        '4.02 BAD_OPTION (ACK, MID 4660, token 0102)',
-        '  Content-Format: 0 (text/plain)',
-        'Payload: 35 bytes',
+        '==[ CoAP Response ]============================================',
+        'MID    : 4660',
+        'Token  : 0102',
+        'Type   : ACK',
+        'Status : 4.02 - BAD_OPTION',
+        'Options: {"Content-Format":"text/plain"}',
+        'RTT    : 5 ms',
+        'Payload: 35 Bytes',
+        '---------------------------------------------------------------',
         "missing URI-query-option for 'rid'!",
+        '===============================================================',
       ].join('\n') + '\n',
     );
     expect(responseOutput(response(Code.NOT_ACCEPTABLE, undefined, ''), 5, true).split('\n').slice(0, 2)).toEqual(['4.06 NOT_ACCEPTABLE', '{}']);
     // a success with another format is no history either
-    expect(responseOutput(response(Code.CHANGED, Format.XML, '<a/>'), 5, true).startsWith('2.04 CHANGED\n{Content-Format: 41')).toBe(true);
+    expect(responseOutput(response(Code.CHANGED, Format.XML, '<a/>'), 5, true).startsWith('2.04 CHANGED\n{"Content-Format":"application/xml"}\n')).toBe(true);
   });
   it('no response', () => {
     expect(NO_RESPONSE).toBe('No response received.');

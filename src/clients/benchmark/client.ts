@@ -269,13 +269,26 @@ export class BenchmarkClient {
     }
   }
 
+  /**
+   * The destination answered with ICMP port unreachable (no server at its port). Only the traced connectivity test
+   * fails at once (`Request <uri> POST failed, exit Benchmark.` instead of a 30 s wait). During the run a refusal is
+   * ignored, as by the reference's unconnected sockets: a server restarting (graceful restart, restart.md) closes its
+   * port for a moment, and CoAP retransmission covers that gap; a server that stays away ends in timeouts.
+   */
+  refused(err: Error): void {
+    if (this.destroyed || this.testWaiter === undefined) return;
+    const ex = this.slots[0]!.ex;
+    if (ex !== undefined && !ex.done) ex.fail(err);
+  }
+
   /** Stops sending; an observation is cancelled reactively. */
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
     this.relation?.cancel();
     this.relation = undefined;
-    this.state.clientsActive--;
+    // the last client gave up: wake the runner, nothing can make progress any more
+    if (--this.state.clientsActive === 0) this.state.signal();
   }
 
   /** Stops and closes the endpoint; returns the number of requests this client completed. */

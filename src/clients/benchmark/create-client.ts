@@ -5,6 +5,8 @@ import type { DtlsConnector } from '../../dtls/connector.js';
 import { loadPskFile } from '../../dtls/credentials/index.js';
 import { UsageError, type AuthMode, type ClientOptions } from '../common-options.js';
 import { CALI_SECRET, createDtlsClient } from '../dtls-client.js';
+import { ConnectedUdpTransport } from '../connected-transport.js';
+import { localAddressFor } from '../transport.js';
 import { BenchmarkClient, type ClientShared } from './client.js';
 import { ConnectorTap } from './connector-tap.js';
 import { benchmarkDtlsConfig, UDP_BUFFER_SIZE } from './defaults.js';
@@ -16,13 +18,6 @@ export interface ClientFactory {
   /** the PSK modes are in use */
   psk: boolean;
   create(index: number): { client: BenchmarkClient; identity?: string; secret?: Buffer };
-}
-
-/** Local bind address for a destination: loopback stays on loopback, else the wildcard of its family. */
-export function localAddressFor(dest: EndpointContext): string {
-  const v6 = dest.address.includes(':');
-  if (dest.address === '::1' || dest.address.startsWith('127.')) return v6 ? '::1' : '127.0.0.1';
-  return v6 ? '::' : '0.0.0.0';
 }
 
 /** The console line naming the authentication (first mode). */
@@ -62,6 +57,16 @@ export function clientFactory(opts: ClientOptions, shared: ClientShared, dest: E
       const localPort = index === 0 ? opts.localPort : 0;
       let connector: Connector;
       let dtls: DtlsConnector | undefined;
+      // a socket connected to the destination: an ICMP port unreachable fails the connectivity test at once
+      let client: BenchmarkClient | undefined;
+      const transport = new ConnectedUdpTransport({
+        address: localAddress,
+        port: localPort,
+        destination: dest,
+        receiveBufferSize: UDP_BUFFER_SIZE,
+        sendBufferSize: UDP_BUFFER_SIZE,
+        onRefused: (err) => client?.refused(err),
+      });
       let identity: string | undefined;
       let secret: Buffer | undefined;
       if (shared.secure) {
@@ -78,15 +83,16 @@ export function clientFactory(opts: ClientOptions, shared: ClientShared, dest: E
           localPort,
           config: benchmarkDtlsConfig(opts.cidLength),
           wheel: shared.wheel,
+          transport,
         });
         dtls = created.connector;
         connector = dtls;
         identity = created.identity;
         if (identity !== undefined) secret = store ? clientOpts.secret : index === 0 && opts.identity !== undefined ? (opts.secret ?? CALI_SECRET) : CALI_SECRET;
       } else {
-        connector = new UdpConnector({ address: localAddress, port: localPort, receiveBufferSize: UDP_BUFFER_SIZE, sendBufferSize: UDP_BUFFER_SIZE });
+        connector = new UdpConnector({ address: localAddress, port: localPort, transport });
       }
-      const client = new BenchmarkClient(index, shared, new ConnectorTap(connector), dtls, dest);
+      client = new BenchmarkClient(index, shared, new ConnectorTap(connector), dtls, dest);
       return { client, identity, secret };
     },
   };

@@ -6,8 +6,12 @@ export function roundDiv(count: number, div: number): number {
   return Math.floor((count + Math.floor(div / 2)) / div);
 }
 
-/** `part` as percentage of `whole` with 2 decimals. */
+/**
+ * `part` as percentage of `whole` with 2 decimals. A period without any `whole` (e.g. no first transmissions while the
+ * clients only retry) reads `0.00%` when nothing happened and `100.00%` otherwise, not the reference's NaN/Infinity.
+ */
 export function percent(part: number, whole: number): string {
+  if (whole <= 0) return part > 0 ? '100.00' : '0.00';
   return ((part * 100) / whole).toFixed(2);
 }
 
@@ -16,17 +20,23 @@ export function lineCounter(n: number): string {
   return `[${String(n).padStart(4, '0')}]`;
 }
 
-/** `<x> retransmissions (<p>%[, no responses received!])`, relative to first transmissions. */
+/** Note appended inside the parentheses when no response arrived in the period. */
+export const NO_RESPONSES = ', no responses received!';
+
+/**
+ * `<x> retransmissions (<p>%[, no responses received!])`, relative to first transmissions. Without transmissions the
+ * percentage is left out (as the reference), unless no responses arrived: that period keeps its percentage and note.
+ */
 export function formatRetransmissions(retransmissions: number, transmissions: number, responses: number): string {
-  if (transmissions <= 0) return `${retransmissions} retransmissions`;
-  const amend = responses === 0 ? ', no responses received!' : '';
+  if (transmissions <= 0 && responses > 0) return `${retransmissions} retransmissions`;
+  const amend = responses === 0 ? NO_RESPONSES : '';
   return `${retransmissions} retransmissions (${percent(retransmissions, transmissions)}%${amend})`;
 }
 
-/** `<e> transmission errors (<q>%[, no responses received!])`, relative to requests. */
+/** `<e> transmission errors (<q>%[, no responses received!])`, relative to requests; percentages as formatRetransmissions. */
 export function formatTransmissionErrors(errors: number, requests: number, responses: number): string {
-  if (requests <= 0) return `${errors} transmission errors`;
-  const amend = responses === 0 ? ', no responses received!' : '';
+  if (requests <= 0 && responses > 0) return `${errors} transmission errors`;
+  const amend = responses === 0 ? NO_RESPONSES : '';
   return `${errors} transmission errors (${percent(errors, requests)}%${amend})`;
 }
 

@@ -1,5 +1,5 @@
 // Command line of the benchmark client (clients.md §3.2) on top of the common client options (§2).
-import { clientParser, toClientOptions, UsageError, type ClientOptions } from '../common-options.js';
+import { clientParser, commonOptionDefinitions, toClientOptions, UsageError, type ClientOptions } from '../common-options.js';
 import { DEFAULT_CLIENTS, DEFAULT_FEED_INTERVAL, DEFAULT_REQUESTS } from './defaults.js';
 
 /** Reverse mode: n reverse responses per client sent by the feed resources, change interval min..max ms. */
@@ -167,16 +167,36 @@ export interface BenchmarkCommandLine {
   settings: BenchmarkSettings;
 }
 
-/** Parses the command line (throws UsageError for bad options). */
+/** The benchmark was started without a destination: a load tool never falls back to a default (public) host. */
+export class MissingUriError extends UsageError {
+  /** the usage text to print with the message */
+  readonly usage: string;
+
+  constructor(usage: string) {
+    super('Missing destination URI: the benchmark client needs the server to load, e.g. coap://localhost:5783/benchmark?rlen=40');
+    this.usage = usage;
+  }
+}
+
+/** The request method the benchmark sends (§3.3), for `--help`: `-m/--method` does not change it. */
+export const METHOD_HELP =
+  'not used by the benchmark: it sends POST (GET with Observe in --notifies mode; PUT for coap and POST for coaps in --hono mode)';
+
+/** Parses the command line (throws UsageError for bad options, MissingUriError without a destination URI). */
 export function parseBenchmarkArgs(args: string[], env: NodeJS.ProcessEnv, version: string, print: (text: string) => void): BenchmarkCommandLine | undefined {
   let output = '';
+  // -m/--method is redefined below with the method the benchmark really sends
+  const { method: _method, ...definitions } = commonOptionDefinitions();
   const parser = clientParser(
     args,
     'benchmark-client',
-    'Usage: $0 [options] <uri>\n\nStarts many CoAP clients sending requests in parallel and prints statistics (POST by default, observe or reverse modes).',
+    'Usage: $0 [options] <uri>\n\nStarts many CoAP clients sending requests in parallel to the destination <uri> (required, there is no ' +
+      'default server) and prints statistics (POST requests by default, observe or reverse modes).',
     version,
+    definitions,
   )
     .options(benchmarkOptionDefinitions())
+    .option('method', { alias: 'm', type: 'string', default: undefined, defaultDescription: 'POST', describe: METHOD_HELP })
     .epilogue(EXAMPLES);
   const argv = parser.parseSync(args, {}, (_err, _argv, out) => {
     output = out;
@@ -184,6 +204,14 @@ export function parseBenchmarkArgs(args: string[], env: NodeJS.ProcessEnv, versi
   if (argv.help || argv.version) {
     if (output) print(output + '\n');
     return undefined;
+  }
+  const positional = (argv._ as unknown[] | undefined) ?? [];
+  if (positional.length === 0) {
+    let usage = '';
+    parser.showHelp((text) => {
+      usage = text;
+    });
+    throw new MissingUriError(usage);
   }
   const client = toClientOptions(argv);
   const settings = toBenchmarkSettings(argv, env);

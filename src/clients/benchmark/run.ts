@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import { CON, NON, Opt, codeName, type CoapMessage } from '../../coap/message.js';
 import { addOption, encodeBlock, sizeToSzx } from '../../coap/options.js';
 import { TimerWheel } from '../../util/timer-wheel.js';
-import { messageLines, payloadText } from '../print.js';
+import { requestLines, responseLines } from '../print.js';
+import { ConnectionRefusedError } from '../connected-transport.js';
 import { describeSession, resolveDestination } from '../transport.js';
 import type { BenchmarkClient, BenchmarkLog, ClientShared } from './client.js';
 import { authLine, clientFactory } from './create-client.js';
@@ -98,10 +99,9 @@ function tracedRequest(shared: ClientShared, exchange: { token: Buffer; lastMid:
 /** Longest payload traced in full; longer ones are cut and marked with `»`. */
 const TRACE_PAYLOAD = 256;
 
-/** Trace lines of a message, a long payload cut. */
-export function traceLines(msg: CoapMessage): string[] {
-  if (msg.payload.length <= TRACE_PAYLOAD) return messageLines(msg);
-  return [...messageLines(msg, false), `Payload: ${msg.payload.length} bytes`, payloadText({ ...msg, payload: msg.payload.subarray(0, TRACE_PAYLOAD) }) + '\u00bb'];
+/** Trace lines of a request or response (Californium's prettyPrint blocks), a long payload cut. */
+export function traceLines(msg: CoapMessage, rttMs?: number): string[] {
+  return msg.code < 32 ? requestLines(msg, { maxPayload: TRACE_PAYLOAD }) : responseLines(msg, { rttMs, maxPayload: TRACE_PAYLOAD });
 }
 
 /** Runs the benchmark; resolves with the exit status. */
@@ -153,26 +153,31 @@ export async function runBenchmark(cmd: BenchmarkCommandLine, io: RunIo): Promis
     return EXIT_FAILED;
   }
   const client0 = clients[0]!;
+  const testSpec = settings.observe !== undefined ? shared.specs.observe : shared.specs.request;
+  const testStart = performance.now();
   const test = client0.testRequest();
   out(`Request:\n${traceLines(tracedRequest(shared, test.exchange, settings.observe !== undefined)).join('\n')}`);
   if (secure) out('>>> CONNECTING <<<');
   const outcome = await test.outcome;
+  const rtt = performance.now() - testStart;
   let ok = false;
   if (outcome.response) {
     const session = outcome.context ? describeSession(outcome.context) : undefined;
     if (session) out(session);
     if (outcome.response.code >> 5 === 2) {
-      out(`Received response:\n${traceLines(outcome.response).join('\n')}`);
+      out(`Received response:\n${traceLines(outcome.response, rtt).join('\n')}`);
       client0.testSucceeded();
       ok = true;
     } else {
       out(`Received error response: ${codeName(outcome.response.code)} - ${outcome.response.payload.toString('utf8')}`);
     }
+  } else if (outcome.error instanceof ConnectionRefusedError) {
+    out(`${uri}: ${outcome.error.message}`);
   } else {
     out(`Received no response! (${outcome.error?.message ?? 'unknown'})`);
   }
   if (!ok) {
-    out(`Request ${uri} POST failed, exit Benchmark.`);
+    out(`Request ${uri} ${codeName(testSpec.method)} failed, exit Benchmark.`);
     await client0.destroy();
     return EXIT_FAILED;
   }
@@ -255,7 +260,10 @@ export async function runBenchmark(cmd: BenchmarkCommandLine, io: RunIo): Promis
   const staleTimeout = PROGRESS_INTERVAL + interval;
   let staleTime = performance.now();
   const requestsDone = () => state.responsesLeft <= 0 && state.connectsPending <= 0;
-  while (!(await waitUntil(state, requestsDone, PROGRESS_INTERVAL))) {
+  // every client stopped (errors, e.g. the timeouts of a server that went away): nothing can make progress, end the
+  // phase at once instead of waiting for the stale timeout (the reference waits 10 s + interval, 130 s for coaps)
+  const allStopped = () => state.clientsActive <= 0;
+  while (!(await waitUntil(state, () => requestsDone() || allStopped(), PROGRESS_INTERVAL))) {
     const now = performance.now();
     const requestsLeft = state.requestsLeft;
     const responsesLeft = state.responsesLeft;
@@ -301,6 +309,10 @@ export async function runBenchmark(cmd: BenchmarkCommandLine, io: RunIo): Promis
     lastErrors = state.transmissionErrors;
     lastUnavailable = state.unavailable;
     lastHono = state.honoCmds;
+  }
+  if (!stale && !requestsDone() && allStopped()) {
+    stale = true;
+    out(`${lineCounter(++line)}: ${state.overallRequests - state.requestsLeft} requests, stale (0 clients, ${state.connectsPending} pending)`);
   }
   times.requestMs = performance.now() - times.startRequest;
 

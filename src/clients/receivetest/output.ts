@@ -2,7 +2,7 @@
 import { Code, Format, Opt, codeName, codeText, type CoapMessage } from '../../coap/message.js';
 import { decodeUint, getOption } from '../../coap/options.js';
 import { encode } from '../../coap/codec.js';
-import { messageLines } from '../print.js';
+import { optionsText, responseLines } from '../print.js';
 import { CborError, cborDiagnostic, decodeCbor } from './cbor-diag.js';
 import { HistoryFormatError, cborHistory, historyLines, jsonHistory, type HistoryItem } from './history.js';
 
@@ -50,10 +50,9 @@ export function processCbor(payload: Buffer, verbose: boolean): string {
   return (verbose ? listing(() => cborHistory(root)) : undefined) ?? cborDiagnostic(root, { maskPorts: true });
 }
 
-/** Code, options and a full print of a response that is no JSON/CBOR/text result. */
-export function otherResponseLines(msg: CoapMessage): string[] {
-  const options = messageLines(msg, false).slice(1).map((l) => l.trim());
-  return [`${codeText(msg.code)} ${codeName(msg.code)}`, `{${options.join(', ')}}`, '', 'ADVANCED', '', ...messageLines(msg)];
+/** Code, options (Californium's JSON form) and the full response block of a response that is no JSON/CBOR/text result. */
+export function otherResponseLines(msg: CoapMessage, rttMs?: number): string[] {
+  return [`${codeText(msg.code)} ${codeName(msg.code)}`, optionsText(msg.options), '', 'ADVANCED', '', ...responseLines(msg, { rttMs })];
 }
 
 /** The complete output for a response that took `rttMs`; `rawBytes` defaults to the encoded message size. */
@@ -69,5 +68,5 @@ export function responseOutput(msg: CoapMessage, rttMs: number, verbose: boolean
     const text = msg.payload.toString('utf8');
     return text.endsWith('\n') ? text : text + '\n';
   }
-  return otherResponseLines(msg).join('\n') + '\n';
+  return otherResponseLines(msg, rttMs).join('\n') + '\n';
 }
