@@ -1,4 +1,6 @@
-// Minimal hand-rolled CoAP wire helpers for the benchmarks (RFC 7252 §3): request templates and option walking.
+// Minimal hand-rolled CoAP wire helpers for the benchmarks (RFC 7252 §3): request templates, option walking, a CON GET.
+import crypto from 'node:crypto';
+import dgram from 'node:dgram';
 
 /** Option numbers used by the benchmarks (RFC 7252 §5.10). */
 export const OPT_URI_PATH = 11;
@@ -135,4 +137,33 @@ export function walkOptions(buf: Buffer): WalkResult | undefined {
     pos += olen;
   }
   return { path, payloadOffset: len };
+}
+
+/** CON GET of `path` on 127.0.0.1:port, resent every second; the response payload as text (rejects after ms). */
+export function coapGet(port: number, pathText: string, ms = 6000): Promise<string> {
+  const sock = dgram.createSocket('udp4');
+  const mid = crypto.randomInt(0x10000);
+  const req = buildTemplate({ type: 0, code: CODE_GET, tokenLength: 4, path: pathText, payload: Buffer.alloc(0) });
+  req.writeUInt16BE(mid, 2);
+  crypto.randomFillSync(req, 4, 4);
+  return new Promise<string>((resolve, reject) => {
+    const finish = (err: Error | undefined, text?: string): void => {
+      clearInterval(resend);
+      clearTimeout(deadline);
+      sock.close();
+      if (err) reject(err);
+      else resolve(text!);
+    };
+    sock.on('error', () => {});
+    sock.on('message', (msg) => {
+      if (msg.length < 4 || msg.readUInt16BE(2) !== mid) return;
+      if (msg[1] !== 0x45) return finish(new Error(`GET /${pathText}: code ${msg[1]! >> 5}.${String(msg[1]! & 31).padStart(2, '0')}`));
+      const marker = msg.indexOf(0xff, 4 + (msg[0]! & 0x0f));
+      finish(undefined, marker >= 0 ? msg.toString('utf8', marker + 1) : '');
+    });
+    const send = (): void => sock.send(req, port, '127.0.0.1');
+    const resend = setInterval(send, 1000);
+    const deadline = setTimeout(() => finish(new Error(`GET /${pathText}: no answer from 127.0.0.1:${port} within ${ms} ms`)), ms);
+    send();
+  });
 }
