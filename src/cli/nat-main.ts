@@ -33,13 +33,13 @@ async function main(): Promise<number | undefined> {
     process.stderr.write(`${(err as Error).message}\n`);
     return 1;
   }
-  for (const l of nat.listeners) print(`listening on ${formatHostPort(l.address, l.port)}`);
-
   const shutdown = (): void => {
     void nat.stop().then(() => exit(0));
   };
   process.once('SIGINT', shutdown);
   process.once('SIGTERM', shutdown);
+  // announced only once the signal handlers are in place: a SIGTERM sent on seeing this line must stop the NAT cleanly
+  for (const l of nat.listeners) print(`listening on ${formatHostPort(l.address, l.port)}`);
 
   // console lines run one after the other; at end of input the NAT keeps running (like the reference)
   const rl = readline.createInterface({ input: process.stdin, terminal: false });

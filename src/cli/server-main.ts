@@ -80,7 +80,8 @@ async function main(): Promise<void> {
     exiting = true;
     try {
       // restart.md §3: delete any old file, stop the servers, write the new file
-      if (store !== undefined) deleteStoreFile(store.file, logger);
+      // (a signal during start-up leaves the store file alone: it may not have been loaded yet)
+      if (store !== undefined && app !== undefined) deleteStoreFile(store.file, logger);
       await app?.stop();
       if (store !== undefined && app !== undefined) saveStoreFile(store, dtlsConnectorsOf(app.servers), logger);
     } finally {
@@ -89,6 +90,9 @@ async function main(): Promise<void> {
       process.exit(status);
     }
   };
+  // installed before start-up logs anything: a SIGTERM sent on seeing the start-up lines must stop the server cleanly
+  process.on('SIGINT', () => void exit(0));
+  process.on('SIGTERM', () => void exit(0));
   try {
     const beforeStart = store === undefined ? undefined : (servers: readonly CoapServer[]) => loadStoreFile(store, dtlsConnectorsOf(servers), logger);
     app = await startApp(opts, logger, () => void exit(0), process.cwd(), beforeStart);
@@ -99,8 +103,6 @@ async function main(): Promise<void> {
     process.stderr.write('Exiting\n');
     process.exit(EXIT_STARTUP);
   }
-  process.on('SIGINT', () => void exit(0));
-  process.on('SIGTERM', () => void exit(0));
   const running = app;
   const restart = createConsoleRestart(
     { connectors: () => dtlsConnectorsOf(running.servers), stopServers: () => running.stopServers(), startServers: () => running.startServers() },
