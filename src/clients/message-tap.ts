@@ -1,6 +1,6 @@
 // A Connector wrapper of the one-shot clients: hands every CoAP message the endpoint sends or receives, decoded, to
 // listeners (the request block printed when the request goes out, the `-v` trace lines, the round-trip time).
-import { decodeMessage, isFormatFailure } from '../coap/codec.js';
+import { decode } from '../coap/codec.js';
 import type { CoapMessage } from '../coap/message.js';
 import type { Connector, EndpointContext } from '../transport/connector.js';
 
@@ -67,6 +67,9 @@ export class MessageTap implements Connector {
 }
 
 function tryDecode(data: Buffer): CoapMessage | undefined {
-  const msg = decodeMessage(data);
-  return isFormatFailure(msg) ? undefined : msg;
+  try {
+    return decode(data);
+  } catch {
+    return undefined;
+  }
 }
