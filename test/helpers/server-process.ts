@@ -124,3 +124,17 @@ export async function startServer(opts: StartOptions = {}): Promise<ServerProces
   }
   return sp;
 }
+
+/**
+ * Polls the process output until `re` matches and returns the match; throws (with the output's tail) when
+ * the process has exited without it or after `ms`.
+ */
+export async function waitOutput(sp: ServerProcess, re: RegExp, ms = 10_000): Promise<RegExpMatchArray> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const m = re.exec(sp.output());
+    if (m) return m;
+    if (sp.proc.exitCode !== null || Date.now() > deadline) throw new Error(`no ${re} within ${ms} ms:\n${sp.output().slice(-4000)}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startServer, type ServerProcess } from '../helpers/server-process.js';
+import { startServer, type ServerProcess, waitOutput } from '../helpers/server-process.js';
 import { expectComplete, runClient, type Run } from '../helpers/benchmark-run.js';
 import { coapGet } from '../../bench/coap-wire.js';
 
@@ -21,17 +21,6 @@ const INTERVAL_MS = 200;
 const EVENT_AT_MS = 3000;
 /** Servers stopped between `Saved:` and the `load` command. */
 const PAUSE_MS = 1500;
-
-/** Polls the process output (bounded) until `re` matches; returns the match. */
-async function waitOutput(sp: ServerProcess, re: RegExp, ms = 15_000): Promise<RegExpMatchArray> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const m = re.exec(sp.output());
-    if (m) return m;
-    if (Date.now() > deadline) throw new Error(`timeout waiting for ${re}:\n${sp.output().slice(-3000)}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** Counters of the DTLS group of /diagnose/DTLS:127.0.0.1:<coaps>, read over plain CoAP (cur + all). */
 async function dtlsCounters(sp: ServerProcess): Promise<{ handshakes: number; failed: number; connections: number }> {
@@ -105,10 +94,10 @@ describe(`restart under load: ${CLIENTS} coaps CID clients of the benchmark clie
     expect(before.handshakes).toBe(CLIENTS);
 
     sp.write('save');
-    await waitOutput(sp, /"msg":"Saved: \d+ Bytes"/);
+    await waitOutput(sp, /"msg":"Saved: \d+ Bytes"/, 15_000);
     await sleep(PAUSE_MS);
     sp.write('load');
-    await waitOutput(sp, /"msg":"Loaded: \d+ Bytes"/);
+    await waitOutput(sp, /"msg":"Loaded: \d+ Bytes"/, 15_000);
     expect(sp.output()).toMatch(new RegExp(`"msg":"load: \\d+ ms, ${CLIENTS} items"`));
     expect(sp.output()).not.toMatch(/load failed|skipped/);
     // the event ended while the clients were still sending

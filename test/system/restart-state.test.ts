@@ -5,18 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DtlsPeer } from '../helpers/dtls-client.js';
-import { startServer, type ServerProcess } from '../helpers/server-process.js';
-
-/** Polls the process output (bounded) until `re` matches; returns the match. */
-async function waitOutput(sp: ServerProcess, re: RegExp, ms = 10_000): Promise<RegExpMatchArray> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const m = re.exec(sp.output());
-    if (m) return m;
-    if (Date.now() > deadline) throw new Error(`timeout waiting for ${re}:\n${sp.output()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+import { startServer, waitOutput } from '../helpers/server-process.js';
 
 /** Session id and CIDs as /mycontext shows them. */
 async function sessionOf(peer: DtlsPeer): Promise<{ sessionId: string; readCid: string; writeCid: string }> {

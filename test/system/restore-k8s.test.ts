@@ -12,7 +12,7 @@ import { startTestNat } from '../helpers/cluster.js';
 import { DtlsPeer } from '../helpers/dtls-client.js';
 import { requirePeer } from '../helpers/peers.js';
 import { freeTcpPorts, httpGet, makeCertsDir, waitForStatus } from '../helpers/restore.js';
-import { freeUdpPorts, startServer, type ServerProcess } from '../helpers/server-process.js';
+import { freeUdpPorts, startServer, type ServerProcess, waitOutput } from '../helpers/server-process.js';
 
 const openssl = requirePeer('openssl');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'extplugtest-k8s-restore-'));
@@ -34,16 +34,6 @@ const pod = (p: PodSpec) => ({
   metadata: { name: p.name, labels: p.labels },
   status: { phase: 'Running', podIP: p.ip, conditions: [{ type: 'Ready', status: 'True' }] },
 });
-
-async function waitOutput(sp: ServerProcess, re: RegExp, ms: number): Promise<RegExpMatchArray> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const m = re.exec(sp.output());
-    if (m) return m;
-    if (sp.proc.exitCode !== null || Date.now() > deadline) throw new Error(`no ${re}:\n${sp.output()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 beforeAll(async () => {
   if (openssl.skipReason) return;

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestNat } from '../helpers/cluster.js';
 import { DtlsPeer } from '../helpers/dtls-client.js';
 import { freeTcpPorts, httpGet, makeCertsDir, waitForStatus } from '../helpers/restore.js';
-import { startServer, type ServerProcess } from '../helpers/server-process.js';
+import { startServer, type ServerProcess, waitOutput } from '../helpers/server-process.js';
 
 const H = '127.0.0.1';
 const certs = makeCertsDir();
@@ -17,16 +17,6 @@ let restoreA: number;
 let restoreB: number;
 let monitorA: number;
 let monitorB: number;
-
-async function waitOutput(sp: ServerProcess, re: RegExp, ms: number): Promise<RegExpMatchArray> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const m = re.exec(sp.output());
-    if (m) return m;
-    if (sp.proc.exitCode !== null || Date.now() > deadline) throw new Error(`no ${re}:\n${sp.output()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 function instance(own: number, other: number, monitor: number): Promise<ServerProcess> {
   return startServer({
