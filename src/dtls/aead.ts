@@ -3,21 +3,33 @@
 // CCM records up to FAST_CCM_MAX_LENGTH bytes run on long-lived ECB/CBC contexts (ccm.ts) for at most
 // FAST_CCM_DEFAULT_CAPACITY (setFastCcmCapacity) directions process-wide, an LRU with frequency-gated and
 // rate-limited admission; any other record or direction uses a node 'aes-128-ccm' cipher per record (same bytes).
-import { createCipheriv, createDecipheriv, type KeyObject } from 'node:crypto';
+import { createCipheriv, createDecipheriv, KeyObject } from 'node:crypto';
 import { ccmOpen, ccmSeal, createCcmContext, type CcmContext } from './ccm.js';
 
 /** Length of the explicit (per-record) nonce carried in the fragment. */
 export const EXPLICIT_NONCE_LENGTH = 8;
 
 const TWO_POW_32 = 2 ** 32;
+/**
+ * 12-byte nonce scratch: fixed IV ‖ epoch ‖ seq, written per record (JavaScript seals and opens one record at a time;
+ * node copies the IV when it creates a cipher and ccm.ts reads it synchronously).
+ */
+const nonce = Buffer.alloc(12);
 
-/** One direction's AEAD state, prepared once per epoch. */
+/**
+ * One direction's AEAD state, prepared once per epoch. Small on purpose (one per direction of every idle connection):
+ * the key bytes are referenced, not copied, and the nonce is built per record in a process-wide scratch.
+ */
 export interface AeadKey {
   algorithm: 'aes-128-ccm' | 'aes-128-gcm';
-  key: KeyObject;
+  /**
+   * where the key is read when a cipher context is made (fast-CCM admission, per-record ciphers): the connection's
+   * direction keys (which may make a view of its own buffer per access, so nothing is retained here)
+   */
+  source: KeySource;
   tagLength: number;
-  /** 12-byte nonce scratch; bytes 0..3 hold the fixed IV (node copies the IV on cipher creation) */
-  nonce: Buffer;
+  /** the 4-byte fixed IV (client/server write IV, RFC 6655 §3) as uint32 */
+  fixedIv: number;
   /** CCM only: long-lived contexts while this direction is in the fast-CCM LRU, else undefined */
   ccm: CcmContext | undefined;
   /** LRU neighbours (towards most / least recently used) while `ccm` is set */
@@ -27,6 +39,11 @@ export interface AeadKey {
   uses: number;
   /** era in which `uses` was last updated */
   usesEra: number;
+}
+
+/** Anything with a `key`: DirectionKeys, or a wrapper of a raw key / key object. */
+export interface KeySource {
+  readonly key: Buffer | KeyObject;
 }
 
 /**
@@ -114,6 +131,17 @@ function evict(k: AeadKey): void {
   evictions++;
 }
 
+/**
+ * Releases k's slot in the fast-CCM LRU (its connection is gone): the contexts of removed connections must not occupy
+ * slots (and about 2.4 KB each) until busier keys push them out.
+ */
+export function releaseAeadKey(k: AeadKey): void {
+  if (k.ccm === undefined) return;
+  unlink(k);
+  k.ccm = undefined;
+  size--;
+}
+
 /** `uses` of k as of the current era (halved per era since its last update). */
 function decayedUses(k: AeadKey): number {
   const age = era - k.usesEra;
@@ -152,7 +180,7 @@ function fastCcm(k: AeadKey): CcmContext | undefined {
   }
   let created: CcmContext;
   try {
-    created = createCcmContext(k.key);
+    created = createCcmContext(k.source.key);
   } catch {
     setFastCcmCapacity(0); // no AES-ECB/CBC in this OpenSSL (e.g. a restricted provider): per-record ciphers only
     return undefined;
@@ -168,10 +196,10 @@ function fastCcm(k: AeadKey): CcmContext | undefined {
 }
 
 /** Prepares an AEAD direction from raw key and fixed IV. */
-export function createAeadKey(algorithm: 'aes-128-ccm' | 'aes-128-gcm', key: KeyObject, fixedIv: Buffer, tagLength: number): AeadKey {
-  const nonce = Buffer.alloc(12);
-  fixedIv.copy(nonce, 0, 0, 4);
-  return { algorithm, key, tagLength, nonce, ccm: undefined, newer: undefined, older: undefined, uses: 0, usesEra: 0 };
+export function createAeadKey(algorithm: 'aes-128-ccm' | 'aes-128-gcm', key: Buffer | KeyObject | KeySource, fixedIv: Buffer, tagLength: number): AeadKey {
+  if (fixedIv.length < 4) throw new Error('AEAD fixed IV must have 4 bytes');
+  const source: KeySource = Buffer.isBuffer(key) || key instanceof KeyObject ? { key } : key;
+  return { algorithm, source, tagLength, fixedIv: fixedIv.readUInt32BE(0), ccm: undefined, newer: undefined, older: undefined, uses: 0, usesEra: 0 };
 }
 
 /**
@@ -179,11 +207,11 @@ export function createAeadKey(algorithm: 'aes-128-ccm' | 'aes-128-gcm', key: Key
  * (RFC 5246 §6.2.3.3). Returns the position after the tag.
  */
 export function aeadSeal(k: AeadKey, epoch: number, seq: number, aad: Buffer, plaintext: Buffer, out: Buffer, pos: number): number {
-  const nonce = k.nonce;
+  nonce.writeUInt32BE(k.fixedIv, 0);
   nonce.writeUInt16BE(epoch, 4);
   nonce.writeUInt16BE(Math.floor(seq / TWO_POW_32), 6);
   nonce.writeUInt32BE(seq >>> 0, 8);
-  pos += nonce.copy(out, pos, 4, 12);
+  for (let i = 4; i < 12; i++) out[pos++] = nonce[i]!;
   if (k.algorithm === 'aes-128-ccm') {
     const ctx = plaintext.length <= FAST_CCM_MAX_LENGTH ? fastCcm(k) : undefined;
     if (ctx !== undefined) {
@@ -191,13 +219,13 @@ export function aeadSeal(k: AeadKey, epoch: number, seq: number, aad: Buffer, pl
       return ccmSeal(ctx, k.tagLength, nonce, aad, plaintext, out, pos);
     }
     slowOps++;
-    const cipher = createCipheriv('aes-128-ccm', k.key, nonce, { authTagLength: k.tagLength });
+    const cipher = createCipheriv('aes-128-ccm', k.source.key, nonce, { authTagLength: k.tagLength });
     cipher.setAAD(aad, { plaintextLength: plaintext.length });
     pos += cipher.update(plaintext).copy(out, pos);
     cipher.final();
     pos += cipher.getAuthTag().copy(out, pos);
   } else {
-    const cipher = createCipheriv('aes-128-gcm', k.key, nonce, { authTagLength: k.tagLength });
+    const cipher = createCipheriv('aes-128-gcm', k.source.key, nonce, { authTagLength: k.tagLength });
     cipher.setAAD(aad);
     pos += cipher.update(plaintext).copy(out, pos);
     cipher.final();
@@ -213,8 +241,8 @@ export function aeadSeal(k: AeadKey, epoch: number, seq: number, aad: Buffer, pl
 export function aeadOpen(k: AeadKey, fragment: Buffer, aad: Buffer): Buffer | undefined {
   const ctLength = fragment.length - EXPLICIT_NONCE_LENGTH - k.tagLength;
   if (ctLength < 0) return undefined;
-  const nonce = k.nonce;
-  fragment.copy(nonce, 4, 0, EXPLICIT_NONCE_LENGTH);
+  nonce.writeUInt32BE(k.fixedIv, 0);
+  for (let i = 0; i < EXPLICIT_NONCE_LENGTH; i++) nonce[4 + i] = fragment[i]!;
   if (k.algorithm === 'aes-128-ccm') {
     const ctx = ctLength <= FAST_CCM_MAX_LENGTH ? fastCcm(k) : undefined;
     if (ctx !== undefined) {
@@ -225,16 +253,19 @@ export function aeadOpen(k: AeadKey, fragment: Buffer, aad: Buffer): Buffer | un
   }
   const ciphertext = fragment.subarray(EXPLICIT_NONCE_LENGTH, EXPLICIT_NONCE_LENGTH + ctLength);
   const tag = fragment.subarray(EXPLICIT_NONCE_LENGTH + ctLength);
+  // node reports a failed authentication by throwing from final(): no stack trace is captured for a forged record
+  const stackTraceLimit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
   try {
     if (k.algorithm === 'aes-128-ccm') {
-      const decipher = createDecipheriv('aes-128-ccm', k.key, nonce, { authTagLength: k.tagLength });
+      const decipher = createDecipheriv('aes-128-ccm', k.source.key, nonce, { authTagLength: k.tagLength });
       decipher.setAuthTag(tag);
       decipher.setAAD(aad, { plaintextLength: ctLength });
       const plaintext = decipher.update(ciphertext);
       decipher.final();
       return plaintext;
     }
-    const decipher = createDecipheriv('aes-128-gcm', k.key, nonce, { authTagLength: k.tagLength });
+    const decipher = createDecipheriv('aes-128-gcm', k.source.key, nonce, { authTagLength: k.tagLength });
     decipher.setAuthTag(tag);
     decipher.setAAD(aad);
     const plaintext = decipher.update(ciphertext);
@@ -242,5 +273,7 @@ export function aeadOpen(k: AeadKey, fragment: Buffer, aad: Buffer): Buffer | un
     return plaintext;
   } catch {
     return undefined;
+  } finally {
+    Error.stackTraceLimit = stackTraceLimit;
   }
 }

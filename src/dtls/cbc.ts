@@ -7,10 +7,10 @@ export const CBC_BLOCK_LENGTH = 16;
 /** HMAC-SHA256 output length. */
 export const CBC_MAC_LENGTH = 32;
 
-/** One direction's CBC state, prepared once per epoch. */
+/** One direction's CBC state: the direction's keys (DirectionKeys, read per record) or raw keys / key objects. */
 export interface CbcKey {
-  key: KeyObject;
-  macKey: KeyObject;
+  key: Buffer | KeyObject;
+  macKey: Buffer | KeyObject;
 }
 
 /** Fragment length for a plaintext of `length` bytes: IV + blocks(plaintext + MAC + padding + padding length). */
@@ -48,6 +48,7 @@ export function cbcOpen(k: CbcKey, fragment: Buffer, prefix: Buffer): Buffer | u
   if (ctLength < CBC_MAC_LENGTH + CBC_BLOCK_LENGTH || ctLength % CBC_BLOCK_LENGTH !== 0) return undefined;
   let data: Buffer;
   try {
+    // without padding and with block-aligned input this does not throw (the keys were checked when prepared)
     const decipher = createDecipheriv('aes-128-cbc', k.key, fragment.subarray(0, CBC_BLOCK_LENGTH)).setAutoPadding(false);
     data = decipher.update(fragment.subarray(CBC_BLOCK_LENGTH));
     const rest = decipher.final();

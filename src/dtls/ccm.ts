@@ -10,7 +10,10 @@ const BLOCK = 16;
 /** Largest AAD length with the two-byte encoding (RFC 3610 §2.2: 0 < l(a) < 2^16 - 2^8). */
 const AAD_SHORT_LIMIT = 0xff00;
 
-/** One key's long-lived CCM state (about 2.4 KB of process memory, measured RSS, mostly the two OpenSSL contexts). */
+/**
+ * One key's long-lived CCM state (about 2.4 KB of process memory, measured RSS, mostly the two OpenSSL contexts, plus
+ * at most KS_RECORDS × KS_MAX_BLOCKS × 16 = 1 KB of precomputed keystream).
+ */
 export interface CcmContext {
   /** AES-ECB without padding: CTR keystream S_i = E(A_i) (RFC 3610 §2.3) */
   readonly ecb: Cipher;
@@ -18,7 +21,33 @@ export interface CcmContext {
   readonly cbc: Cipher;
   /** last output block of the previous cbc.update (the chaining value OpenSSL holds) */
   readonly last: Buffer;
+  /**
+   * Keystream of the next KS_RECORDS 12-byte nonces (DTLS: fixed IV ‖ epoch ‖ seq, seq counting up), `ksBlocks`
+   * blocks each, computed in one ECB call: a DTLS direction seals (or opens) records with consecutive sequence
+   * numbers, so one native call serves several records. Undefined until the first batch.
+   */
+  ks: Buffer | undefined;
+  /** nonce bytes 0..3 and 4..5 (fixed IV, epoch) the batch was made for */
+  ksHead: number;
+  ksEpoch: number;
+  /** sequence number (nonce bytes 6..11) of the batch's first record */
+  ksSeq: number;
+  /** blocks per record in the batch */
+  ksBlocks: number;
 }
+
+/** Records per precomputed keystream batch (one ECB call for this many consecutive sequence numbers). */
+const KS_RECORDS = 8;
+/** Largest keystream (S_0 ‖ S_1.., in blocks) served from batches: messages up to 112 bytes; longer ones compute their own. */
+const KS_MAX_BLOCKS = 8;
+/** The batch layout writes counter blocks as 32-bit words in the byte order of this machine. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+/** Counter blocks of one batch (KS_RECORDS × KS_MAX_BLOCKS blocks), 4-byte aligned. */
+const batchScratch = Buffer.alloc(KS_RECORDS * KS_MAX_BLOCKS * 16);
+const batch32 = new Uint32Array(batchScratch.buffer, batchScratch.byteOffset, batchScratch.length >> 2);
+/** batchScratch.subarray(0, records × blocks × 16), by blocks per record */
+const batchViews: Buffer[] = [];
+const TWO_POW_32 = 2 ** 32;
 
 // Process-wide scratch (JavaScript runs one message at a time): a context only owns its cipher objects and 16 bytes,
 // so the per-key memory does not grow with the largest record ever seen. Both scratches are 4-byte aligned (own
@@ -42,12 +71,12 @@ for (let m = 0; m <= BLOCK; m++) {
   receivedViews.push(tagReceived.subarray(0, m));
 }
 
-/** Creates the ECB and CBC contexts of one AES key (128/192/256 by the key length). */
-export function createCcmContext(key: KeyObject): CcmContext {
-  const bits = (key.symmetricKeySize ?? 16) * 8;
+/** Creates the ECB and CBC contexts of one AES key (128/192/256 by the key length; raw bytes or a key object). */
+export function createCcmContext(key: KeyObject | Buffer): CcmContext {
+  const bits = (Buffer.isBuffer(key) ? key.length : (key.symmetricKeySize ?? 16)) * 8;
   const ecb = createCipheriv(`aes-${bits}-ecb`, key, null).setAutoPadding(false);
   const cbc = createCipheriv(`aes-${bits}-cbc`, key, Buffer.alloc(BLOCK)).setAutoPadding(false);
-  return { ecb, cbc, last: Buffer.alloc(BLOCK) };
+  return { ecb, cbc, last: Buffer.alloc(BLOCK), ks: undefined, ksHead: 0, ksEpoch: 0, ksSeq: 0, ksBlocks: 0 };
 }
 
 /** Checks the CCM parameters this module supports (RFC 3610 §2: M ∈ {4..16} even, L = 15 − nonce length ∈ 2..8). */
@@ -127,9 +156,67 @@ function cbcMac(ctx: CcmContext, n: number): Buffer {
   return last;
 }
 
-/** Keystream S_0 ‖ S_1 ‖ … ‖ S_count−1 = E(A_i), A_i = flags(L') ‖ nonce ‖ i (RFC 3610 §2.3). */
+/** Offset of S_0 in the buffer the last keystream() call returned (a batch holds several records' keystreams). */
+let ksAt = 0;
+
+/**
+ * Keystream of a 12-byte nonce from the context's batch: served when the nonce is one of the batch's KS_RECORDS
+ * consecutive sequence numbers, else a new batch starting at this nonce is computed. Undefined when batches do not
+ * apply (message longer than KS_MAX_BLOCKS blocks, big-endian machine).
+ */
+function batchKeystream(ctx: CcmContext, nonce: Buffer, count: number): Buffer | undefined {
+  if (count > KS_MAX_BLOCKS || !LITTLE_ENDIAN) return undefined;
+  const head = nonce.readUInt32BE(0);
+  const epoch = nonce.readUInt16BE(4);
+  const seq = nonce.readUInt16BE(6) * TWO_POW_32 + nonce.readUInt32BE(8);
+  const blocks = ctx.ksBlocks;
+  if (ctx.ks !== undefined && count <= blocks && head === ctx.ksHead && epoch === ctx.ksEpoch && seq >= ctx.ksSeq && seq < ctx.ksSeq + KS_RECORDS) {
+    ksAt = (seq - ctx.ksSeq) * blocks * BLOCK;
+    return ctx.ks;
+  }
+  // a new batch for seq, seq + 1, …: A_j = flags(L' = 2) ‖ nonce(seq + r) ‖ uint24(j), laid out as little-endian words
+  const n = Math.max(count, blocks);
+  const w = batch32;
+  const w0 = 2 | (nonce[0]! << 8) | (nonce[1]! << 16) | (nonce[2]! << 24);
+  const iv3Epoch = nonce[3]! | (nonce[4]! << 8) | (nonce[5]! << 16);
+  let i = 0;
+  for (let r = 0; r < KS_RECORDS; r++) {
+    const sr = seq + r;
+    const hi = Math.floor(sr / TWO_POW_32) & 0xffff;
+    const lo = sr >>> 0;
+    // bytes 7..12 = seq(6) big-endian: 7 = hi >> 8, 8 = hi & ff, 9..12 = lo
+    const w1 = (iv3Epoch | ((hi >>> 8) << 24)) >>> 0;
+    const w2 = ((hi & 0xff) | ((lo >>> 24) << 8) | (((lo >>> 16) & 0xff) << 16) | (((lo >>> 8) & 0xff) << 24)) >>> 0;
+    const w3 = lo & 0xff;
+    for (let j = 0; j < n; j++, i += 4) {
+      w[i] = w0;
+      w[i + 1] = w1;
+      w[i + 2] = w2;
+      w[i + 3] = (w3 | (j << 24)) >>> 0;
+    }
+  }
+  const input = batchViews[n] ?? (batchViews[n] = batchScratch.subarray(0, KS_RECORDS * n * BLOCK));
+  const ks = ctx.ecb.update(input);
+  ctx.ks = ks;
+  ctx.ksHead = head;
+  ctx.ksEpoch = epoch;
+  ctx.ksSeq = seq;
+  ctx.ksBlocks = n;
+  ksAt = 0;
+  return ks;
+}
+
+/**
+ * Keystream S_0 ‖ S_1 ‖ … ‖ S_count−1 = E(A_i), A_i = flags(L') ‖ nonce ‖ i (RFC 3610 §2.3), starting at byte `ksAt`
+ * of the returned buffer.
+ */
 function keystream(ctx: CcmContext, nonce: Buffer, count: number): Buffer {
   const nonceLength = nonce.length;
+  if (nonceLength === 12) {
+    const s = batchKeystream(ctx, nonce, count);
+    if (s !== undefined) return s;
+  }
+  ksAt = 0;
   const n = count * BLOCK;
   if (ctrScratch.length < n || ctrScratchL !== 15 - nonceLength) {
     // flags and counters of every block stay in place; only the nonce bytes are rewritten per message
@@ -173,16 +260,17 @@ function keystream(ctx: CcmContext, nonce: Buffer, count: number): Buffer {
   return ctx.ecb.update(ctrViews[count] ?? (ctrViews[count] = b.subarray(0, n)));
 }
 
-/** XORs S_1.. (keystream from byte 16) into the MAC scratch words [p, p + length) in place (p is 16-aligned). */
-function xorKeystream(s: Buffer, p: number, length: number): void {
-  if (length > SMALL && (s.byteOffset & 3) === 0) {
-    const s32 = new Uint32Array(s.buffer, s.byteOffset + BLOCK, (length + 3) >> 2);
+/** XORs S_1.. (keystream from byte `at` + 16) into the MAC scratch words [p, p + length) in place (p is 16-aligned). */
+function xorKeystream(s: Buffer, at: number, p: number, length: number): void {
+  if (length > SMALL && ((s.byteOffset + at) & 3) === 0) {
+    const s32 = new Uint32Array(s.buffer, s.byteOffset + at + BLOCK, (length + 3) >> 2);
     const m = mac32;
     const base = p >> 2;
     for (let i = 0, words = s32.length; i < words; i++) m[base + i]! ^= s32[i]!;
   } else {
     const b = macScratch;
-    for (let i = 0; i < length; i++) b[p + i]! ^= s[BLOCK + i]!;
+    const from = at + BLOCK;
+    for (let i = 0; i < length; i++) b[p + i]! ^= s[from + i]!;
   }
 }
 
@@ -203,12 +291,13 @@ export function ccmSeal(ctx: CcmContext, tagLength: number, nonce: Buffer, aad: 
   for (let i = p + length; i < n; i++) b[i] = 0;
   const t = cbcMac(ctx, n);
   const s = keystream(ctx, nonce, 1 + ((length + 15) >> 4));
+  const at = ksAt;
   // C = m ⊕ S_1.. (RFC 3610 §2.3), computed in place over the plaintext copy, then U = T ⊕ first-M-bytes(S_0)
-  xorKeystream(s, p, length);
+  xorKeystream(s, at, p, length);
   if (length > SMALL) b.copy(out, pos, p, p + length);
   else for (let i = 0; i < length; i++) out[pos + i] = b[p + i]!;
   pos += length;
-  for (let i = 0; i < tagLength; i++) out[pos + i] = t[i]! ^ s[i]!;
+  for (let i = 0; i < tagLength; i++) out[pos + i] = t[i]! ^ s[at + i]!;
   return pos + tagLength;
 }
 
@@ -222,18 +311,19 @@ export function ccmOpen(ctx: CcmContext, tagLength: number, nonce: Buffer, aad: 
   if (!ccmParametersValid(nonce.length, tagLength) || length < 0 || length > maxMessageLength(nonce.length)) return undefined;
   if (offset < 0 || offset + length + tagLength > data.length) return undefined;
   const s = keystream(ctx, nonce, 1 + ((length + 15) >> 4));
+  const at = ksAt;
   const n = macInputLength(aad.length, length);
   const p = writeMacHeader(tagLength, nonce, aad, length);
   const b = macScratch;
   // m = C ⊕ S_1.. in place in the MAC input, then zero padding (the word XOR may have touched the pad bytes)
   if (length > SMALL) data.copy(b, p, offset, offset + length);
   else for (let i = 0; i < length; i++) b[p + i] = data[offset + i]!;
-  xorKeystream(s, p, length);
+  xorKeystream(s, at, p, length);
   for (let i = p + length; i < n; i++) b[i] = 0;
   const t = cbcMac(ctx, n);
   const tagAt = offset + length;
   for (let i = 0; i < tagLength; i++) {
-    tagComputed[i] = t[i]! ^ s[i]!;
+    tagComputed[i] = t[i]! ^ s[at + i]!;
     tagReceived[i] = data[tagAt + i]!;
   }
   const ok = timingSafeEqual(computedViews[tagLength]!, receivedViews[tagLength]!);

@@ -27,6 +27,11 @@ export function cidKey(cid: Buffer): number | string {
   return cid.length <= 6 ? cid.readUIntBE(0, cid.length) : cid.toString('latin1');
 }
 
+/** Map key of a session id: latin1 text (one byte per character, half the size of hex). */
+function sessionKey(id: Buffer): string {
+  return id.toString('latin1');
+}
+
 /** All connections of one connector (hot path: lookups per record). */
 export class ConnectionStore {
   readonly maxConnections: number;
@@ -93,7 +98,7 @@ export class ConnectionStore {
   /** Established connection of a session id (resumption, dtls.md §7). */
   findSession(sessionId: Buffer): Connection | undefined {
     if (sessionId.length === 0) return undefined;
-    return this.bySession.get(sessionId.toString('hex'));
+    return this.bySession.get(sessionKey(sessionId));
   }
 
   /**
@@ -150,7 +155,7 @@ export class ConnectionStore {
     if (old !== undefined && old !== conn) this.remove(old, 'replaced');
     this.byAddress.set(conn.addressKey, conn);
     const session = conn.session;
-    if (session !== undefined && session.id.length > 0) this.bySession.set(session.id.toString('hex'), conn);
+    if (session !== undefined && session.id.length > 0) this.bySession.set(sessionKey(session.id), conn);
     const principal = session?.peerIdentity;
     if (principal !== undefined) {
       const older = this.byPrincipal.get(principal);
@@ -179,7 +184,7 @@ export class ConnectionStore {
     if (old !== undefined && old !== conn && old.established) old.addressKey = '';
     this.byAddress.set(conn.addressKey, conn);
     const session = conn.session;
-    if (session !== undefined && session.id.length > 0) this.bySession.set(session.id.toString('hex'), conn);
+    if (session !== undefined && session.id.length > 0) this.bySession.set(sessionKey(session.id), conn);
     if (session?.peerIdentity !== undefined && !conn.doublePrincipal) this.byPrincipal.set(session.peerIdentity, conn);
   }
 
@@ -213,7 +218,7 @@ export class ConnectionStore {
     if (this.handshakes.get(conn.addressKey) === conn) this.handshakes.delete(conn.addressKey);
     const session = conn.session;
     if (session !== undefined && session.id.length > 0) {
-      const key = session.id.toString('hex');
+      const key = sessionKey(session.id);
       if (this.bySession.get(key) === conn) this.bySession.delete(key);
     }
     if (session?.peerIdentity !== undefined && this.byPrincipal.get(session.peerIdentity) === conn) {

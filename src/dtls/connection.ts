@@ -5,7 +5,8 @@ import type { DtlsSessionInfo, PeerAddress } from '../transport/connector.js';
 import { peerKey } from '../transport/connector.js';
 import { epochStateFromJson, epochStateToJson, type EpochState, type EpochStateJson } from './epoch-state.js';
 import type { FlightEntry } from './flight.js';
-import { createRecordProtection, type RecordProtection } from './record-protection.js';
+import { createRecordProtection, rebindRecordProtection, type RecordProtection } from './record-protection.js';
+import type { DirectionKeys } from './keys.js';
 import { sessionFromJson, sessionToJson, type Session, type SessionJson } from './session.js';
 
 export type { PeerAddress };
@@ -35,10 +36,15 @@ export class Connection {
   port: number;
   /** peerKey(address, port), kept in sync with the address */
   addressKey: string;
-  /** CID the peer writes into records to us; undefined = CID not negotiated, empty = negotiated without one */
-  readCid: Buffer | undefined;
-  /** CID we write into records to the peer; undefined = not negotiated, empty = none */
-  writeCid: Buffer | undefined;
+  /** readCid as assigned (undefined once packed into `packed`) */
+  private rc: Buffer | undefined;
+  /** writeCid as assigned (undefined once packed) */
+  private wc: Buffer | undefined;
+  /** lengths of the CIDs packed at the start of `packed` (read CID first); −1: not packed, −2: packed as undefined */
+  private rcLength = -1;
+  private wcLength = -1;
+  /** the connection's own buffer of everything it keeps (compactConnection), undefined before */
+  private packed: Buffer | undefined;
   /** established session (undefined while the first handshake runs) */
   session: Session | undefined;
   /** the protected epoch (1): keys, replay window, next write sequence number */
@@ -77,8 +83,6 @@ export class Connection {
   doublePrincipal = false;
   /** the next handshake with this peer must be a full one */
   resumptionRequired = false;
-  /** cached session attributes; per-record fields are filled by recordInfo() */
-  info: DtlsSessionInfo | undefined;
   /** datagram serial of the last resend of lastFlight (once per datagram) */
   resendSerial = -1;
   /** client role: application messages waiting for the handshake */
@@ -94,9 +98,45 @@ export class Connection {
     this.lastTouch = now;
   }
 
+  /** CID the peer writes into records to us; undefined = CID not negotiated, empty = negotiated without one */
+  get readCid(): Buffer | undefined {
+    const n = this.rcLength;
+    if (n === -1) return this.rc;
+    return n === -2 ? undefined : this.packed!.subarray(0, n);
+  }
+
+  set readCid(cid: Buffer | undefined) {
+    this.rc = cid;
+    this.rcLength = -1;
+  }
+
+  /** CID we write into records to the peer; undefined = not negotiated, empty = none (a view, made per access) */
+  get writeCid(): Buffer | undefined {
+    const n = this.wcLength;
+    if (n === -1) return this.wc;
+    if (n === -2) return undefined;
+    const at = this.rcLength > 0 ? this.rcLength : 0;
+    return this.packed!.subarray(at, at + n);
+  }
+
+  set writeCid(cid: Buffer | undefined) {
+    this.wc = cid;
+    this.wcLength = -1;
+  }
+
   /** True once a CID was negotiated and the peer puts a non-empty CID into its records. */
   get usesReadCid(): boolean {
-    return this.readCid !== undefined && this.readCid.length > 0;
+    const n = this.rcLength;
+    return n === -1 ? this.rc !== undefined && this.rc.length > 0 : n > 0;
+  }
+
+  /** Takes `blob` as its own buffer: the read CID (`readLength` bytes, −2 = none) then the write CID at its start. */
+  packCids(blob: Buffer, readLength: number, writeLength: number): void {
+    this.packed = blob;
+    this.rc = undefined;
+    this.wc = undefined;
+    this.rcLength = readLength;
+    this.wcLength = writeLength;
   }
 
   /** Moves the connection to a new peer address, remembering the previous one. */
@@ -154,30 +194,157 @@ export function buildSessionInfo(conn: Connection, nodeId: number | undefined): 
   return info;
 }
 
-/** Per-record attributes: a copy of the cached info with sequence, newest flag and previous address. */
-export function recordInfo(base: DtlsSessionInfo, epoch: number, seq: number, newest: boolean, prev: PeerAddress | undefined): DtlsSessionInfo {
-  const info: DtlsSessionInfo = {
-    cipherSuite: base.cipherSuite,
-    sessionId: base.sessionId,
-    sessionTime: base.sessionTime,
-    secureRenegotiation: base.secureRenegotiation,
-    extendedMasterSecret: base.extendedMasterSecret,
-    newestRecord: newest,
-    messageSizeLimit: base.messageSizeLimit,
-    epoch,
-    readSequence: seq,
-    handshakeTime: base.handshakeTime,
-  };
-  if (base.peerIdentity !== undefined) info.peerIdentity = base.peerIdentity;
-  if (base.readCid !== undefined) info.readCid = base.readCid;
-  if (base.writeCid !== undefined) info.writeCid = base.writeCid;
-  if (base.via !== undefined) info.via = base.via;
-  if (base.nodeId !== undefined) info.nodeId = base.nodeId;
-  if (prev !== undefined) {
-    info.prevAddress = prev.address;
-    info.prevPort = prev.port;
+/** An empty buffer shared by every connection (absent MAC keys, empty CIDs and session ids). */
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * DTLS attributes of one received record: its own fields plus the connection's session attributes, read through from
+ * the connection when asked (one small object per record, nothing cached per connection).
+ */
+class RecordSessionInfo implements DtlsSessionInfo {
+  constructor(
+    private readonly conn: Connection,
+    readonly nodeId: number | undefined,
+    readonly newestRecord: boolean,
+    readonly epoch: number,
+    readonly readSequence: number,
+    private readonly prev: PeerAddress | undefined,
+    private readonly routed: boolean,
+  ) {}
+  get peerIdentity(): string | undefined {
+    return this.conn.session!.peerIdentity;
   }
-  return info;
+  get cipherSuite(): string {
+    return this.conn.session!.cipherSuite.name;
+  }
+  get sessionId(): Buffer {
+    return this.conn.session!.id;
+  }
+  get sessionTime(): number {
+    return this.conn.session!.creationTime;
+  }
+  get readCid(): Buffer | undefined {
+    return this.conn.readCid;
+  }
+  get writeCid(): Buffer | undefined {
+    return this.conn.readCid === undefined ? undefined : (this.conn.writeCid ?? EMPTY);
+  }
+  get via(): string | undefined {
+    return this.routed ? VIA_CID_ROUTER : undefined;
+  }
+  get secureRenegotiation(): boolean {
+    return this.conn.session!.secureRenegotiation;
+  }
+  get extendedMasterSecret(): boolean {
+    return this.conn.session!.extendedMasterSecret;
+  }
+  get messageSizeLimit(): number {
+    return this.conn.messageSizeLimit;
+  }
+  get handshakeTime(): number {
+    return this.conn.handshakeTime;
+  }
+  get prevAddress(): string | undefined {
+    return this.prev?.address;
+  }
+  get prevPort(): number | undefined {
+    return this.prev?.port;
+  }
+  /** Plain-object form (attributes as own properties, absent ones left out), as buildSessionInfo makes them. */
+  toJSON(): DtlsSessionInfo {
+    const info = buildSessionInfo(this.conn, this.nodeId);
+    info.newestRecord = this.newestRecord;
+    info.epoch = this.epoch;
+    info.readSequence = this.readSequence;
+    if (this.routed) info.via = VIA_CID_ROUTER;
+    else delete info.via;
+    if (this.prev !== undefined) {
+      info.prevAddress = this.prev.address;
+      info.prevPort = this.prev.port;
+    }
+    return info;
+  }
+}
+
+/**
+ * DTLS attributes of a record received on an established connection (one small object; the session attributes are
+ * read from the connection). `routed`: the record came through a cluster node.
+ */
+export function recordInfo(conn: Connection, nodeId: number | undefined, epoch: number, seq: number, newest: boolean, prev: PeerAddress | undefined, routed: boolean): DtlsSessionInfo {
+  return new RecordSessionInfo(conn, nodeId, newest, epoch, seq, prev, routed);
+}
+
+/** Epoch keys of one direction as offsets into a connection's own buffer: views are made when asked (rarely). */
+class PackedDirectionKeys implements DirectionKeys {
+  constructor(
+    private readonly blob: Buffer,
+    private readonly at: number,
+    private readonly keyLength: number,
+    private readonly ivLength: number,
+    private readonly macLength: number,
+  ) {}
+  get key(): Buffer {
+    return this.blob.subarray(this.at, this.at + this.keyLength);
+  }
+  get iv(): Buffer {
+    return this.ivLength === 0 ? EMPTY : this.blob.subarray(this.at + this.keyLength, this.at + this.keyLength + this.ivLength);
+  }
+  get macKey(): Buffer {
+    const from = this.at + this.keyLength + this.ivLength;
+    return this.macLength === 0 ? EMPTY : this.blob.subarray(from, from + this.macLength);
+  }
+}
+
+/**
+ * Moves what an established connection keeps for its lifetime — CIDs, session id and master secret, the epoch keys —
+ * into one buffer of its own, dropping references to slices of shared buffers (node's 8 KB allocation pool, received
+ * datagrams, PRF output) that would each keep the whole shared buffer alive. CIDs and keys are kept as offsets (views
+ * made on access), the session becomes a copy owned by this connection with views for its id and master secret, and
+ * the protection is re-pointed at the packed keys. The randoms stay as they are (released with the last flight).
+ * Call once, when the handshake completed.
+ */
+export function compactConnection(conn: Connection): void {
+  const session = conn.session;
+  const epoch = conn.epoch;
+  if (session === undefined || epoch === undefined) return;
+  const keys = epoch.keys;
+  const readCid = conn.readCid;
+  const writeCid = conn.writeCid;
+  const total =
+    (readCid?.length ?? 0) + (writeCid?.length ?? 0) + session.id.length + session.masterSecret.length + directionLength(keys.read) + directionLength(keys.write);
+  const blob = Buffer.allocUnsafeSlow(total);
+  let at = 0;
+  if (readCid !== undefined) at = put(readCid, blob, at);
+  if (writeCid !== undefined) at = put(writeCid, blob, at);
+  conn.packCids(blob, readCid === undefined ? -2 : readCid.length, writeCid === undefined ? -2 : writeCid.length);
+  const idAt = at;
+  at = put(session.id, blob, at);
+  const msAt = at;
+  at = put(session.masterSecret, blob, at);
+  conn.session = {
+    ...session,
+    id: session.id.length === 0 ? EMPTY : blob.subarray(idAt, msAt),
+    masterSecret: blob.subarray(msAt, at),
+  };
+  // in place: the protection holds the same key object (and is pointed at the packed keys)
+  const read = keys.read;
+  keys.read = new PackedDirectionKeys(blob, at, read.key.length, read.iv.length, read.macKey.length);
+  at = put(read.macKey, blob, put(read.iv, blob, put(read.key, blob, at)));
+  const write = keys.write;
+  keys.write = new PackedDirectionKeys(blob, at, write.key.length, write.iv.length, write.macKey.length);
+  put(write.macKey, blob, put(write.iv, blob, put(write.key, blob, at)));
+  if (conn.protection !== undefined) rebindRecordProtection(conn.protection);
+}
+
+/** Bytes of one direction's key material. */
+function directionLength(d: DirectionKeys): number {
+  return d.key.length + d.iv.length + d.macKey.length;
+}
+
+/** Copies `b` into `blob` at `at` (a byte loop: these are short) and returns the offset after it. */
+function put(b: Buffer, blob: Buffer, at: number): number {
+  for (let i = 0, n = b.length; i < n; i++) blob[at + i] = b[i]!;
+  return at + b.length;
 }
 
 /** JSON form of an established connection (restart.md §1; keys and secrets as hex). */

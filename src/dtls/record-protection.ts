@@ -1,7 +1,8 @@
 // Per-epoch record protection (RFC 6347 §4.1.2, RFC 5246 §6.2.3) with RFC 9146 §5 CID records:
-// key objects are prepared once per epoch; encrypt/decrypt never throw on peer input.
-import { createSecretKey, randomFillSync } from 'node:crypto';
-import { aeadOpen, aeadSeal, createAeadKey, EXPLICIT_NONCE_LENGTH, type AeadKey } from './aead.js';
+// one small object per epoch (no closures, no buffers of its own, the keys referenced, process-wide scratch);
+// encrypt/decrypt never throw on peer input.
+import { randomFillSync } from 'node:crypto';
+import { aeadOpen, aeadSeal, createAeadKey, EXPLICIT_NONCE_LENGTH, releaseAeadKey, type AeadKey } from './aead.js';
 import { cbcFragmentLength, cbcOpen, cbcSeal, type CbcKey } from './cbc.js';
 import { cipherSuiteByCode, type CipherSuite } from './cipher-suites.js';
 import { epochKeysToJson, type DirectionKeys, type EpochKeys, type EpochKeysJson } from './keys.js';
@@ -113,87 +114,126 @@ export function parseInnerPlaintext(inner: Buffer): DecryptedRecord | undefined 
   return { type: inner[i]!, plaintext: inner.subarray(0, i) };
 }
 
-interface Direction {
-  aead?: AeadKey;
-  cbc?: CbcKey;
+// Process-wide scratch (JavaScript seals and opens one record at a time; node and ccm.ts copy what they need
+// synchronously): a protection object owns no buffers, so that an idle connection stays small.
+/** AEAD additional data / CBC MAC prefix (longest: CID of 255 bytes) */
+const aadScratch = Buffer.alloc(CID_AAD_FIXED + 255 + 2);
+/** CBC record IV */
+const ivScratch = Buffer.alloc(16);
+/** DTLSInnerPlaintext of CID records (grown on demand) */
+let innerScratch = Buffer.alloc(2048);
+/** aadScratch.subarray(0, n) and innerScratch.subarray(0, n) by n, made on first use (setAAD / update need exact lengths) */
+const aadViews: Buffer[] = [];
+let innerViews: Buffer[] = [];
+/** inner plaintexts up to this length use a cached view */
+const CACHED_INNER = 1024;
+
+function aadView(n: number): Buffer {
+  return aadViews[n] ?? (aadViews[n] = aadScratch.subarray(0, n));
 }
 
-function prepareDirection(suite: CipherSuite, keys: DirectionKeys): Direction {
+const randomIv = (iv: Buffer): void => {
+  randomFillSync(iv);
+};
+
+function checkKeys(suite: CipherSuite, keys: DirectionKeys): void {
   if (keys.key.length !== suite.encKeyLength || keys.iv.length !== suite.fixedIvLength || keys.macKey.length !== suite.macKeyLength) {
     throw new Error(`key material does not fit ${suite.name}`);
   }
-  const key = createSecretKey(keys.key);
-  if (suite.aead) {
-    return { aead: createAeadKey(suite.algorithm as 'aes-128-ccm' | 'aes-128-gcm', key, keys.iv, suite.tagLength) };
-  }
-  return { cbc: { key, macKey: createSecretKey(keys.macKey) } };
 }
 
-/** Builds the protection object of one epoch from plain key data (throws only on inconsistent local keys). */
-export function createRecordProtection(keys: EpochKeys, options: RecordProtectionOptions = {}): RecordProtection {
-  const suite = cipherSuiteByCode(keys.cipherSuite);
-  if (suite === undefined) throw new Error(`unsupported cipher suite 0x${keys.cipherSuite.toString(16)}`);
-  const epoch = keys.epoch;
-  const read = prepareDirection(suite, keys.read);
-  const write = prepareDirection(suite, keys.write);
-  const fillIv = options.cbcIv ?? ((iv: Buffer) => randomFillSync(iv));
-  // scratch buffers: AAD/MAC prefix (max CID 255) and CBC IV; node copies them synchronously
-  const writeAad = Buffer.alloc(CID_AAD_FIXED + 255 + 2);
-  const readAad = Buffer.alloc(CID_AAD_FIXED + 255 + 2);
-  const ivScratch = Buffer.alloc(16);
+/** The protection of one epoch: the suite, the key data and one small AEAD or CBC state per direction. */
+class EpochProtection implements RecordProtection {
+  readonly suite: CipherSuite;
+  readonly epoch: number;
+  readonly keys: EpochKeys;
+  readonly readAead: AeadKey | undefined;
+  readonly writeAead: AeadKey | undefined;
+  /** CBC: the direction keys themselves (key and macKey read per record) */
+  readCbc: CbcKey | undefined;
+  writeCbc: CbcKey | undefined;
+  private readonly fillIv: (iv: Buffer) => void;
 
-  function fragmentLength(innerLength: number): number {
-    return suite!.aead ? EXPLICIT_NONCE_LENGTH + innerLength + suite!.tagLength : cbcFragmentLength(innerLength);
+  constructor(suite: CipherSuite, keys: EpochKeys, fillIv: (iv: Buffer) => void) {
+    checkKeys(suite, keys.read);
+    checkKeys(suite, keys.write);
+    this.suite = suite;
+    this.epoch = keys.epoch;
+    this.keys = keys;
+    this.fillIv = fillIv;
+    if (suite.aead) {
+      const algorithm = suite.algorithm as 'aes-128-ccm' | 'aes-128-gcm';
+      this.readAead = createAeadKey(algorithm, keys.read, keys.read.iv, suite.tagLength);
+      this.writeAead = createAeadKey(algorithm, keys.write, keys.write.iv, suite.tagLength);
+      this.readCbc = undefined;
+      this.writeCbc = undefined;
+    } else {
+      this.readAead = undefined;
+      this.writeAead = undefined;
+      this.readCbc = keys.read;
+      this.writeCbc = keys.write;
+    }
   }
 
-  function recordLength(plaintextLength: number, cidLength = 0, padding = 0): number {
+  private fragmentLength(innerLength: number): number {
+    return this.suite.aead ? EXPLICIT_NONCE_LENGTH + innerLength + this.suite.tagLength : cbcFragmentLength(innerLength);
+  }
+
+  recordLength(plaintextLength: number, cidLength = 0, padding = 0): number {
     const inner = cidLength > 0 ? plaintextLength + 1 + padding : plaintextLength;
-    return RECORD_HEADER_LENGTH + cidLength + fragmentLength(inner);
+    return RECORD_HEADER_LENGTH + cidLength + this.fragmentLength(inner);
   }
 
-  function encryptRecord(type: number, recEpoch: number, seq: number, plaintext: Buffer, cid?: Buffer, padding = 0): Buffer {
+  encryptRecord(type: number, recEpoch: number, seq: number, plaintext: Buffer, cid?: Buffer, padding = 0): Buffer {
     const withCid = cid !== undefined && cid.length > 0;
     let inner = plaintext;
     if (withCid) {
-      inner = Buffer.alloc(plaintext.length + 1 + padding); // zero padding
-      plaintext.copy(inner, 0);
-      inner[plaintext.length] = type;
+      // DTLSInnerPlaintext = content ‖ real type ‖ zeros (RFC 9146 §4), laid out in the scratch
+      const n = plaintext.length + 1 + padding;
+      if (innerScratch.length < n) {
+        innerScratch = Buffer.alloc(Math.max(n, innerScratch.length * 2));
+        innerViews = [];
+      }
+      plaintext.copy(innerScratch, 0);
+      innerScratch[plaintext.length] = type;
+      if (padding > 0) innerScratch.fill(0, plaintext.length + 1, n);
+      inner = n > CACHED_INNER ? innerScratch.subarray(0, n) : (innerViews[n] ?? (innerViews[n] = innerScratch.subarray(0, n)));
     }
     const outerType = withCid ? ContentType.TLS12_CID : type;
-    const length = fragmentLength(inner.length);
+    const length = this.fragmentLength(inner.length);
+    // one buffer per record: the transport may still hold it after send() returns (a queued datagram)
     const out = Buffer.allocUnsafe(RECORD_HEADER_LENGTH + (withCid ? cid!.length : 0) + length);
     const pos = writeRecordHeader(out, 0, outerType, DTLS_1_2, recEpoch, seq, length, cid);
-    const aadLength = writeAdditionalData(writeAad, outerType, DTLS_1_2, recEpoch, seq, cid, inner.length);
-    const aad = writeAad.subarray(0, aadLength);
-    if (write.aead !== undefined) {
-      aeadSeal(write.aead, recEpoch, seq, aad, inner, out, pos);
+    const aad = aadView(writeAdditionalData(aadScratch, outerType, DTLS_1_2, recEpoch, seq, cid, inner.length));
+    if (this.writeAead !== undefined) {
+      aeadSeal(this.writeAead, recEpoch, seq, aad, inner, out, pos);
     } else {
-      fillIv(ivScratch);
-      cbcSeal(write.cbc!, aad, inner, ivScratch, out, pos);
+      this.fillIv(ivScratch);
+      cbcSeal(this.writeCbc!, aad, inner, ivScratch, out, pos);
     }
     return out;
   }
 
-  function encrypt(type: number, recEpoch: number, seq: number, plaintext: Buffer, cid?: Buffer, padding = 0): Buffer {
-    const record = encryptRecord(type, recEpoch, seq, plaintext, cid, padding);
+  encrypt(type: number, recEpoch: number, seq: number, plaintext: Buffer, cid?: Buffer, padding = 0): Buffer {
+    const record = this.encryptRecord(type, recEpoch, seq, plaintext, cid, padding);
     return record.subarray(RECORD_HEADER_LENGTH + (cid === undefined ? 0 : cid.length));
   }
 
-  function decrypt(record: ProtectedRecord): DecryptedRecord | undefined {
-    if (record.epoch !== epoch) return undefined;
+  decrypt(record: ProtectedRecord): DecryptedRecord | undefined {
+    if (record.epoch !== this.epoch) return undefined;
     const withCid = record.type === ContentType.TLS12_CID;
     if (withCid && (record.cid === undefined || record.cid.length === 0)) return undefined;
     const fragment = record.fragment;
     let plaintext: Buffer | undefined;
-    if (read.aead !== undefined) {
-      const innerLength = fragment.length - EXPLICIT_NONCE_LENGTH - suite!.tagLength;
+    if (this.readAead !== undefined) {
+      const innerLength = fragment.length - EXPLICIT_NONCE_LENGTH - this.suite.tagLength;
       if (innerLength < 0) return undefined;
-      const aadLength = writeAdditionalData(readAad, record.type, record.version, record.epoch, record.seq, withCid ? record.cid : undefined, innerLength);
-      plaintext = aeadOpen(read.aead, fragment, readAad.subarray(0, aadLength));
+      const aadLength = writeAdditionalData(aadScratch, record.type, record.version, record.epoch, record.seq, withCid ? record.cid : undefined, innerLength);
+      plaintext = aeadOpen(this.readAead, fragment, aadView(aadLength));
     } else {
       // the length field is filled in by cbcOpen once the padding is known
-      const aadLength = writeAdditionalData(readAad, record.type, record.version, record.epoch, record.seq, withCid ? record.cid : undefined, 0);
-      plaintext = cbcOpen(read.cbc!, fragment, readAad.subarray(0, aadLength));
+      const aadLength = writeAdditionalData(aadScratch, record.type, record.version, record.epoch, record.seq, withCid ? record.cid : undefined, 0);
+      plaintext = cbcOpen(this.readCbc!, fragment, aadView(aadLength));
     }
     if (plaintext === undefined) return undefined;
     if (!withCid) return { type: record.type, plaintext };
@@ -202,14 +242,34 @@ export function createRecordProtection(keys: EpochKeys, options: RecordProtectio
     return inner;
   }
 
-  return {
-    suite,
-    epoch,
-    keys,
-    encrypt,
-    encryptRecord,
-    recordLength,
-    decrypt,
-    toJSON: () => epochKeysToJson(keys),
-  };
+  toJSON(): EpochKeysJson {
+    return epochKeysToJson(this.keys);
+  }
+}
+
+/** Builds the protection object of one epoch from plain key data (throws only on inconsistent local keys). */
+export function createRecordProtection(keys: EpochKeys, options: RecordProtectionOptions = {}): RecordProtection {
+  const suite = cipherSuiteByCode(keys.cipherSuite);
+  if (suite === undefined) throw new Error(`unsupported cipher suite 0x${keys.cipherSuite.toString(16)}`);
+  return new EpochProtection(suite, keys, options.cbcIv ?? randomIv);
+}
+
+/**
+ * Points a protection at its key data again after `p.keys.read` / `.write` were replaced by objects with equal bytes
+ * (compactConnection: one buffer per connection instead of slices of shared pools). No-op for other protections.
+ */
+export function rebindRecordProtection(p: RecordProtection): void {
+  if (!(p instanceof EpochProtection)) return;
+  const keys = p.keys;
+  if (p.readAead !== undefined) p.readAead.source = keys.read;
+  if (p.writeAead !== undefined) p.writeAead.source = keys.write;
+  if (p.readCbc !== undefined) p.readCbc = keys.read;
+  if (p.writeCbc !== undefined) p.writeCbc = keys.write;
+}
+
+/** Releases what a protection holds beyond its connection (its fast-CCM LRU slots, aead.ts); the connection is gone. */
+export function releaseRecordProtection(p: RecordProtection | undefined): void {
+  if (!(p instanceof EpochProtection)) return;
+  if (p.readAead !== undefined) releaseAeadKey(p.readAead);
+  if (p.writeAead !== undefined) releaseAeadKey(p.writeAead);
 }

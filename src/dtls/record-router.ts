@@ -3,12 +3,13 @@
 // the established connection (the application record hot path: no promise, closure or timer per record).
 // The one place a datagram "from client A via router R" enters (cluster.md §4.3).
 import { peerKey, type PeerAddress } from '../transport/connector.js';
-import { buildSessionInfo, recordInfo, type Connection } from './connection.js';
+import { recordInfo, type Connection } from './connection.js';
 import { dropRecord, type ConnectorState } from './connector-state.js';
 import { AlertDescription, AlertLevel } from './handshake/alert.js';
 import { HandshakeType } from './handshake/constants.js';
 import { decodeHandshakeFragments } from './handshake/header.js';
 import { handshakeRecord, resendLastFlight } from './handshake-driver.js';
+import { releaseHandshakeLeftovers } from './handshake-end.js';
 import { isClientHelloRecord } from './hello-verify.js';
 import { peerAlert } from './peer-alert.js';
 import { ContentType, parseDatagram, type DtlsRecord } from './record.js';
@@ -143,22 +144,19 @@ export function protectedRecord(state: ConnectorState, conn: Connection, record:
     }
     if (router !== conn.router && (router === undefined || conn.router === undefined || router.address !== conn.router.address || router.port !== conn.router.port)) {
       conn.router = router;
-      conn.info = undefined;
     }
   }
   switch (plain.type) {
     case ContentType.APPLICATION_DATA: {
-      if (conn.lastFlight !== undefined) conn.lastFlight = undefined;
+      if (conn.lastFlight !== undefined || (conn.serverRandom !== undefined && state.role !== 'peer')) releaseHandshakeLeftovers(state, conn);
       if (config.useNewerFilter && !newest) {
         dropRecord(state);
         return;
       }
-      let info = conn.info;
-      if (info === undefined) info = conn.info = buildSessionInfo(conn, config.nodeId);
       state.onDatagram(plain.plaintext, {
         address,
         port,
-        dtls: recordInfo(info, record.epoch, record.seq, newest, prev),
+        dtls: recordInfo(conn, config.nodeId, record.epoch, record.seq, newest, prev, conn.router !== undefined),
         connection: conn,
         router,
       });

@@ -261,6 +261,54 @@ describe('fast CCM behind aeadSeal/aeadOpen', () => {
     }
   });
 
+  it('serves consecutive sequence numbers from precomputed keystream batches, byte-identical to node', () => {
+    const rnd = mulberry32(4242);
+    for (const m of [8, 16]) {
+      const d = direction(m);
+      const reader = direction(m, d.raw, d.iv).k;
+      const before = fastCcmStats().fastOps;
+      // runs of consecutive numbers (within and across batches), the 32-bit carry, the largest 48-bit numbers,
+      // steps back into and before a batch, an epoch change, lengths on both sides of the batched block count
+      const runs: [epoch: number, first: number, count: number][] = [
+        [1, 0, 40],
+        [1, 2 ** 32 - 5, 20],
+        [1, 2 ** 48 - 12, 12],
+        [1, 30, 3],
+        [2, 33, 10],
+        [1, 7, 1],
+      ];
+      for (const [epoch, first, count] of runs) {
+        for (let seq = first; seq < first + count; seq++) {
+          const length = Math.floor(rnd() * 160);
+          checkRoundTrip(d, epoch, seq, randomBytes(13 + (seq % 3) * 10), randomBytes(length), reader);
+        }
+      }
+      expect(fastCcmStats().fastOps - before).toBeGreaterThan(100);
+      // a record sealed for a number of the current batch but with another key never opens
+      const other = direction(m);
+      const fragment = seal(d.k, 1, 8, randomBytes(13), randomBytes(30));
+      expect(aeadOpen(other.k, fragment, randomBytes(13))).toBeUndefined();
+    }
+  });
+
+  it('a forged record on the per-record cipher path is refused without disturbing the stack trace limit', () => {
+    setFastCcmCapacity(0);
+    const limit = Error.stackTraceLimit;
+    for (const algorithm of ['aes-128-ccm', 'aes-128-gcm'] as const) {
+      const raw = randomBytes(16);
+      const iv = randomBytes(4);
+      const writer = createAeadKey(algorithm, raw, iv, 16);
+      const reader = createAeadKey(algorithm, raw, iv, 16);
+      const aad = randomBytes(13);
+      const pt = randomBytes(40);
+      const fragment = seal(writer, 1, 5, aad, pt);
+      expect(aeadOpen(reader, fragment, aad)?.equals(pt)).toBe(true);
+      fragment[fragment.length - 1]! ^= 1;
+      expect(aeadOpen(reader, fragment, aad)).toBeUndefined();
+      expect(Error.stackTraceLimit).toBe(limit);
+    }
+  });
+
   it('an empty plaintext and an empty AAD still authenticate (Adata flag)', () => {
     const d = direction(8);
     checkRoundTrip(d, 0, 0, Buffer.alloc(0), Buffer.alloc(0));
