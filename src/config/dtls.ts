@@ -63,5 +63,11 @@ export function dtlsConfigFor(props: Properties, server: ServerKind, clientAuth?
     sendBufferSize: opt(D.SEND_BUFFER_SIZE),
     handshakeResultDelay: props.getFor<number>(server, D.DTLS_HANDSHAKE_RESULT_DELAY) ?? 0,
     pskFailureAlert: props.string(D.PSK_FAILURE_ALERT, server) as DtlsConfig['pskFailureAlert'],
+    clientHelloRateLimit: n(D.CLIENT_HELLO_RATE_LIMIT),
+    handshakeStartRateLimit: n(D.HANDSHAKE_START_RATE_LIMIT),
+    clientHelloPeerRateLimit: n(D.CLIENT_HELLO_PEER_RATE_LIMIT),
+    clientHelloTrackedPeers: n(D.CLIENT_HELLO_TRACKED_PEERS),
+    maxPendingHandshakes: n(D.MAX_PENDING_HANDSHAKES),
+    maxPendingHandshakesPerAddress: n(D.MAX_PENDING_HANDSHAKES_PER_ADDRESS),
   };
 }

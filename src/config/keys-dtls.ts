@@ -324,7 +324,7 @@ export const MAX_DEFERRED_OUTBOUND_APPLICATION_MESSAGES = defineKey({
 export const MAX_DEFERRED_INBOUND_RECORDS = defineKey({
   name: 'DTLS.MAX_DEFERRED_INBOUND_RECORDS',
   type: 'int',
-  description: 'Records of a later epoch kept while the handshake is still running.',
+  description: 'Maximum size in bytes of all records one running handshake defers (records of the next epoch before the CCS, application data before the Finished).',
   default: 8192,
   min: 0,
 });
@@ -362,6 +362,65 @@ export const PSK_FAILURE_ALERT = defineKey({
     'Answer to a PSK handshake whose identity is unknown or whose secret is wrong; both look the same on the wire, so identities cannot be probed (RFC 4279 §2). NONE: silence (the handshake times out); DECRYPT_ERROR: a fatal decrypt_error alert when the client Finished cannot be authenticated. The reason is logged at debug level.',
   default: 'NONE',
   values: ['NONE', 'DECRYPT_ERROR'],
+});
+
+/** ClientHellos without a valid cookie answered per second (HelloVerifyRequest or unverified start), all peers together. */
+export const CLIENT_HELLO_RATE_LIMIT = defineKey({
+  name: 'DTLS.CLIENT_HELLO_RATE_LIMIT',
+  type: 'int',
+  description:
+    'Flood defence: ClientHellos without a valid cookie that are answered (HelloVerifyRequest, or a handshake without cookie exchange) per second, all peers together, enforced per 100 ms. Above half of it only peers that sent fewer than DTLS.CLIENT_HELLO_PEER_RATE_LIMIT ClientHellos in the current second are answered; above it every further one is dropped (counted). 0: no limit.',
+  default: 20000,
+  min: 0,
+});
+
+/** Cookie-verified ClientHellos (new handshakes) started per second, all peers together. */
+export const HANDSHAKE_START_RATE_LIMIT = defineKey({
+  name: 'DTLS.HANDSHAKE_START_RATE_LIMIT',
+  type: 'int',
+  description:
+    'Flood defence: handshakes started from cookie-verified ClientHellos per second, all peers together, enforced per 100 ms. Above half of it only peers below DTLS.CLIENT_HELLO_PEER_RATE_LIMIT start handshakes; above it every further ClientHello is dropped (counted). 0: no limit.',
+  default: 5000,
+  min: 0,
+});
+
+/** ClientHellos per second of one peer (address:port) that count as light while the server is under pressure. */
+export const CLIENT_HELLO_PEER_RATE_LIMIT = defineKey({
+  name: 'DTLS.CLIENT_HELLO_PEER_RATE_LIMIT',
+  type: 'int',
+  description:
+    'Flood defence: a peer (address:port) that sent fewer ClientHellos than this in the current second is light: once half of DTLS.CLIENT_HELLO_RATE_LIMIT or DTLS.HANDSHAKE_START_RATE_LIMIT is used up, only light peers are still answered, so that a few flooding sources cannot starve the others. 0: no per-peer distinction.',
+  default: 10,
+  min: 0,
+});
+
+/** Peers tracked per second for the per-peer ClientHello counts. */
+export const CLIENT_HELLO_TRACKED_PEERS = defineKey({
+  name: 'DTLS.CLIENT_HELLO_TRACKED_PEERS',
+  type: 'int',
+  description: 'Flood defence: peers (address:port) whose ClientHellos are counted per second; peers beyond it count as heavy (bounds the memory of the counts).',
+  default: 20000,
+  min: 1,
+});
+
+/** Handshakes in progress on the server side, separate from DTLS.MAX_CONNECTIONS. */
+export const MAX_PENDING_HANDSHAKES = defineKey({
+  name: 'DTLS.MAX_PENDING_HANDSHAKES',
+  type: 'int',
+  description:
+    'Flood defence: server handshakes in progress at most (they also count against DTLS.MAX_CONNECTIONS). When a cookie-verified ClientHello arrives and the limit is reached, the oldest handshake in progress is abandoned (counted).',
+  default: 5000,
+  min: 1,
+});
+
+/** Handshakes in progress from one IP address. */
+export const MAX_PENDING_HANDSHAKES_PER_ADDRESS = defineKey({
+  name: 'DTLS.MAX_PENDING_HANDSHAKES_PER_ADDRESS',
+  type: 'int',
+  description:
+    'Flood defence: server handshakes in progress from one IP address at most; at the limit the oldest handshake of that address is abandoned (counted). 0: no per-address limit.',
+  default: 2500,
+  min: 0,
 });
 
 /** All keys of this group. */
@@ -404,5 +463,11 @@ export const DTLS_KEYS: readonly KeyDef[] = [
   RECEIVE_BUFFER_SIZE,
   SEND_BUFFER_SIZE,
   PSK_FAILURE_ALERT,
+  CLIENT_HELLO_RATE_LIMIT,
+  HANDSHAKE_START_RATE_LIMIT,
+  CLIENT_HELLO_PEER_RATE_LIMIT,
+  CLIENT_HELLO_TRACKED_PEERS,
+  MAX_PENDING_HANDSHAKES,
+  MAX_PENDING_HANDSHAKES_PER_ADDRESS,
   DTLS_HANDSHAKE_RESULT_DELAY,
 ];

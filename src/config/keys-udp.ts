@@ -30,5 +30,40 @@ export const UDP_SEND_BUFFER_SIZE = defineKey({
   min: 1,
 });
 
+/** Datagrams processed per event-loop turn while the socket has a backlog (per-source fair queue). */
+export const UDP_FAIR_QUEUE_BATCH = defineKey({
+  name: 'UDP.FAIR_QUEUE_BATCH',
+  type: 'int',
+  description:
+    'Flood defence of plain CoAP sockets: when one read of the socket returns a full batch (the socket has a backlog), received datagrams go into a queue per source (address:port) that is served round-robin, this many datagrams per event-loop turn, so that reading stays fast and a few flooding sources cannot starve the others. Without a backlog datagrams are processed at once. 0: off.',
+  default: 8,
+  min: 0,
+});
+
+/** Datagrams queued per source while the fair queue is engaged. */
+export const UDP_FAIR_QUEUE_SOURCE_CAPACITY = defineKey({
+  name: 'UDP.FAIR_QUEUE_SOURCE_CAPACITY',
+  type: 'int',
+  description: 'Flood defence: datagrams queued per source (address:port) while the fair queue is engaged; further ones are dropped (counted).',
+  default: 8,
+  min: 1,
+});
+
+/** Datagrams queued in total while the fair queue is engaged. */
+export const UDP_FAIR_QUEUE_CAPACITY = defineKey({
+  name: 'UDP.FAIR_QUEUE_CAPACITY',
+  type: 'int',
+  description: 'Flood defence: datagrams queued in total (all sources) while the fair queue is engaged; further ones are dropped (counted).',
+  default: 16384,
+  min: 1,
+});
+
 /** All keys of this group. */
-export const UDP_KEYS: readonly KeyDef[] = [UDP_DATAGRAM_SIZE, UDP_RECEIVE_BUFFER_SIZE, UDP_SEND_BUFFER_SIZE];
+export const UDP_KEYS: readonly KeyDef[] = [
+  UDP_DATAGRAM_SIZE,
+  UDP_RECEIVE_BUFFER_SIZE,
+  UDP_SEND_BUFFER_SIZE,
+  UDP_FAIR_QUEUE_BATCH,
+  UDP_FAIR_QUEUE_SOURCE_CAPACITY,
+  UDP_FAIR_QUEUE_CAPACITY,
+];

@@ -64,6 +64,18 @@ export interface DtlsConfig {
    * NONE (silence, both cases alike, as the reference) or DECRYPT_ERROR (RFC 4279 §2, both cases alike)
    */
   pskFailureAlert: 'NONE' | 'DECRYPT_ERROR';
+  /** flood defence: ClientHellos without a valid cookie answered per second, all peers (0: no limit) */
+  clientHelloRateLimit: number;
+  /** flood defence: handshakes started from cookie-verified ClientHellos per second, all peers (0: no limit) */
+  handshakeStartRateLimit: number;
+  /** flood defence: ClientHellos per second below which a peer (address:port) is light (0: no per-peer distinction) */
+  clientHelloPeerRateLimit: number;
+  /** flood defence: peers whose ClientHellos are counted per second */
+  clientHelloTrackedPeers: number;
+  /** flood defence: server handshakes in progress at most (the oldest is abandoned at the limit) */
+  maxPendingHandshakes: number;
+  /** flood defence: server handshakes in progress per IP address at most (0: no limit) */
+  maxPendingHandshakesPerAddress: number;
 }
 
 /** Module defaults of config.md §3 with the server overrides common to both servers. */
@@ -105,4 +117,10 @@ export const DEFAULT_DTLS_CONFIG: DtlsConfig = {
   sendBufferSize: undefined,
   handshakeResultDelay: 0,
   pskFailureAlert: 'NONE',
+  clientHelloRateLimit: 20_000,
+  handshakeStartRateLimit: 5000,
+  clientHelloPeerRateLimit: 10,
+  clientHelloTrackedPeers: 20_000,
+  maxPendingHandshakes: 5000,
+  maxPendingHandshakesPerAddress: 1000,
 };

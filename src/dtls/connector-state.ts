@@ -10,6 +10,7 @@ import type { DtlsConfig } from './config.js';
 import type { ConnectionStore } from './connection-store.js';
 import type { CookieGenerator } from './cookie.js';
 import type { DtlsDetailStats, DtlsStats } from './dtls-stats.js';
+import type { FloodGuard } from './flood-guard.js';
 import type { ClientHandshake } from './handshake-client.js';
 import type { HandshakeEnv } from './handshake-common.js';
 import type { ServerHandshake } from './handshake-server.js';
@@ -49,6 +50,8 @@ export interface ConnectorState {
   readonly now: () => number;
   /** stateless cookies of the HelloVerifyRequest exchange (RFC 6347 §4.2.1) */
   readonly cookie: CookieGenerator;
+  /** flood defence: ClientHello budgets and the bound of handshakes in progress (flood-guard.ts) */
+  readonly flood: FloodGuard;
   /** the socket (or what stands in its place) */
   readonly transport: DatagramTransport;
   readonly logger: Logger | undefined;

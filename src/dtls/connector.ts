@@ -21,9 +21,11 @@ import { DTLS_STATS_KEYS, createDtlsDetailStats, createDtlsStats, type DtlsDetai
 import { AlertDescription, AlertLevel } from './handshake/alert.js';
 import { createChainValidator, createRawPublicKeyParser } from './handshake-common.js';
 import { connectionRemoved, failHandshake } from './handshake-end.js';
+import { createFloodGuard, releaseHandshake, stopFloodGuard } from './flood-guard.js';
 import { detectMtu } from './mtu.js';
 import { createRecordParseStats } from './record.js';
-import { protectedRecord, receiveDatagram } from './record-router.js';
+import { guardedReceive } from './receive-guard.js';
+import { protectedRecord } from './record-router.js';
 import { sendAlert, sendApplication } from './record-sender.js';
 
 /** Random source for tests: randoms, session ids and CIDs. */
@@ -143,7 +145,10 @@ export class DtlsConnector implements Connector {
       cidLength: config.cidLength,
       nodeId: config.nodeId,
       random: (n) => random('cid', n),
-      onRemoved: (conn, reason) => connectionRemoved(this.state, conn, reason),
+      onRemoved: (conn, reason) => {
+        releaseHandshake(this.state.flood, conn);
+        connectionRemoved(this.state, conn, reason);
+      },
     });
     const trustAnchors = opts.trustAnchors ?? [];
     const trustAll = opts.trustAll ?? false;
@@ -174,6 +179,7 @@ export class DtlsConnector implements Connector {
       wheel: opts.wheel ?? new TimerWheel(10),
       now,
       cookie: opts.cookieGenerator ?? createCookieGenerator({ now }),
+      flood: createFloodGuard(config, this.detailStats, opts.logger, now),
       transport,
       logger: opts.logger,
       ownCidLength: config.cidLength ?? 0,
@@ -194,7 +200,7 @@ export class DtlsConnector implements Connector {
       deliverRecord: (conn, record) => protectedRecord(state, conn, record, conn.address, conn.port, conn.router),
     };
     this.state = state;
-    transport.onDatagram = (data, address, port, router) => receiveDatagram(state, data, address, port, router);
+    transport.onDatagram = (data, address, port, router) => guardedReceive(state, data, address, port, router);
   }
 
   /** Application data of every authenticated record, with the DTLS session attributes in ctx.dtls. */
@@ -240,6 +246,7 @@ export class DtlsConnector implements Connector {
       rejectWaiters(this.state, conn, STOPPED);
     }
     if (this.ownWheel) this.state.wheel.clear();
+    stopFloodGuard(this.state.flood);
     return stopped;
   }
 
@@ -366,7 +373,7 @@ export class DtlsConnector implements Connector {
    * connection as routed and its records go back through the transport with that router.
    */
   receiveDatagram(datagram: Buffer, address: string, port: number, router?: PeerAddress): void {
-    receiveDatagram(this.state, datagram, address, port, router);
+    guardedReceive(this.state, datagram, address, port, router);
   }
 
   /**

@@ -16,6 +16,11 @@ export interface CookieGenerator {
   generate(address: string, port: number, clientHelloBody: Buffer): Buffer;
   /** True if `cookie` was generated (with the current or previous secret) for exactly these inputs. */
   verify(address: string, port: number, clientHelloBody: Buffer, cookie: Buffer): boolean;
+  /**
+   * Optional: the cookie of generate() for the body `head ‖ tail`, without concatenating them (the flood
+   * path's HelloVerifyRequest: one HMAC over the received bytes).
+   */
+  generateParts?(address: string, port: number, head: Buffer, tail: Buffer): Buffer;
 }
 
 /** Injection points for tests. */
@@ -48,15 +53,17 @@ export function createCookieGenerator(options: CookieGeneratorOptions = {}): Coo
   }
 
   function mac(secret: Buffer, address: string, port: number, body: Buffer): Buffer {
-    const portBytes = Buffer.alloc(2);
-    portBytes.writeUInt16BE(port);
-    return createHmac('sha256', secret).update(ipAddressBytes(address)).update(portBytes).update(body).digest();
+    return createHmac('sha256', secret).update(peerBytes(address, port)).update(body).digest();
   }
 
   return {
     generate(address, port, clientHelloBody) {
       rotate();
       return mac(current, address, port, clientHelloBody);
+    },
+    generateParts(address, port, head, tail) {
+      rotate();
+      return createHmac('sha256', current).update(peerBytes(address, port)).update(head).update(tail).digest();
     },
     verify(address, port, clientHelloBody, cookie) {
       rotate();
@@ -65,6 +72,44 @@ export function createCookieGenerator(options: CookieGeneratorOptions = {}): Coo
       return previous !== undefined && timingSafeEqual(mac(previous, address, port, clientHelloBody), cookie);
     },
   };
+}
+
+/** Scratch of peerBytes for IPv4 peers (HMAC update copies its input at once, so one buffer serves all calls). */
+const V4_PEER = Buffer.alloc(6);
+
+/**
+ * IP address bytes ‖ port (uint16 BE), the HMAC prefix of a cookie. IPv4 text is parsed by hand into a
+ * shared scratch buffer (no regular expression, no allocation: the HelloVerifyRequest flood path).
+ */
+export function peerBytes(address: string, port: number): Buffer {
+  let octet = 0;
+  let digits = 0;
+  let k = 0;
+  for (let i = 0; i < address.length; i++) {
+    const c = address.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      octet = octet * 10 + (c - 48);
+      if (++digits > 3 || octet > 255) return slowPeerBytes(address, port);
+    } else if (c === 46 && digits > 0 && k < 3) {
+      V4_PEER[k++] = octet;
+      octet = 0;
+      digits = 0;
+    } else {
+      return slowPeerBytes(address, port);
+    }
+  }
+  if (k !== 3 || digits === 0) return slowPeerBytes(address, port);
+  V4_PEER[3] = octet;
+  V4_PEER.writeUInt16BE(port, 4);
+  return V4_PEER;
+}
+
+function slowPeerBytes(address: string, port: number): Buffer {
+  const ip = ipAddressBytes(address);
+  const out = Buffer.alloc(ip.length + 2);
+  ip.copy(out);
+  out.writeUInt16BE(port, ip.length);
+  return out;
 }
 
 /**

@@ -49,6 +49,14 @@ export interface DtlsDetailStats {
   /** alerts received / sent */
   alertsReceived: number;
   alertsSent: number;
+  /** flood defence: ClientHellos without a valid cookie dropped over DTLS.CLIENT_HELLO_RATE_LIMIT */
+  droppedClientHellos: number;
+  /** flood defence: cookie-verified ClientHellos dropped over DTLS.HANDSHAKE_START_RATE_LIMIT */
+  droppedVerifiedClientHellos: number;
+  /** flood defence: handshakes in progress abandoned for newer ones (DTLS.MAX_PENDING_HANDSHAKES[_PER_ADDRESS]) */
+  abandonedHandshakes: number;
+  /** flood defence: episodes in which a limit engaged (each logged once) */
+  floodEpisodes: number;
 }
 
 /** Fresh zeroed health counters. */
@@ -74,5 +82,9 @@ export function createDtlsDetailStats(): DtlsDetailStats {
     resumedHandshakes: 0,
     alertsReceived: 0,
     alertsSent: 0,
+    droppedClientHellos: 0,
+    droppedVerifiedClientHellos: 0,
+    abandonedHandshakes: 0,
+    floodEpisodes: 0,
   };
 }

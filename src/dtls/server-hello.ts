@@ -7,6 +7,7 @@ import { AlertDescription, AlertLevel } from './handshake/alert.js';
 import { clientHelloBodyWithoutCookie } from './handshake/client-hello.js';
 import { applyOutcome, peerRetransmitted } from './handshake-driver.js';
 import { failHandshake } from './handshake-end.js';
+import { handshakeToAbandon, takeBudget, trackHandshake } from './flood-guard.js';
 import { startServerHandshake } from './handshake-server.js';
 import { helloVerifyRequestRecord, parseInitialClientHello } from './hello-verify.js';
 import type { DtlsRecord } from './record.js';
@@ -23,8 +24,9 @@ export function clientHello(state: ConnectorState, record: DtlsRecord, address: 
   const running = state.store.getHandshake(key);
   const runningHs = running?.handshake as Handshake | undefined;
   if (running !== undefined && runningHs !== undefined && runningHs.clientRandom.equals(hello.random)) {
-    // the client retransmitted its ClientHello: our flight got lost
-    if (hello.cookie.length > 0 || runningHs.resumed) peerRetransmitted(state, running, runningHs);
+    // the client retransmitted its ClientHello: our flight got lost (a peer above its ClientHello rate
+    // replaying it gets no more copies of our flight: flood defence)
+    if ((hello.cookie.length > 0 || runningHs.resumed) && state.flood.light) peerRetransmitted(state, running, runningHs);
     return;
   }
   if (running !== undefined && runningHs?.role === 'client') {
@@ -42,10 +44,13 @@ export function clientHello(state: ConnectorState, record: DtlsRecord, address: 
     return;
   }
   const config = state.config;
+  const guard = state.flood;
   let verified = false;
+  let proven = false;
   let unverifiedResumption = false;
   if (hello.cookie.length > 0 && state.cookie.verify(address, port, clientHelloBodyWithoutCookie(hello), hello.cookie)) {
     verified = true;
+    proven = true;
   } else if (!config.useHelloVerifyRequest || (!config.useHelloVerifyRequestForPsk && onlyPsk(hello.cipherSuites, config))) {
     verified = true;
   } else if (
@@ -56,6 +61,13 @@ export function clientHello(state: ConnectorState, record: DtlsRecord, address: 
     verified = true;
     unverifiedResumption = true;
   }
+  // flood defence (flood-guard.ts): proven peers (cookie) have their own budget of handshake starts,
+  // unproven ClientHellos share the budget of HelloVerifyRequests
+  const now = state.now();
+  if (!takeBudget(guard, proven ? guard.start : guard.hello, guard.light, now)) {
+    dropRecord(state);
+    return;
+  }
   if (!verified) {
     // stateless: no connection, no key pair before the cookie verifies (RFC 6347 §4.2.1)
     const cookie = state.cookie.generate(address, port, clientHelloBodyWithoutCookie(hello));
@@ -64,7 +76,10 @@ export function clientHello(state: ConnectorState, record: DtlsRecord, address: 
     return;
   }
   state.detailStats.verifiedClientHellos++;
-  const now = state.now();
+  // handshakes in progress are bounded on their own (DTLS.MAX_PENDING_HANDSHAKES[_PER_ADDRESS]): the oldest goes
+  for (let victim = handshakeToAbandon(guard, address, now); victim !== undefined; victim = handshakeToAbandon(guard, address, now)) {
+    failHandshake(state, victim, undefined, 'abandoned for a newer handshake (DTLS.MAX_PENDING_HANDSHAKES)');
+  }
   if (!state.store.reserve(now)) {
     state.detailStats.refusedHandshakes++;
     state.logger?.debug({ peer: key, size: state.store.size }, 'dtls server: connection store full, handshake refused');
@@ -98,6 +113,7 @@ export function clientHello(state: ConnectorState, record: DtlsRecord, address: 
   conn.handshake = hs;
   conn.readCid = hs.readCid;
   state.store.addHandshake(conn);
+  trackHandshake(guard, conn);
   if (hs.unverifiedResumption) state.unverifiedResumptions++;
   state.stats.connections = state.store.size;
   applyOutcome(state, conn, hs, outcome);

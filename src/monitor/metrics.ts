@@ -101,6 +101,10 @@ export const DTLS_DETAIL_METRICS: Readonly<Record<keyof DtlsDetailStats, Spec>> 
   resumedHandshakes: ['dtls_resumed_handshakes_total', 'DTLS resumption handshakes completed.', 'counter'],
   alertsReceived: ['dtls_received_alerts_total', 'DTLS alerts received.', 'counter'],
   alertsSent: ['dtls_sent_alerts_total', 'DTLS alerts sent.', 'counter'],
+  droppedClientHellos: ['dtls_flood_dropped_client_hellos_total', 'ClientHellos without a valid cookie dropped over DTLS.CLIENT_HELLO_RATE_LIMIT.', 'counter'],
+  droppedVerifiedClientHellos: ['dtls_flood_dropped_verified_client_hellos_total', 'Cookie-verified ClientHellos dropped over DTLS.HANDSHAKE_START_RATE_LIMIT.', 'counter'],
+  abandonedHandshakes: ['dtls_flood_abandoned_handshakes_total', 'Handshakes in progress abandoned at DTLS.MAX_PENDING_HANDSHAKES(_PER_ADDRESS).', 'counter'],
+  floodEpisodes: ['dtls_flood_episodes_total', 'Episodes in which a DTLS flood limit engaged.', 'counter'],
 };
 
 /** Further per-endpoint gauges; labels server, endpoint. */

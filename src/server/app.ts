@@ -227,6 +227,8 @@ function addEndpoints(
       receiveBufferSize: props.get<number>('UDP.RECEIVE_BUFFER_SIZE'),
       sendBufferSize: props.get<number>('UDP.SEND_BUFFER_SIZE'),
       onError: (err) => logger.warn({ err, address: a.address }, 'udp socket error'),
+      fairQueue: { batch: props.number('UDP.FAIR_QUEUE_BATCH'), sourceCapacity: props.number('UDP.FAIR_QUEUE_SOURCE_CAPACITY'), capacity: props.number('UDP.FAIR_QUEUE_CAPACITY') },
+      logger,
     });
     server.addEndpoint(connector, config);
   }
