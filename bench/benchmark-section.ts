@@ -176,8 +176,8 @@ interface StartedServer {
  * by the OS, not 5783/5784: other engineers' runs on this machine use those, and a probe answered by their server
  * would send our client to the wrong server; the server log must show both our endpoints started.
  */
-async function startServer(ctx: BenchContext, workDir: string, cpuProfDir: string | undefined): Promise<StartedServer> {
-  const main = path.join(ctx.distRoot, 'src', 'cli', 'server-main.js');
+async function startServer(ctx: BenchContext, workDir: string, cpuProfDir: string | undefined, serverMain?: string): Promise<StartedServer> {
+  const main = serverMain ?? path.join(ctx.distRoot, 'src', 'cli', 'server-main.js');
   if (!fs.existsSync(main)) throw new Error(`${path.relative(ctx.repoRoot, main)} does not exist (build the server first)`);
   const coapPort = (await tryPort(0))!;
   let coapsPort = (await tryPort(0))!;
@@ -347,8 +347,8 @@ function noise(r: VariantRun): number {
   return r.phaseMs > 0 ? r.machine.otherMs / r.phaseMs : 0;
 }
 
-/** Starts a server, runs the client once, stops the server; keeps the temp dir only when profiled or failed. */
-async function attempt(ctx: BenchContext, variant: Variant, perClient: number): Promise<VariantRun> {
+/** Starts a server (serverMain: another build's server-main.js), runs the client once, stops the server; keeps the temp dir only when profiled or failed. */
+async function attempt(ctx: BenchContext, variant: Variant, perClient: number, serverMain?: string): Promise<VariantRun> {
   const o = ctx.options;
   if (o.quietWait > 0) {
     const busy = await waitForQuiet(0.15, o.quietWait * 1000);
@@ -366,7 +366,7 @@ async function attempt(ctx: BenchContext, variant: Variant, perClient: number): 
   let keep = o.cpuProf;
   let s: StartedServer | undefined;
   try {
-    s = await startServer(ctx, workDir, serverProf);
+    s = await startServer(ctx, workDir, serverProf, serverMain);
     // expected ~duration s at the target rate; allow 6 times that (a slow run) plus start-up, handshakes and the report
     const limitMs = Math.round(o.duration * 6 * 1000 + 60_000);
     const run = await runClient(ctx, variant, s, perClient, limitMs, clientProf);
@@ -393,15 +393,15 @@ async function attempt(ctx: BenchContext, variant: Variant, perClient: number): 
 }
 
 /** Outcome of a variant: the quietest run, or the error. */
-interface VariantOutcome {
+export interface VariantOutcome {
   variant: Variant;
   run?: VariantRun;
   attempts: number;
   error?: string;
 }
 
-/** Runs a variant up to 1 + --retries times while its request phase is noisy; keeps the quietest run. */
-async function measureVariant(ctx: BenchContext, variant: Variant): Promise<VariantOutcome> {
+/** Runs a variant up to 1 + --retries times while its request phase is noisy; keeps the quietest run (serverMain: another build's server). */
+export async function measureVariant(ctx: BenchContext, variant: Variant, serverMain?: string): Promise<VariantOutcome> {
   const o = ctx.options;
   const perClient = requestsPerClient(o.duration, variant.sizingRps);
   ctx.log(`benchmark client: ${variant.label}, ${BENCHMARK_CLIENTS} clients × ${perClient} requests (rlen=${RESPONSE_LENGTH}), load average ${loadAverage()}`);
@@ -411,7 +411,7 @@ async function measureVariant(ctx: BenchContext, variant: Variant): Promise<Vari
     attempts++;
     let run: VariantRun;
     try {
-      run = await attempt(ctx, variant, perClient);
+      run = await attempt(ctx, variant, perClient, serverMain);
     } catch (err) {
       ctx.log(`  ${variant.label}: FAILED: ${(err as Error).message.split('\n').slice(0, 6).join('\n    ')}`);
       if (best) break;

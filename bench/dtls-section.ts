@@ -41,7 +41,7 @@ const SATURATED_ELU = 0.9;
 
 
 /** A started server: process, its working directory and the ports read back from its properties file. */
-interface StartedServer {
+export interface StartedServer {
   server: ServerProcess;
   workDir: string;
   coapPort: number;
@@ -62,9 +62,10 @@ function propertyNumber(file: string, key: string): number | undefined {
 /**
  * Starts our server in a temp cwd with a properties file naming free coap/coaps ports (5783/5784 when free)
  * plus the --ours-prop lines; waits until its plain endpoint answers, then reads the ports back from the file.
+ * `serverMain` starts another build's server-main.js (default: this build's).
  */
-async function startServer(ctx: BenchContext, id: string, cpuProf: boolean): Promise<StartedServer> {
-  const main = path.join(ctx.distRoot, 'src', 'cli', 'server-main.js');
+export async function startServer(ctx: BenchContext, id: string, cpuProf: boolean, serverMain?: string): Promise<StartedServer> {
+  const main = serverMain ?? path.join(ctx.distRoot, 'src', 'cli', 'server-main.js');
   if (!fs.existsSync(main)) throw new Error(`${path.relative(ctx.repoRoot, main)} does not exist (build the server first)`);
   const coapPort = await pickPort(PREFERRED_COAP_PORT);
   let coapsPort = await pickPort(PREFERRED_COAPS_PORT);
@@ -94,7 +95,7 @@ async function startServer(ctx: BenchContext, id: string, cpuProf: boolean): Pro
 }
 
 /** Waits (bounded) for other processes to go idle, as the plain section does. */
-async function quiet(ctx: BenchContext): Promise<void> {
+export async function quiet(ctx: BenchContext): Promise<void> {
   const o = ctx.options;
   if (o.quietWait <= 0) return;
   const busy = await waitForQuiet(0.15, o.quietWait * 1000);
@@ -102,12 +103,12 @@ async function quiet(ctx: BenchContext): Promise<void> {
 }
 
 /** Share of the window other processes used the CPU. */
-function noise(m: Measurement): number {
+export function noise(m: Measurement): number {
   return m.load.windowMs > 0 ? m.machine.otherMs / m.load.windowMs : 0;
 }
 
 /** Runs `attempt` up to 1 + retries times while its window is noisy; keeps the quietest run. */
-async function quietest<T extends { m: Measurement }>(ctx: BenchContext, label: string, attempt: () => Promise<T>): Promise<T & { attempts: number }> {
+export async function quietest<T extends { m: Measurement }>(ctx: BenchContext, label: string, attempt: () => Promise<T>): Promise<T & { attempts: number }> {
   let best: T | undefined;
   let attempts = 0;
   for (let i = 0; i <= ctx.options.retries; i++) {

@@ -11,7 +11,12 @@ import { createCoapsSection, handshakesSection } from './dtls-section.js';
 import { benchmarkSection } from './benchmark-section.js';
 import { clusterSection } from './cluster-section.js';
 import { restartSection } from './restart-section.js';
+import { createLoadSection } from './load-section.js';
+import { DEFAULT_BASELINE } from './baseline.js';
 import { killChildren } from './proc-util.js';
+
+/** --baseline: the commit whose server build the load section measures beside the current one ('none' = skip). */
+let baselineRef = DEFAULT_BASELINE;
 
 /** Results of the sections run so far (a later section may compare with an earlier one). */
 const results: Record<string, SectionResult | { error: string }> = {};
@@ -29,9 +34,9 @@ function plainFigure(): { rps: number; cpuMsPer1000: number } | undefined {
 /**
  * All sections, in run order: coaps right after plain CoAP (its ratio uses the plain figure of the same run), the
  * benchmark client against our server (issue 4), then the DTLS CID cluster behind the NAT against one node, then
- * the in-process save/load of the DTLS connection state (graceful restart).
+ * the in-process save/load of the DTLS connection state (graceful restart), then the old build beside the new one (issue 10).
  */
-export const SECTIONS: Section[] = [coapSection, createCoapsSection(plainFigure), handshakesSection, benchmarkSection, clusterSection, restartSection];
+export const SECTIONS: Section[] = [coapSection, createCoapsSection(plainFigure), handshakesSection, benchmarkSection, clusterSection, restartSection, createLoadSection(() => baselineRef)];
 
 /** dist/bench → dist. */
 const distRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -56,6 +61,7 @@ function parseOptions(argv: string[]): BenchOptions {
       'quiet-wait': { type: 'string', default: '30' },
       retries: { type: 'string', default: '2' },
       out: { type: 'string', default: path.join(repoRoot, 'bench-results.json') },
+      baseline: { type: 'string', default: DEFAULT_BASELINE },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -77,6 +83,7 @@ function parseOptions(argv: string[]): BenchOptions {
         '  --quiet-wait <s>     before each target wait up to this long for other processes to go idle (default 30, 0 = off)',
         '  --retries <n>        repeat a target whose window was noisy (other processes > 10% of a core) up to n times, keep the quietest (default 2)',
         '  --out <file>         JSON output (default bench-results.json in the repository root)',
+        `  --baseline <commit>  load section: the old build measured beside the new one (default ${DEFAULT_BASELINE}; none = new build only); --only req | psk | ecdhe | idle10k | idle100k selects its figures`,
       ].join('\n'),
     );
     process.exit(0);
@@ -87,6 +94,7 @@ function parseOptions(argv: string[]): BenchOptions {
     return n;
   };
   const list = (v: string[]): Set<string> => new Set(v.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean));
+  baselineRef = values.baseline.trim();
   const only = list(values.only);
   for (const id of only) if (id === 'our') only.add('ours');
   return {
