@@ -1,6 +1,6 @@
 // A Connector wrapper of the one-shot clients: hands every CoAP message the endpoint sends or receives, decoded, to
 // listeners (the request block printed when the request goes out, the `-v` trace lines, the round-trip time).
-import { decode } from '../coap/codec.js';
+import { decodeMessage, isFormatFailure } from '../coap/codec.js';
 import type { CoapMessage } from '../coap/message.js';
 import type { Connector, EndpointContext } from '../transport/connector.js';
 
@@ -67,9 +67,6 @@ export class MessageTap implements Connector {
 }
 
 function tryDecode(data: Buffer): CoapMessage | undefined {
-  try {
-    return decode(data);
-  } catch {
-    return undefined;
-  }
+  const msg = decodeMessage(data);
+  return isFormatFailure(msg) ? undefined : msg;
 }

@@ -2,13 +2,13 @@
 // with the server role (src/coap/server-layer.ts) and the client role (src/coap/client-layer.ts) on top.
 import { randomBytes, randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
-import { decode, encode, CoapFormatError } from './codec.js';
+import { decodeMessage, encode, isFormatFailure } from './codec.js';
 import { ACK, CON, NON, RST, type CoapMessage, emptyMessage, isRequestCode, isResponseCode } from './message.js';
 import { type Connector, type EndpointContext, peerKey } from '../transport/connector.js';
 import type { CoapStackConfig } from './stack-config.js';
 import type { EndpointInfo, Resource } from './resource.js';
 import { createDeduplicator, type Deduplicator } from './dedup.js';
-import { TransferStore, type Block1Transfer, type Block2Transfer } from './blockwise.js';
+import { TransferBudget, TransferStore, transferBytes, type Block1Transfer, type Block2Transfer } from './blockwise.js';
 import { EndpointStats } from './stats.js';
 import { TimerWheel, type TimerHandle } from '../util/timer-wheel.js';
 import { handleRequest } from './server-layer.js';
@@ -80,6 +80,8 @@ export class CoapEndpoint {
   readonly dedup: Deduplicator;
   readonly block1: TransferStore<Block1Transfer>;
   readonly block2: TransferStore<Block2Transfer>;
+  /** byte budget shared by block1 and block2 (COAP.BLOCKWISE_MAX_TOTAL_BYTES) */
+  readonly blockBudget: TransferBudget;
   /** CON messages in flight by peer#mid */
   readonly outgoing = new Map<string, Outgoing>();
   /** NON notifications by peer#mid, to match a RST (RFC 7641 §3.6) */
@@ -105,10 +107,13 @@ export class CoapEndpoint {
     this.logger = opts.logger;
     this.wheel = opts.wheel ?? defaultWheel();
     this.peerOf = opts.peerOf ?? defaultPeerOf;
-    this.dedup = createDeduplicator(opts.config);
+    const bounds = this.stats.bounds;
+    this.dedup = createDeduplicator(opts.config, bounds);
     const maxTransfers = Math.max(16, Math.min(opts.config.maxActivePeers, 100_000));
-    this.block1 = new TransferStore(maxTransfers, opts.config.blockwiseStatusLifetime);
-    this.block2 = new TransferStore(maxTransfers, opts.config.blockwiseStatusLifetime);
+    this.blockBudget = new TransferBudget(opts.config.blockwiseMaxTotalBytes, bounds);
+    const lifetime = opts.config.blockwiseStatusLifetime;
+    this.block1 = new TransferStore<Block1Transfer>(maxTransfers, lifetime, this.blockBudget, transferBytes, bounds);
+    this.block2 = new TransferStore<Block2Transfer>(maxTransfers, lifetime, this.blockBudget, transferBytes, bounds);
     this.mid = opts.config.useRandomMidStart ? randomInt(0, 0x10000) : 0;
     const c = opts.connector;
     const host = c.localAddress.includes(':') ? `[${c.localAddress}]` : c.localAddress;
@@ -189,15 +194,11 @@ export class CoapEndpoint {
 
   /** Entry point for every datagram of the connector. */
   receive(data: Buffer, ctx: EndpointContext): void {
-    let msg: CoapMessage;
-    try {
-      msg = decode(data);
-    } catch (err) {
+    const msg = decodeMessage(data);
+    if (isFormatFailure(msg)) {
       this.stats.inc('recv-malformed');
       // §4.2/§4.3: a CON with a format error is rejected with RST, a NON is silently ignored
-      if (err instanceof CoapFormatError && err.hasHeader && err.type === CON) {
-        this.sendEmpty(RST, err.mid, ctx);
-      }
+      if (msg.hasHeader && msg.type === CON) this.sendEmpty(RST, msg.mid, ctx);
       return;
     }
     try {

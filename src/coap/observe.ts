@@ -210,8 +210,12 @@ export function registerRelation(ex: ServerExchange): number | undefined {
   const key = relationKey(ex.peer, ex.request.token);
   const existing = ep.relations.get(key);
   if (existing) existing.remove();
-  if (ep.relations.size >= ep.config.maxServerObserves) {
-    ep.logger?.warn({ max: ep.config.maxServerObserves }, 'observe relations limit reached');
+  // COAP.MAX_SERVER_OBSERVES: 0 means no limit
+  const max = ep.config.maxServerObserves;
+  if (max > 0 && ep.relations.size >= max) {
+    ep.stats.bounds.inc('observe-refused relations');
+    // once per health period, not per refused request
+    if (ep.stats.bounds.get('observe-refused relations') === 1) ep.logger?.warn({ max }, 'observe relations limit reached');
     return undefined;
   }
   const rel = new ObserveRelation(ep, ex.resource, ex.request, ex.context, ex.peer);

@@ -18,8 +18,10 @@ export interface CoapStackConfig {
   maxRetransmit: number;
   exchangeLifetime: number;
   nonLifetime: number;
-  /** peers tracked by the deduplicator */
+  /** peers tracked by the deduplicator (COAP.MAX_ACTIVE_PEERS) */
   maxActivePeers: number;
+  /** messages remembered by the deduplicator over all peers (COAP.DEDUPLICATOR_MAX_MESSAGES) */
+  dedupMaxMessages: number;
   maxPeerInactivityPeriod: number;
   deduplicator: DeduplicatorMode;
   markAndSweepInterval: number;
@@ -28,10 +30,13 @@ export interface CoapStackConfig {
   cropRotationPeriod: number;
   blockwiseStatusLifetime: number;
   blockwiseStatusInterval: number;
+  /** bytes of all block-wise transfer bodies kept by an endpoint (COAP.BLOCKWISE_MAX_TOTAL_BYTES) */
+  blockwiseMaxTotalBytes: number;
   blockwiseStrictBlock2Option: boolean;
   blockwiseEntityTooLargeAutoFailover: boolean;
   notificationCheckInterval: number;
   notificationCheckIntervalCount: number;
+  /** observe relations of the endpoint; 0 = no limit */
   maxServerObserves: number;
   tokenSizeLimit: number;
   useRandomMidStart: boolean;
@@ -51,6 +56,7 @@ export const DEFAULT_STACK_CONFIG: CoapStackConfig = {
   exchangeLifetime: 247_000,
   nonLifetime: 145_000,
   maxActivePeers: 150_000,
+  dedupMaxMessages: 300_000,
   maxPeerInactivityPeriod: 600_000,
   deduplicator: 'MARK_AND_SWEEP',
   markAndSweepInterval: 10_000,
@@ -58,6 +64,7 @@ export const DEFAULT_STACK_CONFIG: CoapStackConfig = {
   cropRotationPeriod: 247_000,
   blockwiseStatusLifetime: 300_000,
   blockwiseStatusInterval: 5_000,
+  blockwiseMaxTotalBytes: 16 * 1024 * 1024,
   blockwiseStrictBlock2Option: false,
   blockwiseEntityTooLargeAutoFailover: true,
   notificationCheckInterval: 120_000,

@@ -30,7 +30,8 @@ export const COAP_SECURE_PORT = defineKey({
 export const MAX_ACTIVE_PEERS = defineKey({
   name: 'COAP.MAX_ACTIVE_PEERS',
   type: 'int',
-  description: 'Maximum number of active peers kept in the peer state (deduplication).',
+  description:
+    'Maximum number of active peers kept in the peer state (deduplication); when reached, the least recently active peer and its messages are forgotten (counted in /diagnose as "dedup-evicted peers").',
   default: 150000,
   ext: 1000000,
   plug: 10000,
@@ -173,6 +174,16 @@ export const BLOCKWISE_STATUS_LIFETIME = defineKey({
   default: 300_000,
 });
 
+/** Byte budget of the block-wise transfer state of an endpoint (beyond the reference). */
+export const BLOCKWISE_MAX_TOTAL_BYTES = defineKey({
+  name: 'COAP.BLOCKWISE_MAX_TOTAL_BYTES',
+  type: 'int',
+  description:
+    'Maximum bytes of all block-wise transfer bodies an endpoint keeps (Block1 bodies being reassembled and Block2 bodies being served); when exceeded, the least recently used transfers are evicted (counted in /diagnose as "blockwise-evicted by bytes"). Not a Californium key.',
+  default: 16 * 1024 * 1024,
+  min: 1024,
+});
+
 /** Cleanup interval of block-wise transfer state. */
 export const BLOCKWISE_STATUS_INTERVAL = defineKey({
   name: 'COAP.BLOCKWISE_STATUS_INTERVAL',
@@ -236,6 +247,16 @@ export const DEDUPLICATOR = defineKey({
   values: DEDUPLICATOR_MODES,
 });
 
+/** Messages remembered by the deduplicator of an endpoint over all peers (beyond the reference). */
+export const DEDUPLICATOR_MAX_MESSAGES = defineKey({
+  name: 'COAP.DEDUPLICATOR_MAX_MESSAGES',
+  type: 'int',
+  description:
+    'Maximum number of received messages the deduplicator of an endpoint remembers over all peers, in every mode; when reached, the oldest message of the least recently active peer is forgotten before its lifetime (counted in /diagnose as "dedup-evicted messages"). CROP_ROTATION keeps at most half of it per generation. Not a Californium key.',
+  default: 300_000,
+  min: 1,
+});
+
 /** Sweep period of the mark-and-sweep deduplicators. */
 export const MARK_AND_SWEEP_INTERVAL = defineKey({
   name: 'COAP.MARK_AND_SWEEP_INTERVAL',
@@ -294,12 +315,14 @@ export const COAP_KEYS: readonly KeyDef[] = [
   MAX_RESOURCE_BODY_SIZE,
   BLOCKWISE_STATUS_LIFETIME,
   BLOCKWISE_STATUS_INTERVAL,
+  BLOCKWISE_MAX_TOTAL_BYTES,
   BLOCKWISE_STRICT_BLOCK2_OPTION,
   BLOCKWISE_ENTITY_TOO_LARGE_AUTO_FAILOVER,
   NOTIFICATION_CHECK_INTERVAL,
   NOTIFICATION_CHECK_INTERVAL_COUNT,
   MAX_SERVER_OBSERVES,
   DEDUPLICATOR,
+  DEDUPLICATOR_MAX_MESSAGES,
   MARK_AND_SWEEP_INTERVAL,
   PEERS_MARK_AND_SWEEP_MESSAGES,
   CROP_ROTATION_PERIOD,

@@ -16,9 +16,22 @@ import { ContentType, type DtlsRecord } from './record.js';
 import { accept, isDuplicate } from './replay-window.js';
 import { sendEntries, sendFlight } from './record-sender.js';
 
-/** Epoch-1 records kept while the read epoch is still 0, and application records kept until the Finished. */
-function keepLimit(state: ConnectorState): number {
-  return Math.min(8, state.config.maxDeferredInboundRecords);
+/**
+ * Keeps a record of a running handshake for later (epoch-1 records before the peer's CCS, application
+ * data that overtook the Finished), or drops and counts it. DTLS.MAX_DEFERRED_INBOUND_RECORDS is, as in
+ * Californium (DTLS_MAX_DEFERRED_INBOUND_RECORDS_SIZE), the bytes of all records deferred by one handshake
+ * (record header + fragment). The kept record gets its own copy of its bytes, so it does not hold the
+ * whole datagram it arrived in.
+ */
+function keepDeferred(state: ConnectorState, hs: Handshake, list: DtlsRecord[], record: DtlsRecord): void {
+  let bytes = record.headerLength + record.fragment.length;
+  for (const r of hs.deferred) bytes += r.headerLength + r.fragment.length;
+  for (const r of hs.earlyData) bytes += r.headerLength + r.fragment.length;
+  if (bytes > state.config.maxDeferredInboundRecords) {
+    dropRecord(state);
+    return;
+  }
+  list.push({ ...record, fragment: Buffer.from(record.fragment), cid: record.cid && Buffer.from(record.cid) });
 }
 
 /**
@@ -42,8 +55,7 @@ export function handshakeRecord(state: ConnectorState, conn: Connection, record:
     }
     if (pending === undefined || !hs.peerCcs) {
       // the read epoch is still 0 (keys not there yet, or no CCS yet): keep a few records for the switch
-      if (hs.deferred.length < keepLimit(state)) hs.deferred.push(record);
-      else dropRecord(state);
+      keepDeferred(state, hs, hs.deferred, record);
       return;
     }
     if (isDuplicate(pending.state.window, record.seq)) {
@@ -64,8 +76,7 @@ export function handshakeRecord(state: ConnectorState, conn: Connection, record:
     }
     if (plain.type === ContentType.APPLICATION_DATA) {
       // overtook the Finished: kept undecided (its number stays free) and delivered after completion
-      if (hs.earlyData.length < keepLimit(state)) hs.earlyData.push(record);
-      else dropRecord(state);
+      keepDeferred(state, hs, hs.earlyData, record);
       return;
     }
     accept(pending.state.window, record.seq);

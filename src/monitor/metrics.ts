@@ -11,8 +11,9 @@ import v8 from 'node:v8';
 import { monitorEventLoopDelay, performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { CoapServer } from '../coap/server.js';
-import { COUNTER_NAMES, type CounterName } from '../coap/stats.js';
-import type { DtlsDetailStats, DtlsStatsKey } from '../dtls/dtls-stats.js';
+import { BOUND_COUNTER_NAMES, COUNTER_NAMES, counterLabel, type BoundCounterName, type CounterName } from '../coap/stats.js';
+import { createDtlsDetailStats, type DtlsDetailStats, type DtlsStatsKey } from '../dtls/dtls-stats.js';
+import { connectorCounters } from '../resources/extended/diagnostics-source.js';
 import type { ClusterStatsKey } from '../cluster/stats.js';
 import { parseSocketDrops } from '../cluster/socket-drops.js';
 import { parseUdpDrops } from '../server/udp-drops.js';
@@ -54,6 +55,16 @@ export const COAP_COUNTER_METRICS: Readonly<Record<CounterName, Spec>> = {
   'recv-offloaded': ['coap_received_offloaded_total', 'CoAP messages received for already offloaded exchanges.', 'counter'],
 };
 
+/** Bound counters of an endpoint (evictions and refusals, src/coap/stats.ts) → metric; labels server, endpoint. */
+export const BOUND_COUNTER_METRICS: Readonly<Record<BoundCounterName, Spec>> = {
+  'dedup-evicted messages': ['coap_dedup_evicted_messages_total', 'Remembered messages forgotten before their lifetime (COAP.DEDUPLICATOR_MAX_MESSAGES).', 'counter'],
+  'dedup-evicted peer messages': ['coap_dedup_evicted_peer_messages_total', 'Remembered messages forgotten before their lifetime (COAP.PEERS_MARK_AND_SWEEP_MESSAGES).', 'counter'],
+  'dedup-evicted peers': ['coap_dedup_evicted_peers_total', 'Peers forgotten with their messages (COAP.MAX_ACTIVE_PEERS).', 'counter'],
+  'blockwise-evicted transfers': ['coap_blockwise_evicted_transfers_total', 'Block-wise transfers evicted for the transfer count bound.', 'counter'],
+  'blockwise-evicted by bytes': ['coap_blockwise_evicted_bytes_budget_total', 'Block-wise transfers evicted for the byte budget (COAP.BLOCKWISE_MAX_TOTAL_BYTES).', 'counter'],
+  'observe-refused relations': ['coap_observe_refused_relations_total', 'Observe registrations refused (COAP.MAX_SERVER_OBSERVES).', 'counter'],
+};
+
 /** DTLS health counters (diagnosticGroup() rows, src/dtls/dtls-stats.ts) → metric; labels server, endpoint. */
 export const DTLS_GROUP_METRICS: Readonly<Record<DtlsStatsKey, Spec | undefined>> = {
   connections: ['dtls_connections', 'DTLS connections in the connection store.', 'gauge'],
@@ -86,8 +97,8 @@ export const CLUSTER_GROUP_METRICS: Readonly<Record<ClusterStatsKey, Spec>> = {
   'dropped internal udp': ['cluster_dropped_internal_udp_total', 'Datagrams the OS dropped on the cluster management socket.', 'counter'],
 };
 
-/** DTLS connector detail counters (DtlsConnector.detailStats, never reset) → metric; labels server, endpoint. */
-export const DTLS_DETAIL_METRICS: Readonly<Record<keyof DtlsDetailStats, Spec>> = {
+/** DTLS connector detail counters (DtlsConnector.detailStats, never reset) → metric; labels server, endpoint (other fields: detailMetric). */
+export const DTLS_DETAIL_METRICS: Readonly<Partial<Record<keyof DtlsDetailStats, Spec>>> = {
   verifiedClientHellos: ['dtls_handshakes_started_total', 'DTLS handshakes started (ClientHellos past the cookie check or resuming).', 'counter'],
   helloVerifyRequests: ['dtls_hello_verify_requests_total', 'DTLS HelloVerifyRequests sent.', 'counter'],
   refusedHandshakes: ['dtls_refused_handshakes_total', 'DTLS handshakes refused (connection store full).', 'counter'],
@@ -106,6 +117,18 @@ export const DTLS_DETAIL_METRICS: Readonly<Record<keyof DtlsDetailStats, Spec>> 
   abandonedHandshakes: ['dtls_flood_abandoned_handshakes_total', 'Handshakes in progress abandoned at DTLS.MAX_PENDING_HANDSHAKES(_PER_ADDRESS).', 'counter'],
   floodEpisodes: ['dtls_flood_episodes_total', 'Episodes in which a DTLS flood limit engaged.', 'counter'],
 };
+
+/** The metric of a detailStats field: from DTLS_DETAIL_METRICS, else `dtls_<field in snake case>_total`. */
+export function detailMetric(field: string): Spec {
+  const spec = (DTLS_DETAIL_METRICS as Readonly<Record<string, Spec | undefined>>)[field];
+  return spec ?? [`dtls_${counterLabel(field).replace(/[^a-z0-9]+/g, '_')}_total`, `DTLS connector detail counter ${field}.`, 'counter'];
+}
+
+/** Every field of DtlsDetailStats (read from a fresh object, so fields added later are exported too). */
+const DETAIL_FIELDS: readonly string[] = Object.keys(createDtlsDetailStats());
+
+/** A connector's `transportStats` record (e.g. flood protection of the UDP connector); labels server, endpoint, counter. */
+const TRANSPORT_METRIC: Spec = ['transport_events_total', 'Counters of the transport below CoAP (the connector\'s transportStats), by counter name.', 'counter'];
 
 /** Further per-endpoint gauges; labels server, endpoint. */
 const ENDPOINT_GAUGES = {
@@ -197,6 +220,13 @@ function readServers(servers: readonly CoapServer[], snap: Snapshot): void {
       for (const n of COUNTER_NAMES) add(COAP_COUNTER_METRICS[n], labels, ep.stats.total.get(n)! + ep.stats.get(n));
       add(ENDPOINT_GAUGES.relations, labels, ep.relations.size);
       add(ENDPOINT_GAUGES.dedup, labels, ep.dedup.size);
+      for (const n of BOUND_COUNTER_NAMES) add(BOUND_COUNTER_METRICS[n], labels, ep.stats.bounds.total.get(n)! + ep.stats.bounds.get(n));
+      for (const c of connectorCounters(ep.connector)) {
+        if (c.name !== 'transport') continue;
+        for (const [k, v] of Object.entries(c.counters)) {
+          if (typeof v === 'number' && Number.isFinite(v)) add(TRANSPORT_METRIC, { ...labels, counter: counterLabel(k) }, v);
+        }
+      }
       const group = groupOf(ep.connector)?.diagnosticGroup();
       if (group !== undefined) {
         for (const [key, cur, all] of group.counters) {
@@ -206,7 +236,10 @@ function readServers(servers: readonly CoapServer[], snap: Snapshot): void {
       }
       const detail = detailStatsOf(ep.connector);
       if (detail !== undefined) {
-        for (const k of Object.keys(DTLS_DETAIL_METRICS) as Array<keyof DtlsDetailStats>) add(DTLS_DETAIL_METRICS[k], labels, detail[k]);
+        for (const k of DETAIL_FIELDS) {
+          const v = (detail as unknown as Record<string, unknown>)[k];
+          if (typeof v === 'number') add(detailMetric(k), labels, v);
+        }
       }
       if (ep.isRunning && ep.info.localPort > 0) ports.add(ep.info.localPort);
     }
@@ -314,7 +347,9 @@ export function createMetrics(servers: () => readonly CoapServer[]): Metrics {
   define(ENDPOINT_GAUGES.relations, endpointLabels);
   define(ENDPOINT_GAUGES.dedup, endpointLabels);
   for (const spec of GROUP_METRICS.values()) define(spec, endpointLabels);
-  for (const spec of Object.values(DTLS_DETAIL_METRICS)) define(spec, endpointLabels);
+  for (const n of BOUND_COUNTER_NAMES) define(BOUND_COUNTER_METRICS[n], endpointLabels);
+  for (const k of DETAIL_FIELDS) define(detailMetric(k), endpointLabels);
+  define(TRANSPORT_METRIC, ['server', 'endpoint', 'counter']);
   define(OTHER_METRICS.socketDrops, ['port']);
   if (osDrops) {
     define(OTHER_METRICS.osInErrors, []);

@@ -5,6 +5,7 @@ import type { Properties } from '../config/index.js';
 import { COUNTER_NAMES } from '../coap/stats.js';
 import { startUdpDropsReader } from './udp-drops.js';
 import { observeStatsOf } from '../resources/extended/observe-stats.js';
+import { boundGroups, transferConnectorCounters } from '../resources/extended/diagnostics-source.js';
 
 /** Starts the periodic dump (only endpoints that counted something); the returned stop() ends it. */
 export function startHealthLog(servers: CoapServer[], props: Properties, logger: Logger): { stop(): void } {
@@ -48,10 +49,11 @@ export interface DumpOptions {
 
 /**
  * Logs one line per endpoint: the DTLS connections and handshakes (and the other DTLS/cluster counters
- * that counted) beside the CoAP message counters, the observe relations and the deduplicator size;
- * then starts a new period. Without `all` only endpoints that ever counted something are logged.
- * JSON records carry the numbers in `stats` (`dtls`: group tag and rows, `coap`: rows; a row is
- * [current period, total]).
+ * that counted) beside the CoAP message counters, the observe relations and the deduplicator size,
+ * then the counters of the /diagnose groups beyond the reference that counted (DTLS details, transport,
+ * bounds: evictions and refusals); then starts a new period. Without `all` only endpoints that ever
+ * counted something are logged. JSON records carry the numbers in `stats` (`dtls`: group tag and rows,
+ * `coap`: rows, `groups`: tag → rows of the further groups; a row is [current period, total]).
  */
 export function dumpHealth(servers: CoapServer[], logger: Logger, opts: DumpOptions = {}): void {
   const now = Date.now();
@@ -75,21 +77,33 @@ export function dumpHealth(servers: CoapServer[], logger: Logger, opts: DumpOpti
         if (all > 0) dtlsCounted = true;
         if (all > 0 || DTLS_ALWAYS.has(k)) dtls.push([k, cur, all]);
       }
-      if (opts.all || coap.length > 0 || dtlsCounted) {
+      // DTLS details, transport and bound counters (the /diagnose groups after the message group)
+      const further: Array<{ tag: string; rows: Row[] }> = [];
+      for (const g of boundGroups(ep)) {
+        const rows: Row[] = [];
+        for (const [k, cur, total] of g.counters) if (total + cur > 0) rows.push([k, cur, total + cur]);
+        if (rows.length > 0) further.push({ tag: g.tag, rows });
+      }
+      if (opts.all || coap.length > 0 || dtlsCounted || further.length > 0) {
         const sections: string[] = [];
         if (dtls.length > 0) sections.push(dtls.map(rowText).join(', '));
         sections.push(coap.length > 0 ? coap.map(rowText).join(', ') : 'no messages');
         sections.push(`observes ${ep.relations.size}, dedup ${ep.dedup.size}`);
+        for (const f of further) sections.push(`${f.tag.slice(0, f.tag.indexOf(':'))}: ${f.rows.map(rowText).join(', ')}`);
         const stats = {
           ...(group !== undefined ? { dtls: { group: group.tag, counters: Object.fromEntries(dtls.map(([k, c, a]) => [k, [c, a]])) } } : {}),
           coap: Object.fromEntries(coap.map(([k, c, a]) => [k, [c, a]])),
           observes: ep.relations.size,
           dedup: ep.dedup.size,
+          ...(further.length > 0
+            ? { groups: Object.fromEntries(further.map((f) => [f.tag, Object.fromEntries(f.rows.map(([k, c, a]) => [k, [c, a]]))])) }
+            : {}),
         };
         logger.info({ server: s.tag, endpoint: ep.info.uri, stats }, `health ${ep.info.uri}: ${sections.join('; ')}`);
       }
       ep.stats.transfer(now);
       connector.transferStats?.();
+      transferConnectorCounters(ep);
     }
   }
 }

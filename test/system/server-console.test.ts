@@ -101,7 +101,7 @@ describe('console', () => {
     expect(dtls.stats.dtls!.group).toBe(`dtls:127.0.0.1:${sp.ports.extSecure}`);
     expect(dtls.stats.dtls!.counters).toMatchObject({ connections: [1, 1], 'handshakes succeeded': [1, 1], 'handshakes failed': [0, 0] });
     expect(dtls.stats.coap['recv-requests']).toEqual([1, 1]);
-    expect(dtls.msg).toMatch(/^health coaps:\/\/127\.0\.0\.1:\d+: connections 1, handshakes succeeded 1, handshakes failed 0, received records \d+, .*; .*recv-requests 1\b.*; observes 0, dedup \d+$/);
+    expect(dtls.msg).toMatch(/^health coaps:\/\/127\.0\.0\.1:\d+: connections 1, handshakes succeeded 1, handshakes failed 0, received records \d+, .*; .*recv-requests 1\b.*; observes 0, dedup \d+; dtls-details: .*\bfull handshakes 1\b/);
 
     // the dump started a new period: the next one shows the earlier counts as totals
     from = sp.output().length;

@@ -232,9 +232,9 @@ describe('createDiagnosticsSource', () => {
     const src = createDiagnosticsSource({ servers: () => [ext], counters: true });
     const [ep] = src.endpoints();
     expect(ep).toMatchObject({ name: 'DTLS:[::1]:5784', uri: 'coaps://[::1]:5784', secure: true, nodeId: 3, maxConnections: 1000 });
-    expect(ep!.groups().map((g) => g.tag)).toEqual(['dtls:node-3:[::1]:5784', 'coaps://[::1]:5784']);
+    expect(ep!.groups().map((g) => g.tag)).toEqual(['dtls:node-3:[::1]:5784', 'coaps://[::1]:5784', 'bounds:coaps://[::1]:5784']);
     const custom = createDiagnosticsSource({ servers: () => [ext], counters: true, connectorGroups: () => [] });
-    expect(custom.endpoints()[0]!.groups().map((g) => g.tag)).toEqual(['coaps://[::1]:5784']);
+    expect(custom.endpoints()[0]!.groups().map((g) => g.tag)).toEqual(['coaps://[::1]:5784', 'bounds:coaps://[::1]:5784']);
   });
   it('servers are read lazily (created after the resource tree)', () => {
     const servers: CoapServer[] = [];

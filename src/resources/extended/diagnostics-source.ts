@@ -2,7 +2,7 @@
 // created after the resource trees).
 import type { CoapEndpoint } from '../../coap/endpoint.js';
 import type { CoapServer } from '../../coap/server.js';
-import { COUNTER_NAMES } from '../../coap/stats.js';
+import { COUNTER_NAMES, counterLabel, periodRows, transferPeriod } from '../../coap/stats.js';
 import type { CounterGroup, DiagnosticEndpoint, DiagnosticGroupProvider, DiagnosticsSource } from './diagnose.js';
 import { diagnoseChildName } from './diagnose.js';
 import { observeStatsOf } from './observe-stats.js';
@@ -17,6 +17,60 @@ export interface DiagnosticsSourceOptions {
   systemStart?: number;
   /** extra groups of an endpoint, shown before its CoAP message group (default: the connector's diagnosticGroup()) */
   connectorGroups?: (ep: CoapEndpoint) => CounterGroup[];
+}
+
+/** A cumulative counter object of a connector (never reset; its periods are kept by periodRows). */
+export interface ConnectorCounters {
+  /** `dtls-details` (DtlsConnector.detailStats) or `transport` (a connector's transportStats) */
+  name: 'dtls-details' | 'transport';
+  /** the object the counters belong to (their period baseline is kept per owner) */
+  owner: object;
+  counters: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * The cumulative counter objects of a connector: the DTLS connector's `detailStats` (also of the
+ * DtlsConnector a ClusterConnector wraps as `.dtls`) and a `transportStats` record (any connector).
+ */
+export function connectorCounters(connector: object): ConnectorCounters[] {
+  type Source = { detailStats?: Record<string, unknown>; transportStats?: Record<string, unknown> };
+  const c = connector as Source & { dtls?: Source };
+  const out: ConnectorCounters[] = [];
+  if (isRecord(c.detailStats)) out.push({ name: 'dtls-details', owner: c, counters: c.detailStats });
+  else if (c.dtls !== undefined && isRecord(c.dtls.detailStats)) out.push({ name: 'dtls-details', owner: c.dtls, counters: c.dtls.detailStats });
+  if (isRecord(c.transportStats)) out.push({ name: 'transport', owner: c, counters: c.transportStats });
+  return out;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null;
+}
+
+/** Host and port of an endpoint's connector as a tag suffix (`127.0.0.1:5784`, `[::1]:5784`). */
+function addressOf(ep: CoapEndpoint): string {
+  const c = ep.connector;
+  return `${c.localAddress.includes(':') ? `[${c.localAddress}]` : c.localAddress}:${c.localPort}`;
+}
+
+/**
+ * Groups shown after the CoAP message group (beyond the reference): every numeric field of the
+ * connector's DTLS `detailStats` (tag `dtls-details:<addr>`) and `transportStats` (tag `transport:<addr>`),
+ * keys as words (`helloVerifyRequests` → `hello verify requests`), then the endpoint's bound counters
+ * (tag `bounds:<uri>`: evictions and refusals of bounded CoAP state).
+ */
+export function boundGroups(ep: CoapEndpoint): CounterGroup[] {
+  const groups: CounterGroup[] = [];
+  for (const c of connectorCounters(ep.connector)) {
+    const rows = periodRows(c.owner, c.name, c.counters).map(([k, cur, all]) => [counterLabel(k), cur, all] as const);
+    if (rows.length > 0) groups.push({ tag: `${c.name}:${addressOf(ep)}`, counters: rows });
+  }
+  groups.push({ tag: `bounds:${ep.info.uri}`, counters: ep.stats.bounds.rows() });
+  return groups;
+}
+
+/** Starts a new period for the connector's cumulative counters (with each periodic health dump). */
+export function transferConnectorCounters(ep: CoapEndpoint): void {
+  for (const c of connectorCounters(ep.connector)) transferPeriod(c.owner, c.name, c.counters);
 }
 
 /** The CoAP message counters of an endpoint (tag = endpoint URI). */
@@ -43,7 +97,7 @@ function describe(ep: CoapEndpoint, opts: DiagnosticsSourceOptions): DiagnosticE
     secure,
     nodeId: dtls?.nodeId,
     maxConnections: dtls?.maxConnections,
-    groups: () => (opts.counters ? [...extra(ep), messageGroup(ep)] : []),
+    groups: () => (opts.counters ? [...extra(ep), messageGroup(ep), ...boundGroups(ep)] : []),
   };
 }
 
