@@ -191,7 +191,7 @@ describe.skipIf(!HAS_SCRIPT)('on a terminal', () => {
     await peer.context(6000, 3);
     sp.write('');
     const dtlsLine = new RegExp(
-      `^\\d\\d:\\d\\d:\\d\\d\\.\\d{3} INFO  EXTENDED-TEST health coaps://127\\.0\\.0\\.1:${sp.ports.extSecure}: connections 1, handshakes succeeded 1, handshakes failed 0, .*; .*recv-requests 1.*; observes 0, dedup \\d+$`,
+      `^\\d\\d:\\d\\d:\\d\\d\\.\\d{3} INFO  EXTENDED-TEST health coaps://127\\.0\\.0\\.1:${sp.ports.extSecure}: connections 1, handshakes succeeded 1, handshakes failed 0, .*; .*recv-requests 1.*; observes 0, dedup \\d+; dtls-details: .*$`,
       'm',
     );
     await waitFor(() => plain(sp.output()), dtlsLine);
