@@ -29,8 +29,8 @@ export function completeHandshake(state: ConnectorState, conn: Connection, hs: H
   conn.handshake = undefined;
   conn.established = true;
   conn.handshakeTime = now;
-  conn.clientRandom = hs.clientRandom;
-  conn.serverRandom = hs.serverRandom;
+  conn.clientRandom = ownCopy(hs.clientRandom);
+  conn.serverRandom = ownCopy(hs.serverRandom);
   // from here on the connection keeps only what it needs, in one buffer of its own
   compactConnection(conn);
   let fragmentLimit = session.maxFragmentLength;
@@ -43,6 +43,7 @@ export function completeHandshake(state: ConnectorState, conn: Connection, hs: H
     ...(fragmentLimit !== undefined ? { maxFragmentLength: fragmentLimit } : {}),
   });
   if (finalFlight !== undefined) {
+    finalFlight = ownFlight(finalFlight);
     conn.lastFlight = finalFlight;
     sendFlight(state, conn, finalFlight, conn.epoch!, conn.protection!, conn.writeCid, conn.session!);
   }
@@ -189,6 +190,29 @@ function releaseUnverifiedResumption(state: ConnectorState, hs: Handshake): void
     hs.unverifiedResumption = false;
     state.unverifiedResumptions--;
   }
+}
+
+/**
+ * A copy of `b` in a buffer of its own (the kept randoms and flight bodies are slices of node's 8 KB allocation pool or
+ * of received datagrams: kept for up to 93 s each would pin a whole pool slab). Up to 64 bytes V8 keeps such a buffer
+ * in its heap (no native allocation, no malloc fragmentation).
+ */
+function ownCopy(b: Buffer): Buffer;
+function ownCopy(b: Buffer | undefined): Buffer | undefined;
+function ownCopy(b: Buffer | undefined): Buffer | undefined {
+  // (always copied: reading b.buffer would move a V8-heap buffer out to native memory)
+  if (b === undefined) return b;
+  const copy = Buffer.allocUnsafeSlow(b.length);
+  b.copy(copy, 0);
+  return copy;
+}
+
+/**
+ * The final flight with each handshake message body in a buffer of its own (see ownCopy); any other encoded form of a
+ * message (a pool slice too) is left behind: a resend encodes the message again from its body.
+ */
+function ownFlight(flight: FlightEntry[]): FlightEntry[] {
+  return flight.map((e) => (e.kind === 'handshake' ? { kind: 'handshake', epoch: e.epoch, msg: { msgType: e.msg.msgType, messageSeq: e.msg.messageSeq, body: ownCopy(e.msg.body) } } : e));
 }
 
 function sameCid(a: Buffer | undefined, b: Buffer | undefined): boolean {

@@ -40,6 +40,9 @@ describe('an established, idle DTLS connection', () => {
     const { s, c, conn, advance } = await pair();
     expect(conn.lastFlight).toBeDefined(); // the server sent the last flight of the full handshake
     expect(conn.clientRandom).toBeDefined();
+    // kept in small buffers of their own, not as slices that pin node's 8 KB pool or a received datagram
+    const kept = [conn.clientRandom!, conn.serverRandom!, ...conn.lastFlight!.flatMap((e) => (e.kind === 'handshake' ? [e.msg.body] : []))];
+    for (const b of kept) expect(b.buffer.byteLength).toBe(b.length);
     advance(lastFlightLifetime(s.server.config) - 100);
     await new Promise((r) => setTimeout(r, 40));
     expect(conn.lastFlight).toBeDefined();
