@@ -7,13 +7,14 @@
 // Each client connector handshakes again and again from its own socket with forceFullHandshake (no resumption):
 // the server replaces the older connection from the same address, so its connection store stays at ~N entries.
 // Run: npx tsc -p tsconfig.json && node dist/bench/dtls-handshakes.js [--seconds 5] [--parallel 16] [--single]
-//      [--only psk|x509|rpk] [--json]   or   ... --port 5784 [--scenario psk] [--warmup 1]
-// Prints handshakes/s per scenario; no assertions (targets: 2,000 PSK/s, 500 ECDHE_ECDSA/s on 2 cores).
+//      [--only psk|x509|rpk] [--json] [--server-root <another build's dist>]   or   ... --port 5784 [--scenario psk] [--warmup 1]
+// Prints handshakes/s per scenario (worker mode: also the server thread's CPU per handshake); no assertions (targets: 2,000 PSK/s, 500 ECDHE_ECDSA/s on 2 cores).
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { cipherSuiteByName } from '../src/dtls/cipher-suites.js';
 import { DtlsConnector } from '../src/dtls/connector.js';
 import { loadDemoCredentials, loadServerIdentity, defaultPkiDir, type ServerIdentity } from '../src/dtls/credentials/demo-pki.js';
@@ -64,6 +65,8 @@ export interface HandshakeLoadResult extends LoadResult {
   handshakesPerSecond: number;
   /** failed handshakes in the window (alert, refused), by reason */
   failures: number;
+  /** in-process worker mode: CPU of the server's thread in the window ÷ completed handshakes, µs (Linux) */
+  serverThreadCpuUsPerHandshake?: number;
 }
 
 /** Hard bounds, so that a typo cannot turn into an unbounded flood. */
@@ -247,9 +250,12 @@ export async function runHandshakeLoad(o: HandshakeLoadOptions): Promise<Handsha
 }
 
 /** Starts the in-process server connector (clientAuthentication WANTED, like the original micro-benchmark). */
-async function startServer(): Promise<DtlsConnector> {
+async function startServer(serverRoot?: string): Promise<DtlsConnector> {
   const pki = loadDemoCredentials();
-  const server = new DtlsConnector({
+  // --server-root: the connector of another build (e.g. a baseline's dist) under the same load
+  const Connector: typeof DtlsConnector =
+    serverRoot === undefined ? DtlsConnector : ((await import(pathToFileURL(join(serverRoot, 'src', 'dtls', 'connector.js')).href)) as { DtlsConnector: typeof DtlsConnector }).DtlsConnector;
+  const server = new Connector({
     address: '127.0.0.1',
     port: 0,
     role: 'server',
@@ -276,6 +282,7 @@ function parseCli(argv: string[]) {
       timeout: { type: 'string', default: '2' },
       single: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
+      'server-root': { type: 'string' },
     },
     strict: true,
   });
@@ -295,6 +302,7 @@ function parseCli(argv: string[]) {
     timeout: num('timeout', values.timeout),
     single: values.single,
     json: values.json,
+    serverRoot: values['server-root'],
   };
 }
 
@@ -345,16 +353,23 @@ async function generatorMain(cli: ReturnType<typeof parseCli>): Promise<void> {
 async function inProcessMain(cli: ReturnType<typeof parseCli>): Promise<void> {
   let port: number;
   let stopServer: () => Promise<void>;
+  /** CPU ns of the server's thread so far (worker mode on Linux), else undefined */
+  let serverCpu: () => Promise<number | undefined> = () => Promise.resolve(undefined);
   if (cli.single) {
-    const server = await startServer();
+    const server = await startServer(cli.serverRoot);
     port = server.localPort;
     stopServer = () => server.stop();
   } else {
-    const worker = new Worker(new URL(import.meta.url), { workerData: { server: true } });
+    const worker = new Worker(new URL(import.meta.url), { workerData: { server: true, serverRoot: cli.serverRoot } });
     port = await new Promise<number>((resolve, reject) => {
       worker.once('message', (m: { port: number }) => resolve(m.port));
       worker.once('error', reject);
     });
+    serverCpu = () =>
+      new Promise<number | undefined>((resolve) => {
+        worker.once('message', (m: { cpuNs?: number }) => resolve(m.cpuNs));
+        worker.postMessage('cpu');
+      });
     stopServer = async () => {
       await worker.terminate();
     };
@@ -363,6 +378,8 @@ async function inProcessMain(cli: ReturnType<typeof parseCli>): Promise<void> {
   if (!cli.json) console.log(`DTLS full handshakes/s (loopback, ${cli.parallel} parallel clients, ${cli.seconds} s each, server ${where}):`);
   const results: HandshakeLoadResult[] = [];
   for (const s of scenariosMatching(cli.filter)) {
+    let cpuStart: Promise<number | undefined> = Promise.resolve(undefined);
+    let cpuEnd: Promise<number | undefined> = Promise.resolve(undefined);
     const r = await runHandshakeLoad({
       host: '127.0.0.1',
       port,
@@ -371,11 +388,18 @@ async function inProcessMain(cli: ReturnType<typeof parseCli>): Promise<void> {
       durationMs: cli.seconds * 1000,
       warmupMs: Math.min(cli.warmup, 1) * 1000,
       timeoutMs: cli.timeout * 1000,
+      onPhase: (phase) => {
+        if (phase === 'measure-start') cpuStart = serverCpu();
+        else cpuEnd = serverCpu();
+      },
     });
+    const [c0, c1] = await Promise.all([cpuStart, cpuEnd]);
+    if (c0 !== undefined && c1 !== undefined && r.completed > 0) r.serverThreadCpuUsPerHandshake = round((c1 - c0) / 1000 / r.completed, 1);
     results.push(r);
     if (!cli.json) {
       const extra = r.failures + r.timeouts > 0 ? ` (${r.failures} failed, ${r.timeouts} timed out)` : '';
-      console.log(`  ${s.name.padEnd(36)} ${r.handshakesPerSecond} handshakes/s${extra}`);
+      const cpu = r.serverThreadCpuUsPerHandshake !== undefined ? `, server thread ${r.serverThreadCpuUsPerHandshake} µs CPU per handshake` : '';
+      console.log(`  ${s.name.padEnd(36)} ${r.handshakesPerSecond} handshakes/s${cpu}${extra}`);
     }
   }
   if (cli.json) console.log(JSON.stringify({ server: where, parallel: cli.parallel, seconds: cli.seconds, results }));
@@ -389,5 +413,17 @@ if (isMainThread && process.argv[1] && import.meta.url === pathToFileURL(process
     process.exit(1);
   });
 } else if (!isMainThread && (workerData as { server?: boolean } | null)?.server) {
-  void startServer().then((server) => parentPort!.postMessage({ port: server.localPort }));
+  void startServer((workerData as { serverRoot?: string }).serverRoot).then((server) => {
+    parentPort!.on('message', () => parentPort!.postMessage({ cpuNs: threadCpuNs() }));
+    parentPort!.postMessage({ port: server.localPort });
+  });
+}
+
+/** CPU time of the calling thread so far, ns (/proc/thread-self/schedstat: time on the CPU), undefined where not available. */
+function threadCpuNs(): number | undefined {
+  try {
+    return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]);
+  } catch {
+    return undefined;
+  }
 }

@@ -1,8 +1,9 @@
 // Stateless HelloVerifyRequest cookies (RFC 6347 §4.2.1, dtls.md §7): HMAC-SHA256 keyed by a 32-byte
 // random secret over client IP bytes ‖ client port (uint16 BE) ‖ ClientHello body without the cookie.
 // The secret is renewed every 60 s (lazily, on use); cookies of the previous secret stay valid.
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
+import { HmacSha256Key } from './hmac-sha256.js';
 
 /** Cookie length in bytes (HMAC-SHA256 output). */
 export const COOKIE_LENGTH = 32;
@@ -21,6 +22,8 @@ export interface CookieGenerator {
    * path's HelloVerifyRequest: one HMAC over the received bytes).
    */
   generateParts?(address: string, port: number, head: Buffer, tail: Buffer): Buffer;
+  /** Optional: verify() for the body `head ‖ tail`, without concatenating them. */
+  verifyParts?(address: string, port: number, head: Buffer, tail: Buffer, cookie: Buffer): boolean;
 }
 
 /** Injection points for tests. */
@@ -38,8 +41,9 @@ export function createCookieGenerator(options: CookieGeneratorOptions = {}): Coo
   const now = options.now ?? Date.now;
   const period = options.periodMs ?? COOKIE_SECRET_PERIOD_MS;
   const newSecret = options.newSecret ?? (() => randomBytes(32));
-  let current = newSecret();
-  let previous: Buffer | undefined;
+  // the secrets' HMAC pad states, computed once per secret (RFC 2104 §2), not once per cookie
+  let current = new HmacSha256Key(newSecret());
+  let previous: HmacSha256Key | undefined;
   let since = now();
 
   // rotate as a 60 s timer would have done since the last use
@@ -47,13 +51,22 @@ export function createCookieGenerator(options: CookieGeneratorOptions = {}): Coo
     const elapsed = now() - since;
     if (elapsed < period) return;
     const rotations = Math.floor(elapsed / period);
+    if (rotations !== 1) current.wipe();
+    previous?.wipe();
     previous = rotations === 1 ? current : undefined;
-    current = newSecret();
+    current = new HmacSha256Key(newSecret());
     since += rotations * period;
   }
 
-  function mac(secret: Buffer, address: string, port: number, body: Buffer): Buffer {
-    return createHmac('sha256', secret).update(peerBytes(address, port)).update(body).digest();
+  function mac(key: HmacSha256Key, address: string, port: number, body: Buffer, tail?: Buffer): Buffer {
+    return key.mac(cookieInput(peerBytes(address, port), body, tail));
+  }
+
+  function check(address: string, port: number, body: Buffer, tail: Buffer | undefined, cookie: Buffer): boolean {
+    rotate();
+    if (cookie.length !== COOKIE_LENGTH) return false;
+    if (timingSafeEqual(mac(current, address, port, body, tail), cookie)) return true;
+    return previous !== undefined && timingSafeEqual(mac(previous, address, port, body, tail), cookie);
   }
 
   return {
@@ -63,15 +76,28 @@ export function createCookieGenerator(options: CookieGeneratorOptions = {}): Coo
     },
     generateParts(address, port, head, tail) {
       rotate();
-      return createHmac('sha256', current).update(peerBytes(address, port)).update(head).update(tail).digest();
+      return mac(current, address, port, head, tail);
     },
     verify(address, port, clientHelloBody, cookie) {
-      rotate();
-      if (cookie.length !== COOKIE_LENGTH) return false;
-      if (timingSafeEqual(mac(current, address, port, clientHelloBody), cookie)) return true;
-      return previous !== undefined && timingSafeEqual(mac(previous, address, port, clientHelloBody), cookie);
+      return check(address, port, clientHelloBody, undefined, cookie);
+    },
+    verifyParts(address, port, head, tail, cookie) {
+      return check(address, port, head, tail, cookie);
     },
   };
+}
+
+/** Scratch of the cookie's HMAC input (grown as needed; the MAC is computed before the next use). */
+let inputScratch = Buffer.alloc(512);
+
+/** peer ‖ body ‖ tail laid out in the scratch (a view of it, valid until the next call). */
+function cookieInput(peer: Buffer, body: Buffer, tail: Buffer | undefined): Buffer {
+  const n = peer.length + body.length + (tail?.length ?? 0);
+  if (inputScratch.length < n) inputScratch = Buffer.alloc(Math.max(n, inputScratch.length * 2));
+  let p = peer.copy(inputScratch, 0);
+  p += body.copy(inputScratch, p);
+  if (tail !== undefined) tail.copy(inputScratch, p);
+  return inputScratch.subarray(0, n);
 }
 
 /** Scratch of peerBytes for IPv4 peers (HMAC update copies its input at once, so one buffer serves all calls). */

@@ -4,12 +4,18 @@
 import type { DtlsConfig } from './config.js';
 import type { TimerHandle } from '../util/timer-wheel.js';
 import { encodeChangeCipherSpec } from './handshake/change-cipher-spec.js';
-import { encodeHandshakeHeader, HANDSHAKE_HEADER_LENGTH, type HandshakeMessage } from './handshake/header.js';
+import { HANDSHAKE_HEADER_LENGTH, writeHandshakeHeader, type HandshakeMessage } from './handshake/header.js';
 import { ContentType } from './record.js';
 
 /** One element of a flight: a handshake message or a ChangeCipherSpec, with the epoch it is sent in. */
 export type FlightEntry =
-  | { kind: 'handshake'; epoch: number; msg: HandshakeMessage }
+  | {
+      kind: 'handshake';
+      epoch: number;
+      msg: HandshakeMessage;
+      /** the message in its full-header form (RFC 6347 §4.2.6), when already encoded (for the transcript) */
+      full?: Buffer;
+    }
   | { kind: 'ccs'; epoch: number };
 
 /** Turns record plaintext into complete records (sequence numbers taken at sealing time). */
@@ -67,7 +73,7 @@ export function packFlight(entries: readonly FlightEntry[], maxDatagram: number,
     const full = HANDSHAKE_HEADER_LENGTH + body.length;
     if (full <= maxPlaintext && overhead + full <= maxDatagram) {
       if (used + overhead + full > maxDatagram) flush();
-      add(sealer.seal(ContentType.HANDSHAKE, epoch, fragmentBytes(msg, 0, body.length)));
+      add(sealer.seal(ContentType.HANDSHAKE, epoch, entry.full ?? fragmentBytes(msg, 0, body.length)));
       continue;
     }
     const perRecord = Math.min(maxPlaintext, maxDatagram - overhead) - HANDSHAKE_HEADER_LENGTH;
@@ -90,14 +96,10 @@ export function packFlight(entries: readonly FlightEntry[], maxDatagram: number,
 
 /** Header + bytes of one fragment [offset, offset + n) of a message (RFC 6347 §4.2.2). */
 function fragmentBytes(msg: HandshakeMessage, offset: number, n: number): Buffer {
-  const header = encodeHandshakeHeader({
-    msgType: msg.msgType,
-    length: msg.body.length,
-    messageSeq: msg.messageSeq,
-    fragmentOffset: offset,
-    fragmentLength: n,
-  });
-  return Buffer.concat([header, msg.body.subarray(offset, offset + n)], HANDSHAKE_HEADER_LENGTH + n);
+  const out = Buffer.allocUnsafe(HANDSHAKE_HEADER_LENGTH + n);
+  writeHandshakeHeader(out, 0, msg.msgType, msg.body.length, msg.messageSeq, offset, n);
+  msg.body.copy(out, HANDSHAKE_HEADER_LENGTH, offset, offset + n);
+  return out;
 }
 
 /** A new flight in its first wait: base timeout = retransmissionTimeout × random in [1, initRandom]. */

@@ -114,11 +114,12 @@ export function createTranscript(): Transcript {
   return { hash: createHash('sha256'), messages: [] };
 }
 
-/** Appends a message in its full-header form (RFC 6347 §4.2.6). */
-export function addToTranscript(t: Transcript, msg: HandshakeMessage): void {
+/** Appends a message in its full-header form (RFC 6347 §4.2.6); returns that form. */
+export function addToTranscript(t: Transcript, msg: HandshakeMessage): Buffer {
   const full = encodeFullHandshakeMessage(msg);
   t.hash.update(full);
   t.messages.push(full);
+  return full;
 }
 
 /** SHA-256 of the messages so far (the transcript continues). */
@@ -134,8 +135,8 @@ export function transcriptBytes(t: Transcript): Buffer {
 /** Builds our next handshake message (taking the next message_seq) and adds it to the transcript. */
 export function ownMessage(hs: HandshakeBase, msgType: number, body: Buffer, epoch = 0): FlightEntry {
   const msg: HandshakeMessage = { msgType, messageSeq: hs.sendSeq++, body };
-  addToTranscript(hs.transcript, msg);
-  return { kind: 'handshake', epoch, msg };
+  // the transcript form is also the unfragmented wire form: the flight reuses it
+  return { kind: 'handshake', epoch, msg, full: addToTranscript(hs.transcript, msg) };
 }
 
 /** Master secret: extended (RFC 7627 §4, session hash = transcript so far) or classic (RFC 5246 §8.1). */

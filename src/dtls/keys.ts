@@ -2,7 +2,7 @@
 // and the serializable per-epoch key material built from them.
 import { createHash } from 'node:crypto';
 import type { CipherSuite } from './cipher-suites.js';
-import { prf } from './prf.js';
+import { prf, prf2 } from './prf.js';
 
 /** Length of the master secret (RFC 5246 §8.1). */
 export const MASTER_SECRET_LENGTH = 48;
@@ -30,7 +30,7 @@ export function ecdhePskPreMasterSecret(sharedSecret: Buffer, psk: Buffer): Buff
 
 /** master_secret = PRF(pre_master, "master secret", client_random ‖ server_random)[0..47] (RFC 5246 §8.1). */
 export function masterSecret(preMasterSecret: Buffer, clientRandom: Buffer, serverRandom: Buffer): Buffer {
-  return prf(preMasterSecret, 'master secret', Buffer.concat([clientRandom, serverRandom]), MASTER_SECRET_LENGTH);
+  return prf2(preMasterSecret, 'master secret', clientRandom, serverRandom, MASTER_SECRET_LENGTH);
 }
 
 /** master_secret = PRF(pre_master, "extended master secret", session_hash)[0..47] (RFC 7627 §4). */
@@ -67,7 +67,7 @@ export function keyBlockLength(suite: CipherSuite): number {
 
 /** PRF(master, "key expansion", server_random ‖ client_random) split per RFC 5246 §6.3. */
 export function deriveKeyBlock(master: Buffer, clientRandom: Buffer, serverRandom: Buffer, suite: CipherSuite): KeyBlock {
-  const block = prf(master, 'key expansion', Buffer.concat([serverRandom, clientRandom]), keyBlockLength(suite));
+  const block = prf2(master, 'key expansion', serverRandom, clientRandom, keyBlockLength(suite));
   return splitKeyBlock(block, suite);
 }
 

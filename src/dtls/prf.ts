@@ -1,7 +1,6 @@
 // TLS 1.2 pseudo-random function with HMAC-SHA256 (RFC 5246 §5).
 import { createHmac } from 'node:crypto';
-
-const SHA256_LENGTH = 32;
+import { HMAC_SHA256_LENGTH, HmacSha256Key } from './hmac-sha256.js';
 
 /** HMAC-SHA256 over the concatenation of the given parts (RFC 2104). */
 export function hmacSha256(key: Buffer, ...parts: Buffer[]): Buffer {
@@ -10,20 +9,52 @@ export function hmacSha256(key: Buffer, ...parts: Buffer[]): Buffer {
   return mac.digest();
 }
 
+/**
+ * P_SHA256 over `work` = [32 bytes for A(i)] ‖ seed, `length` bytes (RFC 5246 §5): one key setup, then per
+ * output block A(i) = HMAC(secret, A(i-1)) and HMAC(secret, A(i) ‖ seed), both written in place.
+ */
+function pHashInPlace(secret: Buffer, work: Buffer, length: number): Buffer {
+  const key = new HmacSha256Key(secret);
+  const out = Buffer.allocUnsafe(length);
+  const seedLength = work.length - HMAC_SHA256_LENGTH;
+  // A(1) = HMAC(secret, A(0) = seed)
+  key.macInto(work, HMAC_SHA256_LENGTH, seedLength, work, 0);
+  let written = 0;
+  for (;;) {
+    if (length - written >= HMAC_SHA256_LENGTH) {
+      key.macInto(work, 0, work.length, out, written);
+      written += HMAC_SHA256_LENGTH;
+    } else {
+      const block = Buffer.allocUnsafe(HMAC_SHA256_LENGTH);
+      key.macInto(work, 0, work.length, block, 0);
+      block.copy(out, written, 0, length - written);
+      written = length;
+    }
+    if (written >= length) break;
+    key.macInto(work, 0, HMAC_SHA256_LENGTH, work, 0); // A(i+1) = HMAC(secret, A(i))
+  }
+  key.wipe();
+  return out;
+}
+
 /** P_SHA256(secret, seed) truncated to `length` bytes (RFC 5246 §5). */
 export function pSha256(secret: Buffer, seed: Buffer, length: number): Buffer {
-  const out = Buffer.allocUnsafe(length);
-  let a = seed; // A(0) = seed
-  let written = 0;
-  while (written < length) {
-    a = hmacSha256(secret, a); // A(i) = HMAC(secret, A(i-1))
-    const block = hmacSha256(secret, a, seed);
-    written += block.copy(out, written, 0, Math.min(SHA256_LENGTH, length - written));
-  }
-  return out;
+  const work = Buffer.allocUnsafe(HMAC_SHA256_LENGTH + seed.length);
+  seed.copy(work, HMAC_SHA256_LENGTH);
+  return pHashInPlace(secret, work, length);
 }
 
 /** PRF(secret, label, seed) = P_SHA256(secret, label ‖ seed), `length` bytes (RFC 5246 §5). */
 export function prf(secret: Buffer, label: string, seed: Buffer, length: number): Buffer {
-  return pSha256(secret, Buffer.concat([Buffer.from(label, 'latin1'), seed]), length);
+  return prf2(secret, label, seed, undefined, length);
+}
+
+/** PRF(secret, label, seed1 ‖ seed2) without concatenating the seeds first (RFC 5246 §5). */
+export function prf2(secret: Buffer, label: string, seed1: Buffer, seed2: Buffer | undefined, length: number): Buffer {
+  const labelLength = label.length;
+  const work = Buffer.allocUnsafe(HMAC_SHA256_LENGTH + labelLength + seed1.length + (seed2?.length ?? 0));
+  let p = HMAC_SHA256_LENGTH + work.write(label, HMAC_SHA256_LENGTH, labelLength, 'latin1');
+  p += seed1.copy(work, p);
+  if (seed2 !== undefined) seed2.copy(work, p);
+  return pHashInPlace(secret, work, length);
 }

@@ -4,7 +4,7 @@ import { Connection } from './connection.js';
 import { dropRecord, type ConnectorState, type Handshake } from './connector-state.js';
 import type { DtlsConfig } from './config.js';
 import { AlertDescription, AlertLevel } from './handshake/alert.js';
-import { clientHelloBodyWithoutCookie } from './handshake/client-hello.js';
+import { clientHelloBodyWithoutCookie, type DecodedClientHello } from './handshake/client-hello.js';
 import { applyOutcome, peerRetransmitted } from './handshake-driver.js';
 import { failHandshake } from './handshake-end.js';
 import { handshakeToAbandon, takeBudget, trackHandshake } from './flood-guard.js';
@@ -48,7 +48,7 @@ export function clientHello(state: ConnectorState, record: DtlsRecord, address: 
   let verified = false;
   let proven = false;
   let unverifiedResumption = false;
-  if (hello.cookie.length > 0 && state.cookie.verify(address, port, clientHelloBodyWithoutCookie(hello), hello.cookie)) {
+  if (hello.cookie.length > 0 && verifyCookie(state, address, port, hello)) {
     verified = true;
     proven = true;
   } else if (!config.useHelloVerifyRequest || (!config.useHelloVerifyRequestForPsk && onlyPsk(hello.cipherSuites, config))) {
@@ -117,6 +117,14 @@ export function clientHello(state: ConnectorState, record: DtlsRecord, address: 
   if (hs.unverifiedResumption) state.unverifiedResumptions++;
   state.stats.connections = state.store.size;
   applyOutcome(state, conn, hs, outcome);
+}
+
+/** The ClientHello's cookie checked over its body without the cookie (RFC 6347 §4.2.1), without a copy of the body when the generator allows. */
+function verifyCookie(state: ConnectorState, address: string, port: number, hello: DecodedClientHello): boolean {
+  const gen = state.cookie;
+  if (gen.verifyParts === undefined) return gen.verify(address, port, clientHelloBodyWithoutCookie(hello), hello.cookie);
+  const { raw, cookieOffset } = hello;
+  return gen.verifyParts(address, port, raw.subarray(0, cookieOffset), raw.subarray(cookieOffset + 1 + raw[cookieOffset]!), hello.cookie);
 }
 
 /** True when every offered suite we know is a PSK suite (and at least one is known). */

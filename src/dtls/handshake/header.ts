@@ -2,7 +2,6 @@
 // full-header form used for the handshake transcript (RFC 6347 §4.2.6).
 import { AlertDescription } from './alert.js';
 import { type DecodeResult, fail, ok } from './result.js';
-import { u16, u24, u8 } from './writer.js';
 
 /** Size of the DTLS handshake header: msg_type(1) length(3) message_seq(2) fragment_offset(3) fragment_length(3). */
 export const HANDSHAKE_HEADER_LENGTH = 12;
@@ -35,10 +34,41 @@ export interface HandshakeMessage {
 
 /** Encodes the 12-byte header (RFC 6347 §4.2.2); throws RangeError on out-of-range fields. */
 export function encodeHandshakeHeader(h: HandshakeHeader): Buffer {
-  if (h.fragmentOffset + h.fragmentLength > h.length) {
-    throw new RangeError(`fragment [${h.fragmentOffset}+${h.fragmentLength}) exceeds length ${h.length}`);
+  const out = Buffer.allocUnsafe(HANDSHAKE_HEADER_LENGTH);
+  writeHandshakeHeader(out, 0, h.msgType, h.length, h.messageSeq, h.fragmentOffset, h.fragmentLength);
+  return out;
+}
+
+/**
+ * Writes the 12-byte header (RFC 6347 §4.2.2) at out[offset] (one buffer for header and body, no
+ * concatenation); throws RangeError on out-of-range fields.
+ */
+export function writeHandshakeHeader(
+  out: Buffer,
+  offset: number,
+  msgType: number,
+  length: number,
+  messageSeq: number,
+  fragmentOffset: number,
+  fragmentLength: number,
+): void {
+  if (fragmentOffset + fragmentLength > length) {
+    throw new RangeError(`fragment [${fragmentOffset}+${fragmentLength}) exceeds length ${length}`);
   }
-  return Buffer.concat([u8(h.msgType), u24(h.length), u16(h.messageSeq), u24(h.fragmentOffset), u24(h.fragmentLength)]);
+  checkField(msgType, 0xff, 'uint8');
+  checkField(length, 0xffffff, 'uint24');
+  checkField(messageSeq, 0xffff, 'uint16');
+  checkField(fragmentOffset, 0xffffff, 'uint24');
+  checkField(fragmentLength, 0xffffff, 'uint24');
+  out[offset] = msgType;
+  out.writeUIntBE(length, offset + 1, 3);
+  out.writeUInt16BE(messageSeq, offset + 4);
+  out.writeUIntBE(fragmentOffset, offset + 6, 3);
+  out.writeUIntBE(fragmentLength, offset + 9, 3);
+}
+
+function checkField(v: number, max: number, what: string): void {
+  if (!Number.isInteger(v) || v < 0 || v > max) throw new RangeError(`${what} value ${v} out of range`);
 }
 
 /** Encodes one fragment (header ‖ fragment bytes). */
@@ -55,10 +85,10 @@ export function encodeHandshakeFragment(f: HandshakeFragment): Buffer {
  */
 export function encodeFullHandshakeMessage(msg: HandshakeMessage): Buffer {
   const length = msg.body.length;
-  return Buffer.concat([
-    encodeHandshakeHeader({ msgType: msg.msgType, length, messageSeq: msg.messageSeq, fragmentOffset: 0, fragmentLength: length }),
-    msg.body,
-  ]);
+  const out = Buffer.allocUnsafe(HANDSHAKE_HEADER_LENGTH + length);
+  writeHandshakeHeader(out, 0, msg.msgType, length, msg.messageSeq, 0, length);
+  msg.body.copy(out, HANDSHAKE_HEADER_LENGTH);
+  return out;
 }
 
 /**
