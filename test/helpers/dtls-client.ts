@@ -418,6 +418,25 @@ export async function sendBlockwise(peer: DtlsPeer, r: RawRequest, body: Buffer,
   return { requests, answers, payload: Buffer.concat(answers.map((a) => a.payload)) };
 }
 
+/** Datagrams the kernel dropped at the sockets bound to `port` (/proc/net/udp, last column: receive buffer full). */
+export function udpDrops(port: number): number {
+  let drops = 0;
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  for (const file of ['/proc/net/udp', '/proc/net/udp6']) {
+    let text = '';
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      if (cols.length > 12 && cols[1]!.endsWith(`:${hex}`)) drops += Number(cols[cols.length - 1]);
+    }
+  }
+  return drops;
+}
+
 /** Resident set size of a process in kB (Linux /proc). */
 export function vmRssKb(pid: number): number {
   const m = /^VmRSS:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));

@@ -16,7 +16,7 @@ import dgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeClientHello, encodeFullHandshakeMessage, HandshakeType } from '../../src/dtls/handshake/index.js';
 import { encodeRecord } from '../../src/dtls/record.js';
-import { parseDiagnose, vmRssKb } from '../helpers/dtls-client.js';
+import { parseDiagnose, udpDrops, vmRssKb } from '../helpers/dtls-client.js';
 import { runCoapClient } from '../helpers/libcoap.js';
 import { requirePeer } from '../helpers/peers.js';
 import { startServer, type ServerProcess } from '../helpers/server-process.js';
@@ -206,25 +206,6 @@ async function dtlsRequest(port: number): Promise<boolean> {
   }
 }
 
-/** Datagrams the kernel dropped at the sockets bound to `port` (/proc/net/udp, last column: receive buffer full). */
-function osDrops(port: number): number {
-  let drops = 0;
-  const hex = port.toString(16).toUpperCase().padStart(4, '0');
-  for (const file of ['/proc/net/udp', '/proc/net/udp6']) {
-    let text = '';
-    try {
-      text = fs.readFileSync(file, 'utf8');
-    } catch {
-      continue;
-    }
-    for (const line of text.split('\n').slice(1)) {
-      const cols = line.trim().split(/\s+/);
-      if (cols.length > 12 && cols[1]!.endsWith(`:${hex}`)) drops += Number(cols[cols.length - 1]);
-    }
-  }
-  return drops;
-}
-
 /** CPU time (user + system) of a process in ms (/proc/<pid>/stat, clock ticks of 10 ms). */
 function cpuMs(pid: number): number {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -277,7 +258,7 @@ describe.skipIf(libcoap.skipReason !== undefined)(`floods against the real serve
 
   /** Runs a flood for PHASE_MS while both legitimate clients make a fresh request every 500 ms. */
   async function phase(name: string, flooder: Record<string, unknown>): Promise<Phase> {
-    const dropsBefore = osDrops(flooder.port as number);
+    const dropsBefore = udpDrops(flooder.port as number);
     const cpuBefore = cpuMs(sp.proc.pid!);
     const result = await flood({ durationMs: PHASE_MS, ...flooder } as unknown as Record<string, unknown> & { hosts: string[] });
     const dtls: Promise<boolean>[] = [];
@@ -296,7 +277,7 @@ describe.skipIf(libcoap.skipReason !== undefined)(`floods against the real serve
       ms: r.ms,
       rate: Math.round((r.sent * 1000) / r.ms),
       answersToFlood: r.received,
-      kernelDrops: osDrops(flooder.port as number) - dropsBefore,
+      kernelDrops: udpDrops(flooder.port as number) - dropsBefore,
       serverCpuMs: cpuMs(sp.proc.pid!) - cpuBefore,
       dtls: [d.filter(Boolean).length, d.length],
       plain: [p.filter(Boolean).length, p.length],

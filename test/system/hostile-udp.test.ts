@@ -3,10 +3,10 @@
 // process must be alive, its memory bounded, and it must still answer. Also RFC 7252 §4.2/§4.3:
 // a CON with a message format error is rejected with RST, a NON with a format error gets nothing.
 import dgram from 'node:dgram';
-import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, hasIpv6Loopback, type ServerProcess } from '../helpers/server-process.js';
 import { mulberry32 } from '../helpers/random.js';
+import { udpDrops, vmRssKb } from '../helpers/dtls-client.js';
 
 /** Hostile datagrams to send at most, and the time bound of the flood. */
 const HOSTILE_COUNT = 40_000;
@@ -189,32 +189,6 @@ function makeGenerator(rnd: () => number) {
     ['large random datagram', () => (rnd() < 0.1 ? Buffer.concat([raw(t2(), POST, mid(), tok(), path('echo')), bytes(8000 + int(50000))]) : bytes(1000 + int(500)))],
   ];
   return { kinds, next: () => kinds[int(kinds.length)]! };
-}
-
-/** Kernel drop counters of the UDP sockets bound to `port` (sum over /proc/net/udp and udp6). */
-function udpDrops(port: number): number {
-  let drops = 0;
-  const hex = port.toString(16).toUpperCase().padStart(4, '0');
-  for (const f of ['/proc/net/udp', '/proc/net/udp6']) {
-    let text = '';
-    try {
-      text = fs.readFileSync(f, 'utf8');
-    } catch {
-      continue;
-    }
-    for (const line of text.split('\n').slice(1)) {
-      const cols = line.trim().split(/\s+/);
-      if (cols.length > 12 && cols[1]!.endsWith(`:${hex}`)) drops += Number(cols[cols.length - 1]);
-    }
-  }
-  return drops;
-}
-
-function vmRssKb(pid: number): number {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  const m = /^VmRSS:\s+(\d+) kB/m.exec(status);
-  if (!m) throw new Error('no VmRSS in /proc status');
-  return Number(m[1]);
 }
 
 /** A socket that collects the (parsed) datagrams it receives. */
