@@ -1,6 +1,6 @@
 // The NAT / load balancer tool (clients.md §7) on loopback: UDP echo "destinations" on 127.0.0.2/127.0.0.3 (and ::1)
 // answer with their identity and the source port they saw.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -326,6 +326,19 @@ describe('NAT limits and filters', () => {
     expect(n.stats().expired).toBe(1);
     const after = await exchange(c, n);
     expect(after?.port).not.toBe(before?.port);
+  });
+
+  it('takes a burst of 3,000 datagrams that arrives while it cannot read, without an OS drop', async () => {
+    const a = await destination('A', '127.0.0.2', false);
+    const n = await nat({ destinations: [a.text] });
+    // the sender runs while this process (and so the NAT) is blocked in spawnSync: the burst waits in the kernel
+    const sender = [
+      "const s=require('node:dgram').createSocket('udp4');let left=3000;const b=Buffer.alloc(60,1);",
+      `for(let i=0;i<3000;i++)s.send(b,${n.localPorts[0]},'127.0.0.1',()=>{if(--left===0)s.close();});`,
+    ].join('');
+    const run = spawnSync(process.execPath, ['-e', sender], { timeout: 10_000 });
+    expect(run.status).toBe(0);
+    expect(await waitFor(() => n.stats().forwarded === 3000, 5000)).toBe(true);
   });
 
   it('-n refuses new clients at the maximum', async () => {
