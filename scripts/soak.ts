@@ -37,6 +37,8 @@ export interface SoakSample {
   rssMb: number;
   /** server V8 heap used after a full GC (MB), and external memory (MB) */
   heapMb: number;
+  /** V8 heap reserved (heapTotal, MB): RSS steps with a flat heapMb show up here when V8 keeps pages */
+  heapTotalMb: number;
   externalMb: number;
   /** requests sent so far (the client's last progress line) */
   requests: number;
@@ -147,7 +149,7 @@ function parseCli(argv: string[]) {
 /** One line of the curve. */
 function sampleLine(s: SoakSample): string {
   return (
-    `${String(s.t).padStart(5)} s  rss ${s.rssMb.toFixed(1).padStart(7)} MB  heap ${s.heapMb.toFixed(1).padStart(6)} MB  ` +
+    `${String(s.t).padStart(5)} s  rss ${s.rssMb.toFixed(1).padStart(7)} MB  heap ${s.heapMb.toFixed(1).padStart(6)} / ${s.heapTotalMb.toFixed(1).padStart(6)} MB  ` +
     `ext ${s.externalMb.toFixed(1).padStart(5)} MB  requests ${String(s.requests).padStart(10)}  errors ${s.errors}  ` +
     `retransmissions ${s.retransmissions}  clients ${s.clients}  rebinds ${s.rebinds}  connections ${s.connections ?? '?'}  handshakes ${s.handshakes ?? '?'}`
   );
@@ -227,7 +229,7 @@ export async function runSoak(cli: ReturnType<typeof parseCli>, print: (line: st
           }, cli.rebindS * 1000)
         : undefined;
     const samples: SoakSample[] = [];
-    print('    t  server rss / heap after GC / external, client requests and transmission errors (cumulative)');
+    print('    t  server rss / heap after GC (used / total) / external, client requests and transmission errors (cumulative)');
     while (Date.now() - t0 < durationMs && !clientGone) {
       // a sample per progress line of the client (every 10 s), or after 1.5 periods without one
       await new Promise<void>((resolve) => {
@@ -247,6 +249,7 @@ export async function runSoak(cli: ReturnType<typeof parseCli>, print: (line: st
         t: Math.round((Date.now() - t0) / 1000),
         rssMb: m.rss / 1048576,
         heapMb: m.heapUsed / 1048576,
+        heapTotalMb: m.heapTotal / 1048576,
         externalMb: m.external / 1048576,
         requests: sent,
         errors,

@@ -67,11 +67,14 @@ export interface StartOptions {
   timeoutMs?: number;
   /** reuse these ports (e.g. a restarted server taking over from a stopped one) instead of free ones */
   ports?: ServerProcess['ports'];
+  /** server-main.js of another build (default: this repository's dist) */
+  main?: string;
 }
 
 /** Starts the server with free ports written into a fresh Californium3.properties. */
 export async function startServer(opts: StartOptions = {}): Promise<ServerProcess> {
-  if (!fs.existsSync(SERVER_MAIN)) throw new Error(`${SERVER_MAIN} missing: run npm run build first`);
+  const main = opts.main ?? SERVER_MAIN;
+  if (!fs.existsSync(main)) throw new Error(`${main} missing: run npm run build first`);
   const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'extplugtest-'));
   const [plug, plugSecure, ext, extSecure] = opts.ports ? [] : await freeUdpPorts(4);
   const ports = opts.ports ?? { plug: plug!, plugSecure: plugSecure!, ext: ext!, extSecure: extSecure! };
@@ -86,7 +89,7 @@ export async function startServer(opts: StartOptions = {}): Promise<ServerProces
     fs.writeFileSync(path.join(cwd, 'Californium3.properties'), lines.join('\n') + '\n');
   }
   const args = opts.args ?? ['--no-external'];
-  const proc = spawn(process.execPath, [SERVER_MAIN, ...args], {
+  const proc = spawn(process.execPath, [main, ...args], {
     cwd,
     env: { ...process.env, ...opts.env },
     stdio: ['pipe', 'pipe', 'pipe'],

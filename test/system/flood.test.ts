@@ -237,7 +237,8 @@ describe.skipIf(libcoap.skipReason !== undefined)(`floods against the real serve
   beforeAll(async () => {
     // FLOOD_DEFENCE_OFF=1: the same run with the defences switched off (to see the test fail without them)
     const off = process.env.FLOOD_DEFENCE_OFF === '1' ? ['DTLS.CLIENT_HELLO_RATE_LIMIT=0', 'DTLS.HANDSHAKE_START_RATE_LIMIT=0', 'DTLS.CLIENT_HELLO_PEER_RATE_LIMIT=0', 'UDP.FAIR_QUEUE_BATCH=0'] : [];
-    sp = await startServer({ args: ['--no-external', '--diagnose'], properties: off });
+    // FLOOD_SERVER_MAIN=<other build>/dist/src/cli/server-main.js: the same run against another build
+    sp = await startServer({ args: ['--no-external', '--diagnose'], properties: off, main: process.env.FLOOD_SERVER_MAIN });
     // warm-up: JIT, buffers, the first handshake
     expect(await dtlsRequest(sp.ports.extSecure)).toBe(true);
     expect(await plainRequest(sp.ports.ext, 0)).toBe(true);
