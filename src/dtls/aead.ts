@@ -2,7 +2,7 @@
 // nonce = fixed write IV (4) ‖ explicit nonce (8); the explicit nonce is epoch(2) ‖ seq(6) (RFC 6655 §3).
 // CCM records up to FAST_CCM_MAX_LENGTH bytes run on long-lived ECB/CBC contexts (ccm.ts) for at most
 // FAST_CCM_DEFAULT_CAPACITY (setFastCcmCapacity) directions process-wide, an LRU with frequency-gated and
-// rate-limited admission; any other record or direction uses a node 'aes-128-ccm' cipher per record (same bytes).
+// rate-limited admission (never on a direction's first record: a handshake's Finished alone does not earn a slot); any other record or direction uses a node 'aes-128-ccm' cipher per record (same bytes).
 import { createCipheriv, createDecipheriv, KeyObject } from 'node:crypto';
 import { ccmOpen, ccmSeal, createCcmContext, type CcmContext } from './ccm.js';
 
@@ -58,6 +58,11 @@ export const FAST_CCM_DEFAULT_CAPACITY = 4096;
  * cipher is faster again (measured: 40 B 4.2 vs 9.0 µs per seal+open, 896 B 7.1 vs 8.6, 1,024 B 10.8 vs 9.5).
  */
 export const FAST_CCM_MAX_LENGTH = 896;
+/**
+ * Uses a direction needs before it is admitted even while the LRU has room: the Finished of every handshake is one
+ * record per direction, so an idle connection that never sends another record holds no contexts (2.4 KB each).
+ */
+const ADMIT_MIN_USES = 2;
 /** Saturation of the per-key use counter (4 bits, as in TinyLFU): a long-busy key goes cold within 4 eras. */
 const MAX_USES = 15;
 /**
@@ -149,8 +154,8 @@ function decayedUses(k: AeadKey): number {
 }
 
 /**
- * Counts one CCM operation of `k` and returns its long-lived contexts, creating them if `k` is admitted: always while
- * the LRU has room; when full only if k's recent uses exceed those of the least recently used direction (which it
+ * Counts one CCM operation of `k` and returns its long-lived contexts, creating them if `k` is admitted: from its
+ * second recent use (ADMIT_MIN_USES) while the LRU has room; when full only if k's recent uses exceed those of the least recently used direction (which it
  * evicts) by more than ADMIT_MARGIN and a promotion credit is available. Undefined: per-record fallback.
  */
 function fastCcm(k: AeadKey): CcmContext | undefined {
@@ -173,6 +178,7 @@ function fastCcm(k: AeadKey): CcmContext | undefined {
     }
     return ctx;
   }
+  if (uses < ADMIT_MIN_USES) return undefined;
   if (size >= capacity) {
     if (credit < PROMOTION_CREDIT || uses <= decayedUses(oldest!) + ADMIT_MARGIN) return undefined;
     credit = 0;

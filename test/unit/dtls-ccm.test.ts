@@ -207,10 +207,11 @@ describe('fast CCM behind aeadSeal/aeadOpen', () => {
       for (let length = 0; length <= 2000; length++) checkRoundTrip(d, 1, length, randomBytes(29), randomBytes(length));
       cases += 2001;
     }
-    // records longer than FAST_CCM_MAX_LENGTH take the per-record cipher, all others the fast path
+    // records longer than FAST_CCM_MAX_LENGTH take the per-record cipher, and so does the first short record of each
+    // key (2 × 1200 + 2 keys, admission from the second use); all others the fast path
     const after = fastCcmStats();
     expect(after.fastOps - before.fastOps + after.slowOps - before.slowOps).toBe(2 * cases);
-    expect(after.slowOps - before.slowOps).toBe(2 * 2 * (2000 - FAST_CCM_MAX_LENGTH) + 2 * long);
+    expect(after.slowOps - before.slowOps).toBe(2 * 2 * (2000 - FAST_CCM_MAX_LENGTH) + 2 * long + 2 * 1200 + 2);
   });
 
   it('node opens what the fast path sealed and vice versa', () => {
@@ -360,19 +361,24 @@ describe('fast CCM LRU bound and per-record fallback', () => {
     expect(dirs.filter((d) => d.k.ccm !== undefined).length).toBe(3);
   });
 
-  it('admits while there is room, then only keys used clearly more often than the least recently used one', () => {
+  it('admits from the second use while there is room, then only keys used clearly more often than the least recently used one', () => {
     setFastCcmCapacity(0); // empty the LRU
     setFastCcmCapacity(2); // era: 8 operations, counted from here
     const [a, b, c] = [direction(8), direction(8), direction(16)];
-    once(a); // op 1: room → admitted
-    once(b); // op 2: room → admitted
-    for (let i = 0; i < 3; i++) once(b); // ops 3-5: b used 4 times, a (once) is now the least recently used
+    once(a); // op 1: a's first use (a handshake's Finished) → per-record cipher even with room
+    expect(a.k.ccm).toBeUndefined();
+    expect(fastCcmStats().size).toBe(0);
+    once(a); // op 2: second use, room → admitted
+    once(b); // op 3
+    once(b); // op 4: room → admitted
+    for (let i = 0; i < 2; i++) once(b); // ops 5-6: b used 4 times, a (twice) is now the least recently used
     expect(a.k.ccm !== undefined && b.k.ccm !== undefined).toBe(true);
-    once(c); // op 6: 1 use
-    once(c); // op 7: 2 uses, not more than a's 1 + margin 2
-    once(c); // op 8: new era, counts halve: c 1 + 1 = 2, a 0: still not more than 0 + 2
+    once(c); // op 7: 1 use, not more than a's 2 + margin 2
+    once(c); // op 8: new era, counts halve: c 0 + 1 = 1, a 1
+    once(c); // op 9: 2
+    once(c); // op 10: 3, not more than a 1 + 2
     expect(c.k.ccm).toBeUndefined();
-    once(c); // op 9: c 3 > a 0 + 2 → a evicted, c admitted
+    once(c); // op 11: c 4 > a 1 + 2 → a evicted, c admitted
     expect(c.k.ccm).toBeDefined();
     expect(a.k.ccm).toBeUndefined();
     expect(b.k.ccm).toBeDefined();
