@@ -5,8 +5,10 @@ import type { DtlsSessionInfo, PeerAddress } from '../transport/connector.js';
 import { peerKey } from '../transport/connector.js';
 import { epochStateFromJson, epochStateToJson, type EpochState, type EpochStateJson } from './epoch-state.js';
 import type { FlightEntry } from './flight.js';
-import { createRecordProtection, rebindRecordProtection, type RecordProtection } from './record-protection.js';
-import type { DirectionKeys } from './keys.js';
+import type { CipherSuite } from './cipher-suites.js';
+import { createRecordProtection, protectionBusy, type RecordProtection } from './record-protection.js';
+import { MASTER_SECRET_LENGTH, type DirectionKeys, type EpochKeys } from './keys.js';
+import type { ReplayWindow } from './replay-window.js';
 import { sessionFromJson, sessionToJson, type Session, type SessionJson } from './session.js';
 
 export type { PeerAddress };
@@ -27,8 +29,13 @@ export interface DeferredMessage {
 
 let nextConnectionId = 1;
 
-/** State of one connection; hot-path object (one per peer session). */
-export class Connection {
+/**
+ * State of one connection; hot-path object (one per peer session). It is also its own epoch state and replay window
+ * (the protected epoch's fields live here, not in objects of their own: an idle connection is one object, a few
+ * strings and its store entries). What it keeps for its lifetime in bytes (CIDs, session id, master secret, keys) is
+ * packed into one latin1 string once the handshake completed (compactConnection); buffers are made when asked.
+ */
+export class Connection implements EpochState, ReplayWindow {
   /** process-local id (diagnostics, LRU key) */
   readonly id: number;
   readonly role: 'server' | 'client';
@@ -43,19 +50,33 @@ export class Connection {
   /** lengths of the CIDs packed at the start of `packed` (read CID first); −1: not packed, −2: packed as undefined */
   private rcLength = -1;
   private wcLength = -1;
-  /** the connection's own buffer of everything it keeps (compactConnection), undefined before */
-  private packed: Buffer | undefined;
+  /** the packed bytes (compactConnection), one byte per character; undefined before */
+  private packed: string | undefined;
+  /** offset of the epoch keys in `packed` (read key, iv, MAC key, then write), −1: kept in `ek` */
+  private keysAt = -1;
   /** established session (undefined while the first handshake runs) */
-  session: Session | undefined;
-  /** the protected epoch (1): keys, replay window, next write sequence number */
-  epoch: EpochState | undefined;
-  protection: RecordProtection | undefined;
+  private sess: Session | undefined;
+  /** true while the connection has a protected epoch (the fields below) */
+  private hasEpoch = false;
+  /** epoch keys as assigned (undefined once packed) */
+  private ek: EpochKeys | undefined;
+  /** sequence number of the next record written in epoch 1 (RFC 6347 §4.1) */
+  nextSeq = 0;
+  /** replay window of epoch 1 (RFC 6347 §4.1.2.6, replay-window.ts): highest accepted sequence number, bitmap halves */
+  maxSeq = -1;
+  lo = 0;
+  hi = 0;
+  /** the record protection of epoch 1 while it is in use (rebuilt from the keys when needed) */
+  private prot: RecordProtection | undefined;
   /** next epoch-0 write sequence number */
   seq0 = 0;
   /** handshake in progress (server or client state) */
   handshake: HandshakeSlot | undefined;
-  /** our last flight of the completed handshake, resent when the peer retransmits its last flight */
-  lastFlight: FlightEntry[] | undefined;
+  /** our last flight of the completed handshake (encoded, see encodeFlight), resent when the peer retransmits its own */
+  private flight: string | undefined;
+  /** the handshake's randoms (latin1) while kept (clientRandom / serverRandom) */
+  private cr: string | undefined;
+  private sr: string | undefined;
   /** last record received or sent, ms */
   lastActivity: number;
   /** last time the store's LRU order was refreshed */
@@ -75,10 +96,6 @@ export class Connection {
   macFilterUntil = 0;
   /** application payload limit per record (dtls.md §9) */
   messageSizeLimit = 0;
-  /** client random of the ClientHello that created this connection (late retransmissions are dropped) */
-  clientRandom: Buffer | undefined;
-  /** server random of the completed handshake (extra key material such as the cluster MAC keys, cluster.md §5) */
-  serverRandom: Buffer | undefined;
   /** an older connection of a principal that has a newer one (restart.md §2) */
   doublePrincipal = false;
   /** the next handshake with this peer must be a full one */
@@ -102,7 +119,7 @@ export class Connection {
   get readCid(): Buffer | undefined {
     const n = this.rcLength;
     if (n === -1) return this.rc;
-    return n === -2 ? undefined : this.packed!.subarray(0, n);
+    return n === -2 ? undefined : latin1Bytes(this.packed!, 0, n);
   }
 
   set readCid(cid: Buffer | undefined) {
@@ -110,13 +127,12 @@ export class Connection {
     this.rcLength = -1;
   }
 
-  /** CID we write into records to the peer; undefined = not negotiated, empty = none (a view, made per access) */
+  /** CID we write into records to the peer; undefined = not negotiated, empty = none (a buffer made per access) */
   get writeCid(): Buffer | undefined {
     const n = this.wcLength;
     if (n === -1) return this.wc;
     if (n === -2) return undefined;
-    const at = this.rcLength > 0 ? this.rcLength : 0;
-    return this.packed!.subarray(at, at + n);
+    return latin1Bytes(this.packed!, this.rcLength > 0 ? this.rcLength : 0, n);
   }
 
   set writeCid(cid: Buffer | undefined) {
@@ -130,13 +146,143 @@ export class Connection {
     return n === -1 ? this.rc !== undefined && this.rc.length > 0 : n > 0;
   }
 
-  /** Takes `blob` as its own buffer: the read CID (`readLength` bytes, −2 = none) then the write CID at its start. */
-  packCids(blob: Buffer, readLength: number, writeLength: number): void {
-    this.packed = blob;
+  /** Established session (undefined while the first handshake runs). */
+  get session(): Session | undefined {
+    return this.sess;
+  }
+
+  set session(s: Session | undefined) {
+    this.sess = s;
+  }
+
+  /** The protected epoch (1): the connection itself (keys, replay window, next write sequence number), or undefined. */
+  get epoch(): EpochState | undefined {
+    return this.hasEpoch ? this : undefined;
+  }
+
+  /** Takes over the fields of an epoch state (its keys, window and next sequence number); undefined drops the epoch. */
+  set epoch(state: EpochState | undefined) {
+    if (state === this) return;
+    this.prot = undefined;
+    if (state === undefined) {
+      this.hasEpoch = false;
+      this.ek = undefined;
+      this.keysAt = -1;
+      return;
+    }
+    this.ek = state.keys;
+    this.keysAt = -1;
+    this.nextSeq = state.nextSeq;
+    const w = state.window;
+    this.maxSeq = w.maxSeq;
+    this.lo = w.lo;
+    this.hi = w.hi;
+    this.hasEpoch = true;
+  }
+
+  /** The epoch's key data (an object with buffers made on access once packed). */
+  get keys(): EpochKeys {
+    if (this.ek !== undefined) return this.ek;
+    const suite = this.sess!.cipherSuite;
+    return new PackedEpochKeys(this.packed!, this.keysAt, suite);
+  }
+
+  /** The anti-replay window of the epoch: the connection itself. */
+  get window(): ReplayWindow {
+    return this;
+  }
+
+  /** The protection of the epoch, built from the keys when first needed after compactConnection dropped it. */
+  get protection(): RecordProtection | undefined {
+    let p = this.prot;
+    if (p === undefined && this.hasEpoch) this.prot = p = createRecordProtection(this.keys);
+    return p;
+  }
+
+  set protection(p: RecordProtection | undefined) {
+    this.prot = p;
+  }
+
+  /** The protection object as it is now (undefined when none is built): for releasing it without building one. */
+  get builtProtection(): RecordProtection | undefined {
+    return this.prot;
+  }
+
+  /** Client random of the ClientHello that created this connection (late retransmissions are dropped); a copy. */
+  get clientRandom(): Buffer | undefined {
+    return this.cr === undefined ? undefined : latin1Bytes(this.cr, 0, this.cr.length);
+  }
+
+  set clientRandom(r: Buffer | undefined) {
+    this.cr = r === undefined ? undefined : r.toString('latin1');
+  }
+
+  /** Server random of the completed handshake (extra key material such as the cluster MAC keys, cluster.md §5); a copy. */
+  get serverRandom(): Buffer | undefined {
+    return this.sr === undefined ? undefined : latin1Bytes(this.sr, 0, this.sr.length);
+  }
+
+  set serverRandom(r: Buffer | undefined) {
+    this.sr = r === undefined ? undefined : r.toString('latin1');
+  }
+
+  /** True if `random` is the client random this connection keeps (a ClientHello retransmitted late). */
+  hasClientRandom(random: Buffer): boolean {
+    return this.cr !== undefined && latin1Equals(this.cr, random);
+  }
+
+  /** Our last flight of the completed handshake (made from its encoded form per access), undefined once released. */
+  get lastFlight(): FlightEntry[] | undefined {
+    return this.flight === undefined ? undefined : decodeFlight(this.flight);
+  }
+
+  set lastFlight(entries: FlightEntry[] | undefined) {
+    this.flight = entries === undefined ? undefined : encodeFlight(entries);
+  }
+
+  /** True while the last flight is kept (cheap, no decoding). */
+  get hasLastFlight(): boolean {
+    return this.flight !== undefined;
+  }
+
+  /** True while the last flight or the randoms are kept (released by releaseHandshakeLeftovers). */
+  get keepsLeftovers(): boolean {
+    return this.flight !== undefined || this.cr !== undefined || this.sr !== undefined;
+  }
+
+  /** Packs the CIDs, session id, master secret and keys into one string (see compactConnection); returns false if the keys do not fit the session's suite. */
+  pack(): boolean {
+    const session = this.sess;
+    if (session === undefined || !this.hasEpoch || this.packed !== undefined) return false;
+    const keys = this.keys;
+    const suite = session.cipherSuite;
+    if (keys.cipherSuite !== suite.code || keys.epoch !== 1 || !fits(keys.read, suite) || !fits(keys.write, suite)) return false;
+    const readCid = this.readCid;
+    const writeCid = this.writeCid;
+    let text = '';
+    if (readCid !== undefined) text += readCid.toString('latin1');
+    if (writeCid !== undefined) text += writeCid.toString('latin1');
+    const idAt = text.length;
+    const id = session.id;
+    const ms = session.masterSecret;
+    text += id.toString('latin1') + ms.toString('latin1');
+    const keysAt = text.length;
+    for (const d of [keys.read, keys.write]) text += d.key.toString('latin1') + d.iv.toString('latin1') + d.macKey.toString('latin1');
+    text = flatten(text);
+    this.packed = text;
     this.rc = undefined;
     this.wc = undefined;
-    this.rcLength = readLength;
-    this.wcLength = writeLength;
+    this.rcLength = readCid === undefined ? -2 : readCid.length;
+    this.wcLength = writeCid === undefined ? -2 : writeCid.length;
+    this.sess = new PackedSession(session, text, idAt, id.length);
+    this.ek = undefined;
+    this.keysAt = keysAt;
+    return true;
+  }
+
+  /** Drops the protection object unless it holds resources worth keeping (rebuilt from the keys when needed). */
+  dropProtection(): void {
+    if (this.prot !== undefined && !protectionBusy(this.prot)) this.prot = undefined;
   }
 
   /** Moves the connection to a new peer address, remembering the previous one. */
@@ -167,6 +313,153 @@ export class Connection {
     this.macErrors++;
     if (this.macErrors > threshold) this.macFilterUntil = now + quietTime;
   }
+}
+
+/** True if the direction's key lengths are those of `suite`. */
+function fits(d: DirectionKeys, suite: CipherSuite): boolean {
+  return d.key.length === suite.encKeyLength && d.iv.length === suite.fixedIvLength && d.macKey.length === suite.macKeyLength;
+}
+
+/** A buffer of its own with `n` bytes of a latin1 string from `at` (small: a byte loop). */
+function latin1Bytes(text: string, at: number, n: number): Buffer {
+  if (n === 0) return Buffer.alloc(0);
+  const b = Buffer.allocUnsafe(n);
+  for (let i = 0; i < n; i++) b[i] = text.charCodeAt(at + i);
+  return b;
+}
+
+/** True if a latin1 string holds exactly the bytes of `b`. */
+function latin1Equals(text: string, b: Buffer): boolean {
+  if (text.length !== b.length) return false;
+  for (let i = 0; i < b.length; i++) if (text.charCodeAt(i) !== b[i]) return false;
+  return true;
+}
+
+/**
+ * A sequential copy of a string built by concatenation (V8 keeps `a + b` as a tree of cons strings until it is read;
+ * reading one character flattens it in place, so the tree's parts are released).
+ */
+function flatten(text: string): string {
+  if (text.length > 0) text.charCodeAt(0);
+  return text;
+}
+
+/** The session of a packed connection: its id and master secret are read from the packed string when asked. */
+class PackedSession implements Session {
+  readonly cipherSuite: CipherSuite;
+  readonly peerIdentity: string | undefined;
+  readonly extendedMasterSecret: boolean;
+  readonly secureRenegotiation: boolean;
+  readonly creationTime: number;
+  readonly recordSizeLimit: number | undefined;
+  readonly maxFragmentLength: number | undefined;
+  readonly sendCertificateType: number | undefined;
+  readonly receiveCertificateType: number | undefined;
+  readonly namedGroup: number | undefined;
+  private readonly packed: string;
+  private readonly idAt: number;
+  private readonly idLength: number;
+
+  constructor(s: Session, packed: string, idAt: number, idLength: number) {
+    this.cipherSuite = s.cipherSuite;
+    this.peerIdentity = s.peerIdentity;
+    this.extendedMasterSecret = s.extendedMasterSecret;
+    this.secureRenegotiation = s.secureRenegotiation;
+    this.creationTime = s.creationTime;
+    this.recordSizeLimit = s.recordSizeLimit;
+    this.maxFragmentLength = s.maxFragmentLength;
+    this.sendCertificateType = s.sendCertificateType;
+    this.receiveCertificateType = s.receiveCertificateType;
+    this.namedGroup = s.namedGroup;
+    this.packed = packed;
+    this.idAt = idAt;
+    this.idLength = idLength;
+  }
+
+  get id(): Buffer {
+    return latin1Bytes(this.packed, this.idAt, this.idLength);
+  }
+
+  get masterSecret(): Buffer {
+    return latin1Bytes(this.packed, this.idAt + this.idLength, MASTER_SECRET_LENGTH);
+  }
+}
+
+/** Epoch-1 keys of a packed connection: both directions read from the packed string (made per access of the epoch's keys). */
+class PackedEpochKeys implements EpochKeys {
+  readonly cipherSuite: number;
+  readonly epoch = 1;
+  readonly read: DirectionKeys;
+  readonly write: DirectionKeys;
+
+  constructor(packed: string, at: number, suite: CipherSuite) {
+    this.cipherSuite = suite.code;
+    const n = suite.encKeyLength + suite.fixedIvLength + suite.macKeyLength;
+    this.read = new PackedDirectionKeys(packed, at, suite);
+    this.write = new PackedDirectionKeys(packed, at + n, suite);
+  }
+}
+
+/** One direction's keys in a packed string: buffers of their own made per access (key sources read them rarely). */
+class PackedDirectionKeys implements DirectionKeys {
+  constructor(
+    private readonly packed: string,
+    private readonly at: number,
+    private readonly suite: CipherSuite,
+  ) {}
+  get key(): Buffer {
+    return latin1Bytes(this.packed, this.at, this.suite.encKeyLength);
+  }
+  get iv(): Buffer {
+    return latin1Bytes(this.packed, this.at + this.suite.encKeyLength, this.suite.fixedIvLength);
+  }
+  get macKey(): Buffer {
+    return latin1Bytes(this.packed, this.at + this.suite.encKeyLength + this.suite.fixedIvLength, this.suite.macKeyLength);
+  }
+}
+
+/**
+ * Last-flight encoding (one latin1 string): per entry kind (0 = ChangeCipherSpec, 1 = handshake message), epoch (2),
+ * and for a handshake message msg_type (1), message_seq (2), body length (3) and the body.
+ */
+function encodeFlight(entries: readonly FlightEntry[]): string {
+  let n = 0;
+  for (const e of entries) n += e.kind === 'ccs' ? 3 : 9 + e.msg.body.length;
+  const b = Buffer.allocUnsafe(n);
+  let at = 0;
+  for (const e of entries) {
+    b[at] = e.kind === 'ccs' ? 0 : 1;
+    b.writeUInt16BE(e.epoch, at + 1);
+    at += 3;
+    if (e.kind === 'handshake') {
+      b[at] = e.msg.msgType;
+      b.writeUInt16BE(e.msg.messageSeq, at + 1);
+      b.writeUIntBE(e.msg.body.length, at + 3, 3);
+      e.msg.body.copy(b, at + 6);
+      at += 6 + e.msg.body.length;
+    }
+  }
+  return b.toString('latin1');
+}
+
+/** The entries of an encoded last flight (see encodeFlight), each message body in a buffer of its own. */
+function decodeFlight(text: string): FlightEntry[] {
+  const b = Buffer.from(text, 'latin1');
+  const entries: FlightEntry[] = [];
+  let at = 0;
+  while (at < b.length) {
+    const kind = b[at];
+    const epoch = b.readUInt16BE(at + 1);
+    at += 3;
+    if (kind === 0) {
+      entries.push({ kind: 'ccs', epoch });
+      continue;
+    }
+    const length = b.readUIntBE(at + 3, 3);
+    entries.push({ kind: 'handshake', epoch, msg: { msgType: b[at]!, messageSeq: b.readUInt16BE(at + 1), body: Buffer.from(b.subarray(at + 6, at + 6 + length)) } });
+    at += 6 + length;
+  }
+  return entries;
 }
 
 /** Session attributes of an established connection (computed once, refreshed on router change). */
@@ -274,77 +567,15 @@ export function recordInfo(conn: Connection, nodeId: number | undefined, epoch: 
   return new RecordSessionInfo(conn, nodeId, newest, epoch, seq, prev, routed);
 }
 
-/** Epoch keys of one direction as offsets into a connection's own buffer: views are made when asked (rarely). */
-class PackedDirectionKeys implements DirectionKeys {
-  constructor(
-    private readonly blob: Buffer,
-    private readonly at: number,
-    private readonly keyLength: number,
-    private readonly ivLength: number,
-    private readonly macLength: number,
-  ) {}
-  get key(): Buffer {
-    return this.blob.subarray(this.at, this.at + this.keyLength);
-  }
-  get iv(): Buffer {
-    return this.ivLength === 0 ? EMPTY : this.blob.subarray(this.at + this.keyLength, this.at + this.keyLength + this.ivLength);
-  }
-  get macKey(): Buffer {
-    const from = this.at + this.keyLength + this.ivLength;
-    return this.macLength === 0 ? EMPTY : this.blob.subarray(from, from + this.macLength);
-  }
-}
-
 /**
  * Moves what an established connection keeps for its lifetime — CIDs, session id and master secret, the epoch keys —
- * into one buffer of its own, dropping references to slices of shared buffers (node's 8 KB allocation pool, received
- * datagrams, PRF output) that would each keep the whole shared buffer alive. CIDs and keys are kept as offsets (views
- * made on access), the session becomes a copy owned by this connection with views for its id and master secret, and
- * the protection is re-pointed at the packed keys. The randoms stay as they are (released with the last flight).
- * Call once, when the handshake completed.
+ * into one latin1 string of its own (Connection.pack), dropping references to buffers and slices of shared buffers
+ * (node's 8 KB allocation pool, received datagrams, PRF output). Buffers are made from it when asked (rarely: the
+ * record hot path reads the write CID, and the keys only when a protection is built). Call once, when the handshake
+ * completed; afterwards Connection.dropProtection lets an idle connection go without its protection object.
  */
 export function compactConnection(conn: Connection): void {
-  const session = conn.session;
-  const epoch = conn.epoch;
-  if (session === undefined || epoch === undefined) return;
-  const keys = epoch.keys;
-  const readCid = conn.readCid;
-  const writeCid = conn.writeCid;
-  const total =
-    (readCid?.length ?? 0) + (writeCid?.length ?? 0) + session.id.length + session.masterSecret.length + directionLength(keys.read) + directionLength(keys.write);
-  const blob = Buffer.allocUnsafeSlow(total);
-  let at = 0;
-  if (readCid !== undefined) at = put(readCid, blob, at);
-  if (writeCid !== undefined) at = put(writeCid, blob, at);
-  conn.packCids(blob, readCid === undefined ? -2 : readCid.length, writeCid === undefined ? -2 : writeCid.length);
-  const idAt = at;
-  at = put(session.id, blob, at);
-  const msAt = at;
-  at = put(session.masterSecret, blob, at);
-  conn.session = {
-    ...session,
-    id: session.id.length === 0 ? EMPTY : blob.subarray(idAt, msAt),
-    masterSecret: blob.subarray(msAt, at),
-  };
-  // in place: the protection holds the same key object (and is pointed at the packed keys)
-  const read = keys.read;
-  keys.read = new PackedDirectionKeys(blob, at, read.key.length, read.iv.length, read.macKey.length);
-  at = put(read.macKey, blob, put(read.iv, blob, put(read.key, blob, at)));
-  const write = keys.write;
-  keys.write = new PackedDirectionKeys(blob, at, write.key.length, write.iv.length, write.macKey.length);
-  put(write.macKey, blob, put(write.iv, blob, put(write.key, blob, at)));
-  if (conn.protection !== undefined) rebindRecordProtection(conn.protection);
-}
-
-/** Bytes of one direction's key material. */
-function directionLength(d: DirectionKeys): number {
-  return d.key.length + d.iv.length + d.macKey.length;
-}
-
-/** Copies `b` into `blob` at `at` (a byte loop: these are short) and returns the offset after it. */
-function put(b: Buffer, blob: Buffer, at: number): number {
-  for (let i = 0, n = b.length; i < n; i++) blob[at + i] = b[i]!;
-  return at + b.length;
+  conn.pack();
 }
 
 /** JSON form of an established connection (restart.md §1; keys and secrets as hex). */

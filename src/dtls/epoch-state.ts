@@ -36,7 +36,8 @@ export function takeSequenceNumber(state: EpochState): number | undefined {
 
 /** Serializes the epoch state (hex keys, window numbers). */
 export function epochStateToJson(state: EpochState): EpochStateJson {
-  return { keys: epochKeysToJson(state.keys), window: { ...state.window }, nextSeq: state.nextSeq };
+  const w = state.window;
+  return { keys: epochKeysToJson(state.keys), window: { maxSeq: w.maxSeq, lo: w.lo, hi: w.hi }, nextSeq: state.nextSeq };
 }
 
 /** Restores an epoch state from JSON; undefined if the window or sequence number is malformed. */

@@ -56,7 +56,7 @@ import {
 } from './handshake-common.js';
 import { alertOf, keyExchangeForm } from './handshake-server.js';
 import { ecdhePskPreMasterSecret, pskPreMasterSecret } from './keys.js';
-import type { Session } from './session.js';
+import { copySession, type Session } from './session.js';
 
 /** What the client waits for next. */
 export type ClientExpect = 'server-hello' | 'certificate' | 'server-key-exchange' | 'certificate-request' | 'server-hello-done' | 'finished' | 'done';
@@ -323,7 +323,7 @@ function processServerHello(env: HandshakeEnv, hs: ClientHandshake, sh: ServerHe
     hs.master = session.masterSecret;
     hs.peerIdentity = session.peerIdentity;
     hs.pending = deriveEpoch(hs.master, hs.clientRandom, hs.serverRandom, suite, 'client');
-    hs.session = { ...session, secureRenegotiation: hs.secureRenegotiation, recordSizeLimit: hs.peerRecordSizeLimit, maxFragmentLength: hs.maxFragmentLength };
+    hs.session = { ...copySession(session), secureRenegotiation: hs.secureRenegotiation, recordSizeLimit: hs.peerRecordSizeLimit, maxFragmentLength: hs.maxFragmentLength };
     hs.expect = 'finished';
     return WAIT;
   }

@@ -29,9 +29,10 @@ export function completeHandshake(state: ConnectorState, conn: Connection, hs: H
   conn.handshake = undefined;
   conn.established = true;
   conn.handshakeTime = now;
-  conn.clientRandom = ownCopy(hs.clientRandom);
-  conn.serverRandom = ownCopy(hs.serverRandom);
-  // from here on the connection keeps only what it needs, in one buffer of its own
+  // kept as latin1 strings by the connection (no slices of node's 8 KB pool or of received datagrams)
+  conn.clientRandom = hs.clientRandom;
+  conn.serverRandom = hs.serverRandom;
+  // from here on the connection keeps only what it needs, packed into one string of its own
   compactConnection(conn);
   let fragmentLimit = session.maxFragmentLength;
   if (session.recordSizeLimit !== undefined && (fragmentLimit === undefined || session.recordSizeLimit < fragmentLimit)) fragmentLimit = session.recordSizeLimit;
@@ -43,8 +44,7 @@ export function completeHandshake(state: ConnectorState, conn: Connection, hs: H
     ...(fragmentLimit !== undefined ? { maxFragmentLength: fragmentLimit } : {}),
   });
   if (finalFlight !== undefined) {
-    finalFlight = ownFlight(finalFlight);
-    conn.lastFlight = finalFlight;
+    conn.lastFlight = finalFlight; // encoded into one string of its own (message bodies only)
     sendFlight(state, conn, finalFlight, conn.epoch!, conn.protection!, conn.writeCid, conn.session!);
   }
   keepLastFlight(state, conn, now);
@@ -63,6 +63,8 @@ export function completeHandshake(state: ConnectorState, conn: Connection, hs: H
   const early = hs.earlyData;
   hs.earlyData = [];
   for (const r of early) if (!conn.closed) state.deliverRecord(conn, r);
+  // an idle connection keeps no protection object (rebuilt from the packed keys by its next record)
+  conn.dropProtection();
 }
 
 /** The handshake failed: sends `alert` (plain) if given, fails the client's waiters, removes the connection. */
@@ -167,7 +169,7 @@ function sweepLastFlights(state: ConnectorState, q: LastFlights, now: number): v
 
 /** The store removed a connection (its onRemoved hook): releases what a running handshake and the client hold. */
 export function connectionRemoved(state: ConnectorState, conn: Connection, reason: RemovalReason): void {
-  releaseRecordProtection(conn.protection);
+  releaseRecordProtection(conn.builtProtection);
   const hs = conn.handshake as Handshake | undefined;
   if (hs !== undefined) {
     releaseRecordProtection(hs.pending?.protection);
@@ -190,29 +192,6 @@ function releaseUnverifiedResumption(state: ConnectorState, hs: Handshake): void
     hs.unverifiedResumption = false;
     state.unverifiedResumptions--;
   }
-}
-
-/**
- * A copy of `b` in a buffer of its own (the kept randoms and flight bodies are slices of node's 8 KB allocation pool or
- * of received datagrams: kept for up to 93 s each would pin a whole pool slab). Up to 64 bytes V8 keeps such a buffer
- * in its heap (no native allocation, no malloc fragmentation).
- */
-function ownCopy(b: Buffer): Buffer;
-function ownCopy(b: Buffer | undefined): Buffer | undefined;
-function ownCopy(b: Buffer | undefined): Buffer | undefined {
-  // (always copied: reading b.buffer would move a V8-heap buffer out to native memory)
-  if (b === undefined) return b;
-  const copy = Buffer.allocUnsafeSlow(b.length);
-  b.copy(copy, 0);
-  return copy;
-}
-
-/**
- * The final flight with each handshake message body in a buffer of its own (see ownCopy); any other encoded form of a
- * message (a pool slice too) is left behind: a resend encodes the message again from its body.
- */
-function ownFlight(flight: FlightEntry[]): FlightEntry[] {
-  return flight.map((e) => (e.kind === 'handshake' ? { kind: 'handshake', epoch: e.epoch, msg: { msgType: e.msg.msgType, messageSeq: e.msg.messageSeq, body: ownCopy(e.msg.body) } } : e));
 }
 
 function sameCid(a: Buffer | undefined, b: Buffer | undefined): boolean {

@@ -46,7 +46,7 @@ import {
 } from './handshake-common.js';
 import { ecdhePskPreMasterSecret, pskPreMasterSecret } from './keys.js';
 import { selectServerParameters, type ServerSelection } from './negotiation.js';
-import type { Session } from './session.js';
+import { copySession, type Session } from './session.js';
 import type { CipherSuite } from './cipher-suites.js';
 
 /** What the server waits for next. */
@@ -253,7 +253,7 @@ function resume(env: HandshakeEnv, hs: ServerHandshake, session: Session, sx: He
   hs.peerIdentity = session.peerIdentity;
   hs.master = session.masterSecret;
   hs.session = {
-    ...session,
+    ...copySession(session),
     secureRenegotiation: hs.secureRenegotiation,
     recordSizeLimit: hs.peerRecordSizeLimit,
     maxFragmentLength: hs.maxFragmentLength,

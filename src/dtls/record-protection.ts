@@ -254,17 +254,10 @@ export function createRecordProtection(keys: EpochKeys, options: RecordProtectio
   return new EpochProtection(suite, keys, options.cbcIv ?? randomIv);
 }
 
-/**
- * Points a protection at its key data again after `p.keys.read` / `.write` were replaced by objects with equal bytes
- * (compactConnection: one buffer per connection instead of slices of shared pools). No-op for other protections.
- */
-export function rebindRecordProtection(p: RecordProtection): void {
-  if (!(p instanceof EpochProtection)) return;
-  const keys = p.keys;
-  if (p.readAead !== undefined) p.readAead.source = keys.read;
-  if (p.writeAead !== undefined) p.writeAead.source = keys.write;
-  if (p.readCbc !== undefined) p.readCbc = keys.read;
-  if (p.writeCbc !== undefined) p.writeCbc = keys.write;
+/** True if a protection holds fast-CCM contexts (aead.ts): worth keeping on its connection rather than rebuilding. */
+export function protectionBusy(p: RecordProtection): boolean {
+  if (!(p instanceof EpochProtection)) return false;
+  return p.readAead?.ccm !== undefined || p.writeAead?.ccm !== undefined;
 }
 
 /** Releases what a protection holds beyond its connection (its fast-CCM LRU slots, aead.ts); the connection is gone. */

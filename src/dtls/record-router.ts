@@ -96,7 +96,7 @@ function plainRecord(state: ConnectorState, record: DtlsRecord, address: string,
   }
   // the peer retransmits its last flight: our last flight got lost (RFC 6347 §4.2.4)
   const conn = state.store.getByAddress(key);
-  if (conn !== undefined && conn.lastFlight !== undefined && record.type === ContentType.HANDSHAKE) {
+  if (conn !== undefined && conn.hasLastFlight && record.type === ContentType.HANDSHAKE) {
     resendLastFlight(state, conn);
     return;
   }
@@ -148,7 +148,7 @@ export function protectedRecord(state: ConnectorState, conn: Connection, record:
   }
   switch (plain.type) {
     case ContentType.APPLICATION_DATA: {
-      if (conn.lastFlight !== undefined || (conn.serverRandom !== undefined && state.role !== 'peer')) releaseHandshakeLeftovers(state, conn);
+      if (conn.keepsLeftovers && (conn.hasLastFlight || state.role !== 'peer')) releaseHandshakeLeftovers(state, conn);
       if (config.useNewerFilter && !newest) {
         dropRecord(state);
         return;
@@ -183,5 +183,5 @@ function handshakeOnEstablished(state: ConnectorState, conn: Connection, content
     sendAlert(state, conn, AlertLevel.WARNING, AlertDescription.NO_RENEGOTIATION, true);
     return;
   }
-  if (conn.lastFlight !== undefined) resendLastFlight(state, conn);
+  if (conn.hasLastFlight) resendLastFlight(state, conn);
 }

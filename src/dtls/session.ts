@@ -44,6 +44,27 @@ export interface SessionJson {
   namedGroup: number | null;
 }
 
+/**
+ * A plain-object copy of a session (every field an own property): a connection's session may read its id and master
+ * secret from its packed bytes through accessors, which an object spread would not copy.
+ */
+export function copySession(s: Session): Session {
+  return {
+    id: s.id,
+    cipherSuite: s.cipherSuite,
+    masterSecret: s.masterSecret,
+    peerIdentity: s.peerIdentity,
+    extendedMasterSecret: s.extendedMasterSecret,
+    secureRenegotiation: s.secureRenegotiation,
+    creationTime: s.creationTime,
+    recordSizeLimit: s.recordSizeLimit,
+    maxFragmentLength: s.maxFragmentLength,
+    sendCertificateType: s.sendCertificateType,
+    receiveCertificateType: s.receiveCertificateType,
+    namedGroup: s.namedGroup,
+  };
+}
+
 /** Upper bound of the plaintext per record we may send in this session (RFC 6066 §4, RFC 8449 §4). */
 export function sessionRecordPlaintextLimit(session: Session): number {
   let limit = 16384;
