@@ -30,6 +30,38 @@ export interface DeferredMessage {
 let nextConnectionId = 1;
 
 /**
+ * Times (ms) are kept as offsets from this instant, which stay small integers (V8 keeps those in the field itself;
+ * a timestamp such as Date.now() would be a 16-byte heap number per field and connection). A time whose offset does
+ * not give it back exactly (a fractional clock) is kept as it is, marked by its RAW_* flag.
+ */
+const TIME_BASE = Date.now();
+
+// Connection flags (one small integer instead of a field per boolean)
+const ESTABLISHED = 1;
+const CLOSED = 2;
+const DOUBLE_PRINCIPAL = 4;
+const RESUMPTION_REQUIRED = 8;
+const HAS_EPOCH = 16;
+const RAW_ACTIVITY = 32;
+const RAW_TOUCH = 64;
+const RAW_HANDSHAKE_TIME = 128;
+
+/** True if a time is kept as its offset from TIME_BASE (the offset gives it back exactly), else as itself. */
+function exactOffset(t: number): boolean {
+  return t - TIME_BASE + TIME_BASE === t;
+}
+
+/** MAC error filter state of a connection that had authentication failures (config.md §3 MAC_ERROR_FILTER_*). */
+interface MacFilter {
+  /** errors in the current period */
+  errors: number;
+  /** period start, ms */
+  start: number;
+  /** filter active until, ms (0: inactive) */
+  until: number;
+}
+
+/**
  * State of one connection; hot-path object (one per peer session). It is also its own epoch state and replay window
  * (the protected epoch's fields live here, not in objects of their own: an idle connection is one object, a few
  * strings and its store entries). What it keeps for its lifetime in bytes (CIDs, session id, master secret, keys) is
@@ -56,8 +88,8 @@ export class Connection implements EpochState, ReplayWindow {
   private keysAt = -1;
   /** established session (undefined while the first handshake runs) */
   private sess: Session | undefined;
-  /** true while the connection has a protected epoch (the fields below) */
-  private hasEpoch = false;
+  /** ESTABLISHED, CLOSED, DOUBLE_PRINCIPAL, RESUMPTION_REQUIRED, HAS_EPOCH and the RAW_* time flags */
+  private flags = 0;
   /** epoch keys as assigned (undefined once packed) */
   private ek: EpochKeys | undefined;
   /** sequence number of the next record written in epoch 1 (RFC 6347 §4.1) */
@@ -72,34 +104,24 @@ export class Connection implements EpochState, ReplayWindow {
   seq0 = 0;
   /** handshake in progress (server or client state) */
   handshake: HandshakeSlot | undefined;
-  /** our last flight of the completed handshake (encoded, see encodeFlight), resent when the peer retransmits its own */
-  private flight: string | undefined;
-  /** the handshake's randoms (latin1) while kept (clientRandom / serverRandom) */
-  private cr: string | undefined;
-  private sr: string | undefined;
-  /** last record received or sent, ms */
-  lastActivity: number;
-  /** last time the store's LRU order was refreshed */
-  lastTouch: number;
-  /** time the handshake completed, ms */
-  handshakeTime = 0;
-  established = false;
-  closed = false;
+  /**
+   * what a completed handshake leaves for a while (latin1, see setLeftovers): lengths of the client and server random,
+   * the randoms, then our last flight (encodeFlight), resent when the peer retransmits its own
+   */
+  private left: string | undefined;
+  /** lastActivity, lastTouch, handshakeTime as kept (timeField) */
+  private activity: number;
+  private touched: number;
+  private completed = 0;
   /** previous peer address after a CID address update */
   prevAddress: string | undefined;
   prevPort: number | undefined;
   /** cluster router the newest record came through (responses go back through it) */
   router: PeerAddress | undefined;
-  /** MAC error filter: errors in the current period, period start, filter active until */
-  macErrors = 0;
-  macErrorStart = 0;
-  macFilterUntil = 0;
+  /** MAC error filter, made at the first authentication failure */
+  private mac: MacFilter | undefined;
   /** application payload limit per record (dtls.md §9) */
   messageSizeLimit = 0;
-  /** an older connection of a principal that has a newer one (restart.md §2) */
-  doublePrincipal = false;
-  /** the next handshake with this peer must be a full one */
-  resumptionRequired = false;
   /** datagram serial of the last resend of lastFlight (once per datagram) */
   resendSerial = -1;
   /** client role: application messages waiting for the handshake */
@@ -111,8 +133,113 @@ export class Connection implements EpochState, ReplayWindow {
     this.address = address;
     this.port = port;
     this.addressKey = peerKey(address, port);
+    this.activity = 0;
+    this.touched = 0;
     this.lastActivity = now;
     this.lastTouch = now;
+  }
+
+  private flag(bit: number, on: boolean): void {
+    this.flags = on ? this.flags | bit : this.flags & ~bit;
+  }
+
+  /** The handshake completed (and the connection was not closed since). */
+  get established(): boolean {
+    return (this.flags & ESTABLISHED) !== 0;
+  }
+
+  set established(on: boolean) {
+    this.flag(ESTABLISHED, on);
+  }
+
+  /** Removed from its store (or never to be used again). */
+  get closed(): boolean {
+    return (this.flags & CLOSED) !== 0;
+  }
+
+  set closed(on: boolean) {
+    this.flag(CLOSED, on);
+  }
+
+  /** An older connection of a principal that has a newer one (restart.md §2). */
+  get doublePrincipal(): boolean {
+    return (this.flags & DOUBLE_PRINCIPAL) !== 0;
+  }
+
+  set doublePrincipal(on: boolean) {
+    this.flag(DOUBLE_PRINCIPAL, on);
+  }
+
+  /** The next handshake with this peer must be a full one. */
+  get resumptionRequired(): boolean {
+    return (this.flags & RESUMPTION_REQUIRED) !== 0;
+  }
+
+  set resumptionRequired(on: boolean) {
+    this.flag(RESUMPTION_REQUIRED, on);
+  }
+
+  /** Last record received or sent, ms. */
+  get lastActivity(): number {
+    return this.flags & RAW_ACTIVITY ? this.activity : this.activity + TIME_BASE;
+  }
+
+  set lastActivity(t: number) {
+    const exact = exactOffset(t);
+    this.activity = exact ? t - TIME_BASE : t;
+    this.flag(RAW_ACTIVITY, !exact);
+  }
+
+  /** Last time the store's LRU order was refreshed, ms. */
+  get lastTouch(): number {
+    return this.flags & RAW_TOUCH ? this.touched : this.touched + TIME_BASE;
+  }
+
+  set lastTouch(t: number) {
+    const exact = exactOffset(t);
+    this.touched = exact ? t - TIME_BASE : t;
+    this.flag(RAW_TOUCH, !exact);
+  }
+
+  /** Time the handshake completed, ms (0 before). */
+  get handshakeTime(): number {
+    return this.flags & RAW_HANDSHAKE_TIME ? this.completed : this.completed + TIME_BASE;
+  }
+
+  set handshakeTime(t: number) {
+    const exact = exactOffset(t);
+    this.completed = exact ? t - TIME_BASE : t;
+    this.flag(RAW_HANDSHAKE_TIME, !exact);
+  }
+
+  /** MAC error filter: errors in the current period. */
+  get macErrors(): number {
+    return this.mac === undefined ? 0 : this.mac.errors;
+  }
+
+  set macErrors(n: number) {
+    if (this.mac !== undefined) this.mac.errors = n;
+    else if (n !== 0) this.mac = { errors: n, start: 0, until: 0 };
+  }
+
+  /** MAC error filter: start of the current period, ms. */
+  get macErrorStart(): number {
+    return this.mac === undefined ? 0 : this.mac.start;
+  }
+
+  set macErrorStart(t: number) {
+    if (this.mac !== undefined) this.mac.start = t;
+    else if (t !== 0) this.mac = { errors: 0, start: t, until: 0 };
+  }
+
+  /** MAC error filter: active until, ms (0: inactive). */
+  get macFilterUntil(): number {
+    return this.mac === undefined ? 0 : this.mac.until;
+  }
+
+  set macFilterUntil(t: number) {
+    if (this.mac !== undefined) this.mac.until = t;
+    else if (t !== 0) this.mac = { errors: 0, start: 0, until: t };
   }
 
   /** CID the peer writes into records to us; undefined = CID not negotiated, empty = negotiated without one */
@@ -157,7 +284,7 @@ export class Connection implements EpochState, ReplayWindow {
 
   /** The protected epoch (1): the connection itself (keys, replay window, next write sequence number), or undefined. */
   get epoch(): EpochState | undefined {
-    return this.hasEpoch ? this : undefined;
+    return this.flags & HAS_EPOCH ? this : undefined;
   }
 
   /** Takes over the fields of an epoch state (its keys, window and next sequence number); undefined drops the epoch. */
@@ -165,7 +292,7 @@ export class Connection implements EpochState, ReplayWindow {
     if (state === this) return;
     this.prot = undefined;
     if (state === undefined) {
-      this.hasEpoch = false;
+      this.flag(HAS_EPOCH, false);
       this.ek = undefined;
       this.keysAt = -1;
       return;
@@ -177,7 +304,7 @@ export class Connection implements EpochState, ReplayWindow {
     this.maxSeq = w.maxSeq;
     this.lo = w.lo;
     this.hi = w.hi;
-    this.hasEpoch = true;
+    this.flag(HAS_EPOCH, true);
   }
 
   /** The epoch's key data (an object with buffers made on access once packed). */
@@ -195,7 +322,7 @@ export class Connection implements EpochState, ReplayWindow {
   /** The protection of the epoch, built from the keys when first needed after compactConnection dropped it. */
   get protection(): RecordProtection | undefined {
     let p = this.prot;
-    if (p === undefined && this.hasEpoch) this.prot = p = createRecordProtection(this.keys);
+    if (p === undefined && this.flags & HAS_EPOCH) this.prot = p = createRecordProtection(this.keys);
     return p;
   }
 
@@ -210,65 +337,85 @@ export class Connection implements EpochState, ReplayWindow {
 
   /** Client random of the ClientHello that created this connection (late retransmissions are dropped); a copy. */
   get clientRandom(): Buffer | undefined {
-    return this.cr === undefined ? undefined : latin1Bytes(this.cr, 0, this.cr.length);
+    const left = this.left;
+    if (left === undefined || left.charCodeAt(0) === 0) return undefined;
+    return latin1Bytes(left, 2, left.charCodeAt(0));
   }
 
   set clientRandom(r: Buffer | undefined) {
-    this.cr = r === undefined ? undefined : r.toString('latin1');
+    this.setLeftovers(r === undefined ? '' : r.toString('latin1'), this.leftPart(1), this.leftPart(2));
   }
 
   /** Server random of the completed handshake (extra key material such as the cluster MAC keys, cluster.md §5); a copy. */
   get serverRandom(): Buffer | undefined {
-    return this.sr === undefined ? undefined : latin1Bytes(this.sr, 0, this.sr.length);
+    const left = this.left;
+    if (left === undefined || left.charCodeAt(1) === 0) return undefined;
+    return latin1Bytes(left, 2 + left.charCodeAt(0), left.charCodeAt(1));
   }
 
   set serverRandom(r: Buffer | undefined) {
-    this.sr = r === undefined ? undefined : r.toString('latin1');
+    this.setLeftovers(this.leftPart(0), r === undefined ? '' : r.toString('latin1'), this.leftPart(2));
   }
 
   /** True if `random` is the client random this connection keeps (a ClientHello retransmitted late). */
   hasClientRandom(random: Buffer): boolean {
-    return this.cr !== undefined && latin1Equals(this.cr, random);
+    const left = this.left;
+    if (left === undefined || left.charCodeAt(0) !== random.length) return false;
+    for (let i = 0; i < random.length; i++) if (left.charCodeAt(2 + i) !== random[i]) return false;
+    return true;
   }
 
   /** Our last flight of the completed handshake (made from its encoded form per access), undefined once released. */
   get lastFlight(): FlightEntry[] | undefined {
-    return this.flight === undefined ? undefined : decodeFlight(this.flight);
+    const flight = this.leftPart(2);
+    return flight === '' ? undefined : decodeFlight(flight);
   }
 
   set lastFlight(entries: FlightEntry[] | undefined) {
-    this.flight = entries === undefined ? undefined : encodeFlight(entries);
+    this.setLeftovers(this.leftPart(0), this.leftPart(1), entries === undefined || entries.length === 0 ? '' : encodeFlight(entries));
   }
 
   /** True while the last flight is kept (cheap, no decoding). */
   get hasLastFlight(): boolean {
-    return this.flight !== undefined;
+    const left = this.left;
+    return left !== undefined && left.length > 2 + left.charCodeAt(0) + left.charCodeAt(1);
   }
 
-  /** True while the last flight or the randoms are kept (released by releaseHandshakeLeftovers). */
+  /** True while the last flight or a random is kept (released by releaseHandshakeLeftovers). */
   get keepsLeftovers(): boolean {
-    return this.flight !== undefined || this.cr !== undefined || this.sr !== undefined;
+    return this.left !== undefined;
+  }
+
+  /** Part 0 (client random), 1 (server random) or 2 (encoded last flight) of the leftovers, '' if absent. */
+  private leftPart(i: 0 | 1 | 2): string {
+    const left = this.left;
+    if (left === undefined) return '';
+    const cr = left.charCodeAt(0);
+    const sr = left.charCodeAt(1);
+    return i === 0 ? left.slice(2, 2 + cr) : i === 1 ? left.slice(2 + cr, 2 + cr + sr) : left.slice(2 + cr + sr);
+  }
+
+  /** Keeps the randoms (at most 255 bytes each) and the encoded last flight in one string (undefined when all are empty). */
+  private setLeftovers(clientRandom: string, serverRandom: string, flight: string): void {
+    if (clientRandom.length > 255 || serverRandom.length > 255) throw new RangeError('random longer than 255 bytes');
+    if (clientRandom === '' && serverRandom === '' && flight === '') this.left = undefined;
+    else this.left = latin1Text([Buffer.from([clientRandom.length, serverRandom.length]), clientRandom, serverRandom, flight]);
   }
 
   /** Packs the CIDs, session id, master secret and keys into one string (see compactConnection); returns false if the keys do not fit the session's suite. */
   pack(): boolean {
     const session = this.sess;
-    if (session === undefined || !this.hasEpoch || this.packed !== undefined) return false;
+    if (session === undefined || !(this.flags & HAS_EPOCH) || this.packed !== undefined) return false;
     const keys = this.keys;
     const suite = session.cipherSuite;
     if (keys.cipherSuite !== suite.code || keys.epoch !== 1 || !fits(keys.read, suite) || !fits(keys.write, suite)) return false;
     const readCid = this.readCid;
     const writeCid = this.writeCid;
-    let text = '';
-    if (readCid !== undefined) text += readCid.toString('latin1');
-    if (writeCid !== undefined) text += writeCid.toString('latin1');
-    const idAt = text.length;
     const id = session.id;
-    const ms = session.masterSecret;
-    text += id.toString('latin1') + ms.toString('latin1');
-    const keysAt = text.length;
-    for (const d of [keys.read, keys.write]) text += d.key.toString('latin1') + d.iv.toString('latin1') + d.macKey.toString('latin1');
-    text = flatten(text);
+    const parts = [readCid, writeCid, id, session.masterSecret, keys.read.key, keys.read.iv, keys.read.macKey, keys.write.key, keys.write.iv, keys.write.macKey];
+    const text = latin1Text(parts);
+    const idAt = (readCid?.length ?? 0) + (writeCid?.length ?? 0);
+    const keysAt = idAt + id.length + MASTER_SECRET_LENGTH;
     this.packed = text;
     this.rc = undefined;
     this.wc = undefined;
@@ -296,22 +443,24 @@ export class Connection implements EpochState, ReplayWindow {
 
   /** True while the MAC error filter drops every record (config.md §3 MAC_ERROR_FILTER_*). */
   macFiltered(now: number): boolean {
-    if (this.macFilterUntil === 0) return false;
-    if (now < this.macFilterUntil) return true;
-    this.macFilterUntil = 0;
-    this.macErrors = 0;
+    const mac = this.mac;
+    if (mac === undefined || mac.until === 0) return false;
+    if (now < mac.until) return true;
+    mac.until = 0;
+    mac.errors = 0;
     return false;
   }
 
   /** Counts a record that failed authentication; activates the filter above `threshold` errors. */
   macError(now: number, threshold: number, quietTime: number): void {
     if (threshold <= 0 || quietTime <= 0) return;
-    if (this.macErrors === 0 || now - this.macErrorStart >= quietTime) {
-      this.macErrors = 0;
-      this.macErrorStart = now;
+    const mac = this.mac ?? (this.mac = { errors: 0, start: 0, until: 0 });
+    if (mac.errors === 0 || now - mac.start >= quietTime) {
+      mac.errors = 0;
+      mac.start = now;
     }
-    this.macErrors++;
-    if (this.macErrors > threshold) this.macFilterUntil = now + quietTime;
+    mac.errors++;
+    if (mac.errors > threshold) mac.until = now + quietTime;
   }
 }
 
@@ -335,53 +484,110 @@ function latin1Equals(text: string, b: Buffer): boolean {
   return true;
 }
 
+/** Scratch of latin1Text (grown on demand). */
+let textScratch = Buffer.alloc(1024);
+
 /**
- * A sequential copy of a string built by concatenation (V8 keeps `a + b` as a tree of cons strings until it is read;
- * reading one character flattens it in place, so the tree's parts are released).
+ * One sequential latin1 string of the given parts (buffers, latin1 strings; undefined ones skipped), made from a scratch
+ * buffer: concatenating strings would leave a tree of cons strings, each part an object of its own.
  */
-function flatten(text: string): string {
-  if (text.length > 0) text.charCodeAt(0);
-  return text;
+function latin1Text(parts: readonly (Buffer | string | undefined)[]): string {
+  let n = 0;
+  for (const p of parts) if (p !== undefined) n += p.length;
+  if (textScratch.length < n) textScratch = Buffer.alloc(Math.max(n, textScratch.length * 2));
+  let at = 0;
+  for (const p of parts) {
+    if (p === undefined) continue;
+    at += typeof p === 'string' ? textScratch.write(p, at, 'latin1') : p.copy(textScratch, at);
+  }
+  return textScratch.toString('latin1', 0, n);
 }
 
-/** The session of a packed connection: its id and master secret are read from the packed string when asked. */
+/** Negotiated extras of a session that most sessions do not have (kept in an object only when one is set). */
+interface SessionExtras {
+  recordSizeLimit: number | undefined;
+  maxFragmentLength: number | undefined;
+  sendCertificateType: number | undefined;
+  receiveCertificateType: number | undefined;
+  namedGroup: number | undefined;
+}
+
+// PackedSession bits: flags, then the session id's offset in the packed string (9 bits) and its length (6 bits)
+const S_EMS = 1;
+const S_SECURE_RENEGOTIATION = 2;
+const S_RAW_TIME = 4;
+const S_ID_AT_SHIFT = 3;
+const S_ID_LENGTH_SHIFT = 12;
+
+/**
+ * The session of a packed connection (six fields): its id and master secret are read from the packed string when
+ * asked, flags and the id's place share one small integer, the creation time is kept as a TIME_BASE offset, and the
+ * rarely negotiated extras sit in an object of their own only when one is set.
+ */
 class PackedSession implements Session {
   readonly cipherSuite: CipherSuite;
   readonly peerIdentity: string | undefined;
-  readonly extendedMasterSecret: boolean;
-  readonly secureRenegotiation: boolean;
-  readonly creationTime: number;
-  readonly recordSizeLimit: number | undefined;
-  readonly maxFragmentLength: number | undefined;
-  readonly sendCertificateType: number | undefined;
-  readonly receiveCertificateType: number | undefined;
-  readonly namedGroup: number | undefined;
+  private readonly bits: number;
+  private readonly created: number;
+  private readonly extras: SessionExtras | undefined;
   private readonly packed: string;
-  private readonly idAt: number;
-  private readonly idLength: number;
 
   constructor(s: Session, packed: string, idAt: number, idLength: number) {
+    if (idAt > 511 || idLength > 63) throw new RangeError('session id does not fit a packed session');
     this.cipherSuite = s.cipherSuite;
     this.peerIdentity = s.peerIdentity;
-    this.extendedMasterSecret = s.extendedMasterSecret;
-    this.secureRenegotiation = s.secureRenegotiation;
-    this.creationTime = s.creationTime;
-    this.recordSizeLimit = s.recordSizeLimit;
-    this.maxFragmentLength = s.maxFragmentLength;
-    this.sendCertificateType = s.sendCertificateType;
-    this.receiveCertificateType = s.receiveCertificateType;
-    this.namedGroup = s.namedGroup;
+    const exact = exactOffset(s.creationTime);
+    this.bits =
+      (s.extendedMasterSecret ? S_EMS : 0) |
+      (s.secureRenegotiation ? S_SECURE_RENEGOTIATION : 0) |
+      (exact ? 0 : S_RAW_TIME) |
+      (idAt << S_ID_AT_SHIFT) |
+      (idLength << S_ID_LENGTH_SHIFT);
+    this.created = exact ? s.creationTime - TIME_BASE : s.creationTime;
+    const { recordSizeLimit, maxFragmentLength, sendCertificateType, receiveCertificateType, namedGroup } = s;
+    const any = recordSizeLimit ?? maxFragmentLength ?? sendCertificateType ?? receiveCertificateType ?? namedGroup;
+    this.extras = any === undefined ? undefined : { recordSizeLimit, maxFragmentLength, sendCertificateType, receiveCertificateType, namedGroup };
     this.packed = packed;
-    this.idAt = idAt;
-    this.idLength = idLength;
   }
 
   get id(): Buffer {
-    return latin1Bytes(this.packed, this.idAt, this.idLength);
+    return latin1Bytes(this.packed, (this.bits >> S_ID_AT_SHIFT) & 511, this.bits >> S_ID_LENGTH_SHIFT);
   }
 
   get masterSecret(): Buffer {
-    return latin1Bytes(this.packed, this.idAt + this.idLength, MASTER_SECRET_LENGTH);
+    return latin1Bytes(this.packed, ((this.bits >> S_ID_AT_SHIFT) & 511) + (this.bits >> S_ID_LENGTH_SHIFT), MASTER_SECRET_LENGTH);
+  }
+
+  get extendedMasterSecret(): boolean {
+    return (this.bits & S_EMS) !== 0;
+  }
+
+  get secureRenegotiation(): boolean {
+    return (this.bits & S_SECURE_RENEGOTIATION) !== 0;
+  }
+
+  get creationTime(): number {
+    return this.bits & S_RAW_TIME ? this.created : this.created + TIME_BASE;
+  }
+
+  get recordSizeLimit(): number | undefined {
+    return this.extras?.recordSizeLimit;
+  }
+
+  get maxFragmentLength(): number | undefined {
+    return this.extras?.maxFragmentLength;
+  }
+
+  get sendCertificateType(): number | undefined {
+    return this.extras?.sendCertificateType;
+  }
+
+  get receiveCertificateType(): number | undefined {
+    return this.extras?.receiveCertificateType;
+  }
+
+  get namedGroup(): number | undefined {
+    return this.extras?.namedGroup;
   }
 }
 
