@@ -30,9 +30,10 @@ export interface DeferredMessage {
 let nextConnectionId = 1;
 
 /**
- * Times (ms) are kept as offsets from this instant, which stay small integers (V8 keeps those in the field itself;
- * a timestamp such as Date.now() would be a 16-byte heap number per field and connection). A time whose offset does
- * not give it back exactly (a fractional clock) is kept as it is, marked by its RAW_* flag.
+ * Times (ms) are kept as offsets from this instant, as 32-bit integers: V8 keeps those in the field itself, where a
+ * timestamp such as Date.now() would be a 16-byte heap number per field and connection. A time whose offset is not
+ * such an integer (a fractional clock, or more than 24.8 days from the start of the process) is kept as it is, marked
+ * by its RAW_* flag (exact, but the field then holds a heap number again).
  */
 const TIME_BASE = Date.now();
 
@@ -46,9 +47,10 @@ const RAW_ACTIVITY = 32;
 const RAW_TOUCH = 64;
 const RAW_HANDSHAKE_TIME = 128;
 
-/** True if a time is kept as its offset from TIME_BASE (the offset gives it back exactly), else as itself. */
+/** True if a time is kept as its offset from TIME_BASE (a 32-bit integer that gives it back exactly), else as itself. */
 function exactOffset(t: number): boolean {
-  return t - TIME_BASE + TIME_BASE === t;
+  const offset = t - TIME_BASE;
+  return (offset | 0) === offset && offset + TIME_BASE === t;
 }
 
 /** MAC error filter state of a connection that had authentication failures (config.md §3 MAC_ERROR_FILTER_*). */
@@ -89,15 +91,16 @@ export class Connection implements EpochState, ReplayWindow {
   /** established session (undefined while the first handshake runs) */
   private sess: Session | undefined;
   /** ESTABLISHED, CLOSED, DOUBLE_PRINCIPAL, RESUMPTION_REQUIRED, HAS_EPOCH and the RAW_* time flags */
-  private flags = 0;
+  private flags = RAW_HANDSHAKE_TIME; // handshakeTime 0 until the handshake completes
   /** epoch keys as assigned (undefined once packed) */
   private ek: EpochKeys | undefined;
   /** sequence number of the next record written in epoch 1 (RFC 6347 §4.1) */
   nextSeq = 0;
-  /** replay window of epoch 1 (RFC 6347 §4.1.2.6, replay-window.ts): highest accepted sequence number, bitmap halves */
+  /** replay window of epoch 1 (RFC 6347 §4.1.2.6, replay-window.ts): highest accepted sequence number */
   maxSeq = -1;
-  lo = 0;
-  hi = 0;
+  /** its bitmap halves as int32 (lo / hi give them as uint32): a uint32 of 2^31 or more would be a heap number */
+  private lo32 = 0;
+  private hi32 = 0;
   /** the record protection of epoch 1 while it is in use (rebuilt from the keys when needed) */
   private prot: RecordProtection | undefined;
   /** next epoch-0 write sequence number */
@@ -186,7 +189,7 @@ export class Connection implements EpochState, ReplayWindow {
 
   set lastActivity(t: number) {
     const exact = exactOffset(t);
-    this.activity = exact ? t - TIME_BASE : t;
+    this.activity = exact ? (t - TIME_BASE) | 0 : t;
     this.flag(RAW_ACTIVITY, !exact);
   }
 
@@ -197,7 +200,7 @@ export class Connection implements EpochState, ReplayWindow {
 
   set lastTouch(t: number) {
     const exact = exactOffset(t);
-    this.touched = exact ? t - TIME_BASE : t;
+    this.touched = exact ? (t - TIME_BASE) | 0 : t;
     this.flag(RAW_TOUCH, !exact);
   }
 
@@ -208,7 +211,7 @@ export class Connection implements EpochState, ReplayWindow {
 
   set handshakeTime(t: number) {
     const exact = exactOffset(t);
-    this.completed = exact ? t - TIME_BASE : t;
+    this.completed = exact ? (t - TIME_BASE) | 0 : t;
     this.flag(RAW_HANDSHAKE_TIME, !exact);
   }
 
@@ -312,6 +315,24 @@ export class Connection implements EpochState, ReplayWindow {
     if (this.ek !== undefined) return this.ek;
     const suite = this.sess!.cipherSuite;
     return new PackedEpochKeys(this.packed!, this.keysAt, suite);
+  }
+
+  /** Bits 0..31 of the replay window's bitmap (uint32). */
+  get lo(): number {
+    return this.lo32 >>> 0;
+  }
+
+  set lo(bits: number) {
+    this.lo32 = bits | 0;
+  }
+
+  /** Bits 32..63 of the replay window's bitmap (uint32). */
+  get hi(): number {
+    return this.hi32 >>> 0;
+  }
+
+  set hi(bits: number) {
+    this.hi32 = bits | 0;
   }
 
   /** The anti-replay window of the epoch: the connection itself. */
@@ -543,7 +564,7 @@ class PackedSession implements Session {
       (exact ? 0 : S_RAW_TIME) |
       (idAt << S_ID_AT_SHIFT) |
       (idLength << S_ID_LENGTH_SHIFT);
-    this.created = exact ? s.creationTime - TIME_BASE : s.creationTime;
+    this.created = exact ? (s.creationTime - TIME_BASE) | 0 : s.creationTime;
     const { recordSizeLimit, maxFragmentLength, sendCertificateType, receiveCertificateType, namedGroup } = s;
     const any = recordSizeLimit ?? maxFragmentLength ?? sendCertificateType ?? receiveCertificateType ?? namedGroup;
     this.extras = any === undefined ? undefined : { recordSizeLimit, maxFragmentLength, sendCertificateType, receiveCertificateType, namedGroup };

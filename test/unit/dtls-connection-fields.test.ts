@@ -7,17 +7,34 @@ import { Connection } from '../../src/dtls/connection.js';
 import { createEpochState } from '../../src/dtls/epoch-state.js';
 import type { FlightEntry } from '../../src/dtls/flight.js';
 import { epochKeysToJson, type EpochKeys } from '../../src/dtls/keys.js';
+import { accept, createReplayWindow } from '../../src/dtls/replay-window.js';
 import { copySession, type Session } from '../../src/dtls/session.js';
 
 describe('Connection fields', () => {
   it('gives back every time exactly: wall clock, fractional, zero, negative and huge values', () => {
     const c = new Connection('server', '10.0.0.1', 5684, 0);
-    for (const t of [Date.now(), Date.now() + 0.123456789, 1234.5678, 0, -17, 2 ** 52 + 1, 1e-9, 1.7e12 + 0.1]) {
+    expect([c.lastActivity, c.lastTouch, c.handshakeTime]).toEqual([0, 0, 0]);
+    const d = new Connection('server', '10.0.0.1', 5684, Date.now() + 0.5);
+    expect(d.lastActivity - Date.now()).toBeLessThan(1);
+    expect(d.handshakeTime).toBe(0);
+    for (const t of [Date.now(), Date.now() + 0.123456789, Date.now() + 30 * 86400000, 1234.5678, 0, -17, 2 ** 52 + 1, 1e-9, 1.7e12 + 0.1]) {
       c.lastActivity = t;
       c.lastTouch = t + 1;
       c.handshakeTime = t * 3;
       expect([c.lastActivity, c.lastTouch, c.handshakeTime]).toEqual([t, t + 1, t * 3]);
     }
+  });
+
+  it('keeps the replay window bitmap as uint32 halves', () => {
+    const c = new Connection('server', '10.0.0.1', 5684, 0);
+    c.lo = 0xffffffff;
+    c.hi = 0x80000001;
+    expect([c.lo, c.hi, c.window.lo, c.window.hi]).toEqual([0xffffffff, 0x80000001, 0xffffffff, 0x80000001]);
+    for (let seq = 0; seq < 100; seq++) if (seq % 5 !== 2) accept(c.window, seq);
+    const w = createReplayWindow();
+    for (let seq = 0; seq < 100; seq++) if (seq % 5 !== 2) accept(w, seq);
+    expect({ maxSeq: c.maxSeq, lo: c.lo, hi: c.hi }).toEqual(w);
+    expect(c.lo).toBeGreaterThanOrEqual(2 ** 31);
   });
 
   it('keeps its booleans apart', () => {
