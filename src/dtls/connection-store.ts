@@ -27,8 +27,18 @@ export function cidKey(cid: Buffer): number | string {
   return cid.length <= 6 ? cid.readUIntBE(0, cid.length) : cid.toString('latin1');
 }
 
-/** Map key of a session id: latin1 text (one byte per character, half the size of hex). */
-function sessionKey(id: Buffer): string {
+/**
+ * Map key of a session id: its first four bytes as a 32-bit integer (kept in the map entry itself; a text key would be
+ * a string of its own per connection). Ids are random, so two ids rarely share a key; the store checks the whole id.
+ */
+function sessionNumber(id: Buffer): number {
+  let k = 0;
+  for (let i = 0; i < 4 && i < id.length; i++) k = (k << 8) | id[i]!;
+  return k | 0;
+}
+
+/** Map key of a session id whose number another session holds: latin1 text. */
+function sessionText(id: Buffer): string {
   return id.toString('latin1');
 }
 
@@ -47,7 +57,9 @@ export class ConnectionStore {
   private readonly byAddress = new Map<string, Connection>();
   /** connections whose (first) handshake is in progress, by peer address */
   private readonly handshakes = new Map<string, Connection>();
-  private readonly bySession = new Map<string, Connection>();
+  /** established connections by session id (sessionNumber; an id whose number another id holds in sessionCollisions) */
+  private readonly bySession = new Map<number, Connection>();
+  private readonly sessionCollisions = new Map<string, Connection>();
   private readonly byPrincipal = new Map<string, Connection>();
   /** LRU refresh granularity (ms) */
   private readonly touchGranularity: number;
@@ -98,7 +110,9 @@ export class ConnectionStore {
   /** Established connection of a session id (resumption, dtls.md §7). */
   findSession(sessionId: Buffer): Connection | undefined {
     if (sessionId.length === 0) return undefined;
-    return this.bySession.get(sessionKey(sessionId));
+    const conn = this.bySession.get(sessionNumber(sessionId));
+    if (conn !== undefined && conn.session!.id.equals(sessionId)) return conn;
+    return this.sessionCollisions.size === 0 ? undefined : this.sessionCollisions.get(sessionText(sessionId));
   }
 
   /**
@@ -155,7 +169,7 @@ export class ConnectionStore {
     if (old !== undefined && old !== conn) this.remove(old, 'replaced');
     this.byAddress.set(conn.addressKey, conn);
     const session = conn.session;
-    if (session !== undefined && session.id.length > 0) this.bySession.set(sessionKey(session.id), conn);
+    if (session !== undefined && session.id.length > 0) this.putSession(session.id, conn);
     const principal = session?.peerIdentity;
     if (principal !== undefined) {
       const older = this.byPrincipal.get(principal);
@@ -184,8 +198,20 @@ export class ConnectionStore {
     if (old !== undefined && old !== conn && old.established) old.addressKey = '';
     this.byAddress.set(conn.addressKey, conn);
     const session = conn.session;
-    if (session !== undefined && session.id.length > 0) this.bySession.set(sessionKey(session.id), conn);
+    if (session !== undefined && session.id.length > 0) this.putSession(session.id, conn);
     if (session?.peerIdentity !== undefined && !conn.doublePrincipal) this.byPrincipal.set(session.peerIdentity, conn);
+  }
+
+  /** Makes `conn` the connection of session `id` (a later connection of the same session replaces the earlier one). */
+  private putSession(id: Buffer, conn: Connection): void {
+    const key = sessionNumber(id);
+    const holder = this.bySession.get(key);
+    if (holder === undefined || holder === conn || holder.session!.id.equals(id)) {
+      this.bySession.set(key, conn);
+      if (this.sessionCollisions.size > 0) this.sessionCollisions.delete(sessionText(id));
+    } else {
+      this.sessionCollisions.set(sessionText(id), conn);
+    }
   }
 
   /** Moves an established connection to a new peer address (CID address update, dtls.md §6). */
@@ -218,8 +244,13 @@ export class ConnectionStore {
     if (this.handshakes.get(conn.addressKey) === conn) this.handshakes.delete(conn.addressKey);
     const session = conn.session;
     if (session !== undefined && session.id.length > 0) {
-      const key = sessionKey(session.id);
+      const id = session.id;
+      const key = sessionNumber(id);
       if (this.bySession.get(key) === conn) this.bySession.delete(key);
+      else if (this.sessionCollisions.size > 0) {
+        const text = sessionText(id);
+        if (this.sessionCollisions.get(text) === conn) this.sessionCollisions.delete(text);
+      }
     }
     if (session?.peerIdentity !== undefined && this.byPrincipal.get(session.peerIdentity) === conn) {
       this.byPrincipal.delete(session.peerIdentity);
@@ -238,6 +269,7 @@ export class ConnectionStore {
     this.byAddress.clear();
     this.handshakes.clear();
     this.bySession.clear();
+    this.sessionCollisions.clear();
     this.byPrincipal.clear();
     for (const conn of all) {
       conn.closed = true;

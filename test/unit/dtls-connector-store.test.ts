@@ -137,6 +137,38 @@ describe('connection store', () => {
     expect(store.size).toBe(1);
   });
 
+  it('finds sessions by id, also ids that share their first four bytes, the newest connection of an id winning', () => {
+    const store = new ConnectionStore({ maxConnections: 10, staleConnectionThreshold: 100, cidLength: 6, nodeId: undefined });
+    const withId = (port: number, id: Buffer): Connection => {
+      const c = established('server', `s${port}`, 0);
+      c.setAddress('10.0.0.20', port);
+      c.readCid = Buffer.from([1, 2, 3, 4, 5, port]);
+      c.session = { ...c.session!, id };
+      store.addHandshake(c);
+      store.establish(c, 10, false);
+      return c;
+    };
+    const idA = Buffer.alloc(32, 0xa1);
+    const idB = Buffer.concat([idA.subarray(0, 4), Buffer.alloc(28, 0xb2)]); // same first four bytes
+    const a = withId(1, idA);
+    const b = withId(2, idB);
+    expect(store.findSession(Buffer.from(idA))).toBe(a);
+    expect(store.findSession(Buffer.from(idB))).toBe(b);
+    expect(store.findSession(Buffer.concat([idA.subarray(0, 4), Buffer.alloc(28)]))).toBeUndefined();
+    expect(store.findSession(Buffer.alloc(0))).toBeUndefined();
+    const b2 = withId(3, idB); // resumed: a new connection of session B
+    expect(store.findSession(idB)).toBe(b2);
+    store.remove(b2, 'closed');
+    expect(store.findSession(idB)).toBeUndefined(); // as before: the older connection of B no longer stands for it
+    expect(b.closed).toBe(false);
+    store.remove(a, 'closed');
+    expect(store.findSession(idA)).toBeUndefined();
+    const b3 = withId(4, idB);
+    expect(store.findSession(idB)).toBe(b3);
+    store.clear();
+    expect(store.findSession(idB)).toBeUndefined();
+  });
+
   it('removeStaleDoublePrincipals removes an older stale connection of the same principal', () => {
     const store = new ConnectionStore({ maxConnections: 10, staleConnectionThreshold: 100, cidLength: 6, nodeId: undefined });
     const old = established('server', 'same', 0);
