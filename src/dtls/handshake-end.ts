@@ -29,9 +29,10 @@ export function completeHandshake(state: ConnectorState, conn: Connection, hs: H
   conn.handshake = undefined;
   conn.established = true;
   conn.handshakeTime = now;
-  // kept as latin1 strings by the connection (no slices of node's 8 KB pool or of received datagrams)
+  // kept as latin1 strings by the connection (no slices of node's 8 KB pool or of received datagrams): the client random
+  // to recognize a late ClientHello, the server random only where the cluster derives its MAC keys (the peer role)
   conn.clientRandom = hs.clientRandom;
-  conn.serverRandom = hs.serverRandom;
+  conn.serverRandom = state.role === 'peer' ? hs.serverRandom : undefined;
   // from here on the connection keeps only what it needs, packed into one string of its own
   compactConnection(conn);
   let fragmentLimit = session.maxFragmentLength;
