@@ -126,6 +126,7 @@ function describe(conn: Connection): Record<string, string> {
   for (const [k, v] of Object.entries(conn)) {
     if (v === undefined) continue;
     if (Buffer.isBuffer(v)) out[k] = `Buffer(${v.length}) on ArrayBuffer(${v.buffer.byteLength})`;
+    else if (typeof v === 'string' && v.length > 16) out[k] = `string(${v.length})`;
     else if (Array.isArray(v)) out[k] = `Array(${v.length})`;
     else if (v !== null && typeof v === 'object') out[k] = `{${Object.keys(v as object).join(',')}}`;
   }
