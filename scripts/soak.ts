@@ -8,7 +8,7 @@
 // sampled with the client's requests, transmission errors and active clients and the server's DTLS connections and
 // handshakes (console health dump); the curve is printed and written to --out (JSON), the client's output and the
 // server log beside it (<out>.client.log, <out>.server.log).
-// Checks: no transmission errors, every client active and connected at the end; memory flat after warm-up = the least-squares slope of RSS over the last 2/3 of the
+// Checks: no transmission errors, every client active and connected at the end; memory flat after warm-up = the least-squares slope of RSS (the median of the server's VmRSS read every second in each 10 s window) over the last 2/3 of the
 // samples below --max-rss-slope MB/min (default 1) and of the heap below --max-heap-slope MB/min (default 0.5).
 // Exit status 0 when both hold, 1 otherwise.
 // Run: npm run build && node dist/scripts/soak.js [--minutes 10] [--clients 2000] [--rebind 30] [--interval 0]
@@ -19,7 +19,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { startNat, type Nat } from '../src/nat/nat.js';
-import { startProbedServer, type ProbedServer } from '../bench/idle-memory.js';
+import { readVmRss, startProbedServer, type ProbedServer } from '../bench/idle-memory.js';
 import { parseClientReport, benchmarkClientEnv, type ClientReport } from '../bench/benchmark-section.js';
 import { killChildren, processCpuMs, trackChild } from '../bench/proc-util.js';
 
@@ -35,6 +35,9 @@ export interface SoakSample {
   t: number;
   /** server VmRSS (MB) */
   rssMb: number;
+  /** median of the server's VmRSS read every second since the previous sample (MB): the slope is taken of this, since a
+   * reading right after the forced GC swings by tens of MB with the GC's own transient pages */
+  rssMedianMb: number;
   /** server V8 heap used after a full GC (MB), and external memory (MB) */
   heapMb: number;
   /** V8 heap reserved (heapTotal, MB): RSS steps with a flat heapMb show up here when V8 keeps pages */
@@ -75,6 +78,13 @@ export interface SoakResult {
   clientExit: number | null;
   passed: boolean;
   failures: string[];
+}
+
+/** Median of a non-empty list. */
+export function median(values: readonly number[]): number {
+  const v = [...values].sort((a, b) => a - b);
+  const mid = v.length >> 1;
+  return v.length % 2 === 1 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
 }
 
 /** Least-squares slope of y over x (0 for fewer than 2 points). */
@@ -149,7 +159,7 @@ function parseCli(argv: string[]) {
 /** One line of the curve. */
 function sampleLine(s: SoakSample): string {
   return (
-    `${String(s.t).padStart(5)} s  rss ${s.rssMb.toFixed(1).padStart(7)} MB  heap ${s.heapMb.toFixed(1).padStart(6)} / ${s.heapTotalMb.toFixed(1).padStart(6)} MB  ` +
+    `${String(s.t).padStart(5)} s  rss ${s.rssMedianMb.toFixed(1).padStart(7)} (${s.rssMb.toFixed(1).padStart(6)}) MB  heap ${s.heapMb.toFixed(1).padStart(6)} / ${s.heapTotalMb.toFixed(1).padStart(6)} MB  ` +
     `ext ${s.externalMb.toFixed(1).padStart(5)} MB  requests ${String(s.requests).padStart(10)}  errors ${s.errors}  ` +
     `retransmissions ${s.retransmissions}  clients ${s.clients}  rebinds ${s.rebinds}  connections ${s.connections ?? '?'}  handshakes ${s.handshakes ?? '?'}`
   );
@@ -229,7 +239,13 @@ export async function runSoak(cli: ReturnType<typeof parseCli>, print: (line: st
           }, cli.rebindS * 1000)
         : undefined;
     const samples: SoakSample[] = [];
-    print('    t  server rss / heap after GC (used / total) / external, client requests and transmission errors (cumulative)');
+    let rssWindow: number[] = [];
+    const rssTimer = setInterval(() => {
+      const rss = readVmRss(server!.pid);
+      if (rss !== undefined) rssWindow.push(rss / 1048576);
+    }, 1000);
+    rssTimer.unref();
+    print('    t  server rss (median of 1 s reads; after GC) / heap after GC (used / total) / external, client requests and transmission errors (cumulative)');
     while (Date.now() - t0 < durationMs && !clientGone) {
       // a sample per progress line of the client (every 10 s), or after 1.5 periods without one
       await new Promise<void>((resolve) => {
@@ -248,6 +264,7 @@ export async function runSoak(cli: ReturnType<typeof parseCli>, print: (line: st
       const s: SoakSample = {
         t: Math.round((Date.now() - t0) / 1000),
         rssMb: m.rss / 1048576,
+        rssMedianMb: median(rssWindow.length > 0 ? rssWindow : [m.rss / 1048576]),
         heapMb: m.heapUsed / 1048576,
         heapTotalMb: m.heapTotal / 1048576,
         externalMb: m.external / 1048576,
@@ -261,9 +278,11 @@ export async function runSoak(cli: ReturnType<typeof parseCli>, print: (line: st
         serverCpuS: Math.round(processCpuMs(server.pid) ?? 0) / 1000,
       };
       samples.push(s);
+      rssWindow = [];
       print(sampleLine(s));
     }
     if (rebindTimer) clearInterval(rebindTimer);
+    clearInterval(rssTimer);
     if (!clientGone) client.kill('SIGTERM');
     const killTimer = setTimeout(() => client.kill('SIGKILL'), 10_000);
     const exitCode = await clientExit;
@@ -272,7 +291,7 @@ export async function runSoak(cli: ReturnType<typeof parseCli>, print: (line: st
     const report = parseClientReport(output);
     const tail = afterWarmup(samples);
     const minutes = tail.map((s) => s.t / 60);
-    const rssSlope = slope(minutes, tail.map((s) => s.rssMb));
+    const rssSlope = slope(minutes, tail.map((s) => s.rssMedianMb));
     const heapSlope = slope(minutes, tail.map((s) => s.heapMb));
     const transmissionErrors = Math.max(errors, report.transmissionErrors);
     const errorsAfterWarmup = tail.length > 0 ? tail[tail.length - 1]!.errors - tail[0]!.errors : 0;
