@@ -1,7 +1,7 @@
 // What server and client handshakes share: the environment they run in, the outcome of processing a
 // message (pion/dtls style: parse the peer's flight, build ours), the state machine fields, the
 // transcript (RFC 6347 §4.2.6) and the key schedule glue (RFC 5246 §8.1, §6.3; RFC 7627 §4).
-import { createHash, timingSafeEqual, type Hash, type X509Certificate } from 'node:crypto';
+import { createHash, timingSafeEqual, type X509Certificate } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { CipherSuite } from './cipher-suites.js';
 import type { CertificateTypeName, DtlsConfig } from './config.js';
@@ -13,11 +13,14 @@ import { parseRawPublicKey, type RawPublicKeyResult } from './credentials/raw-pu
 import { createEpochState, type EpochState } from './epoch-state.js';
 import type { FlightEntry, OutgoingFlight } from './flight.js';
 import { CertificateType, type Reassembler } from './handshake/index.js';
-import { encodeFullHandshakeMessage, type HandshakeMessage } from './handshake/header.js';
+import { encodeFullHandshakeMessage, HANDSHAKE_HEADER_LENGTH, writeHandshakeHeader, type HandshakeMessage } from './handshake/header.js';
 import { deriveKeyBlock, epochKeysForRole, extendedMasterSecret, masterSecret, verifyData } from './keys.js';
 import type { DtlsRecord } from './record.js';
 import { createRecordProtection, type RecordProtection } from './record-protection.js';
 import type { Session } from './session.js';
+import { Sha256 } from './sha256.js';
+import type { HmacSha256Key } from './hmac-sha256.js';
+import type { PrfSecret } from './prf.js';
 
 /** Credentials a connector's handshakes use. */
 export interface DtlsCredentials {
@@ -79,6 +82,8 @@ export interface HandshakeBase extends HandshakeSlot {
   serverRandom: Buffer;
   suite: CipherSuite | undefined;
   master: Buffer | undefined;
+  /** the master secret prepared once as PRF key for the key block and both Finished (set by the server) */
+  masterKey?: HmacSha256Key;
   pending: PendingEpoch | undefined;
   /** the session established (set when complete) */
   session: Session | undefined;
@@ -103,19 +108,35 @@ export interface HandshakeBase extends HandshakeSlot {
   startTime: number;
 }
 
-/** Running handshake transcript: incremental SHA-256 and the messages (for CertificateVerify). */
+/**
+ * Running handshake transcript: incremental SHA-256 (plain JavaScript, sha256.ts) and the messages, kept
+ * as references for CertificateVerify (RFC 5246 §7.4.8) and encoded only if one is needed.
+ */
 export interface Transcript {
-  hash: Hash;
-  messages: Buffer[];
+  hash: Sha256;
+  /** our messages in full-header form, the peer's as received (header written when the bytes are needed) */
+  messages: (Buffer | HandshakeMessage)[];
 }
 
 /** An empty transcript. */
 export function createTranscript(): Transcript {
-  return { hash: createHash('sha256'), messages: [] };
+  return { hash: new Sha256(), messages: [] };
 }
 
-/** Appends a message in its full-header form (RFC 6347 §4.2.6); returns that form. */
-export function addToTranscript(t: Transcript, msg: HandshakeMessage): Buffer {
+/** Scratch for the 12-byte header of a received message (hashed at once, so one buffer serves all). */
+const HEADER_SCRATCH = Buffer.alloc(HANDSHAKE_HEADER_LENGTH);
+
+/** Appends a received message in its full-header form (RFC 6347 §4.2.6: fragment_offset 0, fragment_length = length), without copying it. */
+export function addToTranscript(t: Transcript, msg: HandshakeMessage): void {
+  const length = msg.body.length;
+  writeHandshakeHeader(HEADER_SCRATCH, 0, msg.msgType, length, msg.messageSeq, 0, length);
+  t.hash.update(HEADER_SCRATCH);
+  t.hash.update(msg.body);
+  t.messages.push(msg);
+}
+
+/** Appends one of our messages, encoded once in full-header form; returns that form (also the unfragmented wire form). */
+function addOwnToTranscript(t: Transcript, msg: HandshakeMessage): Buffer {
   const full = encodeFullHandshakeMessage(msg);
   t.hash.update(full);
   t.messages.push(full);
@@ -124,19 +145,19 @@ export function addToTranscript(t: Transcript, msg: HandshakeMessage): Buffer {
 
 /** SHA-256 of the messages so far (the transcript continues). */
 export function transcriptHash(t: Transcript): Buffer {
-  return t.hash.copy().digest();
+  return t.hash.digest();
 }
 
 /** Concatenated messages so far (CertificateVerify input, RFC 5246 §7.4.8). */
 export function transcriptBytes(t: Transcript): Buffer {
-  return Buffer.concat(t.messages);
+  return Buffer.concat(t.messages.map((m) => (Buffer.isBuffer(m) ? m : encodeFullHandshakeMessage(m))));
 }
 
 /** Builds our next handshake message (taking the next message_seq) and adds it to the transcript. */
 export function ownMessage(hs: HandshakeBase, msgType: number, body: Buffer, epoch = 0): FlightEntry {
   const msg: HandshakeMessage = { msgType, messageSeq: hs.sendSeq++, body };
   // the transcript form is also the unfragmented wire form: the flight reuses it
-  return { kind: 'handshake', epoch, msg, full: addToTranscript(hs.transcript, msg) };
+  return { kind: 'handshake', epoch, msg, full: addOwnToTranscript(hs.transcript, msg) };
 }
 
 /** Master secret: extended (RFC 7627 §4, session hash = transcript so far) or classic (RFC 5246 §8.1). */
@@ -145,14 +166,14 @@ export function computeMasterSecret(hs: HandshakeBase, preMaster: Buffer, ems: b
 }
 
 /** Derives the epoch-1 keys (RFC 5246 §6.3) for the local role. */
-export function deriveEpoch(master: Buffer, clientRandom: Buffer, serverRandom: Buffer, suite: CipherSuite, role: 'client' | 'server'): PendingEpoch {
+export function deriveEpoch(master: PrfSecret, clientRandom: Buffer, serverRandom: Buffer, suite: CipherSuite, role: 'client' | 'server'): PendingEpoch {
   const keys = epochKeysForRole(deriveKeyBlock(master, clientRandom, serverRandom, suite), suite, role, 1);
   return { state: createEpochState(keys), protection: createRecordProtection(keys) };
 }
 
 /** verify_data the `sender` must put into its Finished now (RFC 5246 §7.4.9). */
 export function expectedVerifyData(hs: HandshakeBase, sender: 'client' | 'server'): Buffer {
-  return verifyData(hs.master!, sender, transcriptHash(hs.transcript));
+  return verifyData(hs.masterKey ?? hs.master!, sender, transcriptHash(hs.transcript));
 }
 
 /** Constant-time comparison of verify_data. */

@@ -44,6 +44,7 @@ import {
   type HandshakeEnv,
   type HandshakeOutcome,
 } from './handshake-common.js';
+import { HmacSha256Key } from './hmac-sha256.js';
 import { ecdhePskPreMasterSecret, pskPreMasterSecret } from './keys.js';
 import { selectServerParameters, type ServerSelection } from './negotiation.js';
 import { copySession, type Session } from './session.js';
@@ -252,13 +253,14 @@ function resume(env: HandshakeEnv, hs: ServerHandshake, session: Session, sx: He
   hs.sessionId = session.id;
   hs.peerIdentity = session.peerIdentity;
   hs.master = session.masterSecret;
+  hs.masterKey = new HmacSha256Key(hs.master);
   hs.session = {
     ...copySession(session),
     secureRenegotiation: hs.secureRenegotiation,
     recordSizeLimit: hs.peerRecordSizeLimit,
     maxFragmentLength: hs.maxFragmentLength,
   };
-  hs.pending = deriveEpoch(hs.master, hs.clientRandom, hs.serverRandom, suite, 'server');
+  hs.pending = deriveEpoch(hs.masterKey, hs.clientRandom, hs.serverRandom, suite, 'server');
   const entries: FlightEntry[] = [ownMessage(hs, HandshakeType.SERVER_HELLO, serverHelloBody(hs, suite, sx))];
   entries.push({ kind: 'ccs', epoch: 0 });
   entries.push(ownMessage(hs, HandshakeType.FINISHED, encodeFinished({ verifyData: expectedVerifyData(hs, 'server') }), 1));
@@ -334,7 +336,9 @@ export function serverReceive(env: HandshakeEnv, hs: ServerHandshake, msg: Hands
       }
       addToTranscript(hs.transcript, msg);
       hs.master = computeMasterSecret(hs, preMaster, hs.ems);
-      hs.pending = deriveEpoch(hs.master, hs.clientRandom, hs.serverRandom, suite, 'server');
+      // prepared once for the key block and both Finished (RFC 5246 §6.3, §7.4.9)
+      hs.masterKey = new HmacSha256Key(hs.master);
+      hs.pending = deriveEpoch(hs.masterKey, hs.clientRandom, hs.serverRandom, suite, 'server');
       hs.expect = hs.clientPublicKey !== undefined ? 'certificate-verify' : 'finished';
       return WAIT;
     }
@@ -357,8 +361,12 @@ export function serverReceive(env: HandshakeEnv, hs: ServerHandshake, msg: Hands
       }
       addToTranscript(hs.transcript, msg);
       hs.expect = 'done';
-      if (hs.resumed) return { kind: 'complete', finalFlight: undefined };
+      if (hs.resumed) {
+        hs.masterKey?.wipe();
+        return { kind: 'complete', finalFlight: undefined };
+      }
       const finished = ownMessage(hs, HandshakeType.FINISHED, encodeFinished({ verifyData: expectedVerifyData(hs, 'server') }), 1);
+      hs.masterKey?.wipe(); // its last use
       hs.session = {
         id: hs.sessionId,
         cipherSuite: suite,

@@ -2,7 +2,7 @@
 // and the serializable per-epoch key material built from them.
 import { createHash } from 'node:crypto';
 import type { CipherSuite } from './cipher-suites.js';
-import { prf, prf2 } from './prf.js';
+import { prf, prf2, type PrfSecret } from './prf.js';
 
 /** Length of the master secret (RFC 5246 §8.1). */
 export const MASTER_SECRET_LENGTH = 48;
@@ -46,7 +46,7 @@ export function handshakeHash(messages: readonly Buffer[]): Buffer {
 }
 
 /** verify_data = PRF(master, "client finished" | "server finished", handshake_hash)[0..11] (RFC 5246 §7.4.9). */
-export function verifyData(master: Buffer, sender: 'client' | 'server', handshakeHashValue: Buffer): Buffer {
+export function verifyData(master: PrfSecret, sender: 'client' | 'server', handshakeHashValue: Buffer): Buffer {
   return prf(master, sender === 'client' ? 'client finished' : 'server finished', handshakeHashValue, VERIFY_DATA_LENGTH);
 }
 
@@ -66,7 +66,7 @@ export function keyBlockLength(suite: CipherSuite): number {
 }
 
 /** PRF(master, "key expansion", server_random ‖ client_random) split per RFC 5246 §6.3. */
-export function deriveKeyBlock(master: Buffer, clientRandom: Buffer, serverRandom: Buffer, suite: CipherSuite): KeyBlock {
+export function deriveKeyBlock(master: PrfSecret, clientRandom: Buffer, serverRandom: Buffer, suite: CipherSuite): KeyBlock {
   const block = prf2(master, 'key expansion', serverRandom, clientRandom, keyBlockLength(suite));
   return splitKeyBlock(block, suite);
 }
