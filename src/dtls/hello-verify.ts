@@ -1,10 +1,9 @@
 // Stateless ClientHello handling before a handshake exists (RFC 6347 §4.2.1, dtls.md §7): parse the
 // ClientHello of an epoch-0 record and build the HelloVerifyRequest record. Nothing here keeps state.
 import { decodeClientHello, type DecodedClientHello } from './handshake/client-hello.js';
-import { HandshakeType, ProtocolVersion } from './handshake/constants.js';
-import { decodeHandshakeFragments, encodeFullHandshakeMessage, isWholeMessage, type HandshakeMessage } from './handshake/header.js';
-import { encodeHelloVerifyRequest } from './handshake/hello-verify-request.js';
-import { ContentType, encodeRecord, type DtlsRecord } from './record.js';
+import { HandshakeType, MAX_COOKIE_LENGTH, ProtocolVersion } from './handshake/constants.js';
+import { decodeHandshakeFragments, HANDSHAKE_HEADER_LENGTH, isWholeMessage, writeHandshakeHeader, type HandshakeMessage } from './handshake/header.js';
+import { ContentType, RECORD_HEADER_LENGTH, writeRecordHeader, type DtlsRecord } from './record.js';
 
 /** A ClientHello found in an epoch-0 record. */
 export interface InitialClientHello {
@@ -41,13 +40,20 @@ export function clampVersion(version: number): number {
 
 /**
  * The HelloVerifyRequest record answering `record`'s ClientHello: same message_seq and record sequence
- * number as the ClientHello (RFC 6347 §4.2.1), version clamped.
+ * number as the ClientHello (RFC 6347 §4.2.1), version clamped; written into one buffer.
  */
 export function helloVerifyRequestRecord(record: DtlsRecord, message: HandshakeMessage, cookie: Buffer): Buffer {
+  if (cookie.length > MAX_COOKIE_LENGTH) throw new RangeError(`cookie of ${cookie.length} bytes`);
   const version = clampVersion(record.version);
-  const body = encodeHelloVerifyRequest({ serverVersion: version, cookie });
-  const hs = encodeFullHandshakeMessage({ msgType: HandshakeType.HELLO_VERIFY_REQUEST, messageSeq: message.messageSeq, body });
-  return encodeRecord(ContentType.HANDSHAKE, version, 0, record.seq, hs);
+  const bodyLength = 3 + cookie.length;
+  const out = Buffer.allocUnsafe(RECORD_HEADER_LENGTH + HANDSHAKE_HEADER_LENGTH + bodyLength);
+  let p = writeRecordHeader(out, 0, ContentType.HANDSHAKE, version, 0, record.seq, HANDSHAKE_HEADER_LENGTH + bodyLength);
+  writeHandshakeHeader(out, p, HandshakeType.HELLO_VERIFY_REQUEST, bodyLength, message.messageSeq, 0, bodyLength);
+  p += HANDSHAKE_HEADER_LENGTH;
+  out.writeUInt16BE(version, p);
+  out[p + 2] = cookie.length;
+  cookie.copy(out, p + 3);
+  return out;
 }
 
 /** Record header (13) + handshake header (12) + client_version (2) + random (32): offset of session_id's length byte. */

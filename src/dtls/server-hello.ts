@@ -70,7 +70,7 @@ export function clientHello(state: ConnectorState, record: DtlsRecord, address: 
   }
   if (!verified) {
     // stateless: no connection, no key pair before the cookie verifies (RFC 6347 §4.2.1)
-    const cookie = state.cookie.generate(address, port, clientHelloBodyWithoutCookie(hello));
+    const cookie = helloCookie(state, address, port, hello);
     state.detailStats.helloVerifyRequests++;
     sendRaw(state, helloVerifyRequestRecord(record, message, cookie), address, port);
     return;
@@ -125,6 +125,14 @@ function verifyCookie(state: ConnectorState, address: string, port: number, hell
   if (gen.verifyParts === undefined) return gen.verify(address, port, clientHelloBodyWithoutCookie(hello), hello.cookie);
   const { raw, cookieOffset } = hello;
   return gen.verifyParts(address, port, raw.subarray(0, cookieOffset), raw.subarray(cookieOffset + 1 + raw[cookieOffset]!), hello.cookie);
+}
+
+/** The cookie for a ClientHello (RFC 6347 §4.2.1), over its body without the cookie, without a copy of the body when the generator allows. */
+function helloCookie(state: ConnectorState, address: string, port: number, hello: DecodedClientHello): Buffer {
+  const gen = state.cookie;
+  if (gen.generateParts === undefined) return gen.generate(address, port, clientHelloBodyWithoutCookie(hello));
+  const { raw, cookieOffset } = hello;
+  return gen.generateParts(address, port, raw.subarray(0, cookieOffset), raw.subarray(cookieOffset + 1 + raw[cookieOffset]!));
 }
 
 /** True when every offered suite we know is a PSK suite (and at least one is known). */

@@ -48,7 +48,9 @@ export function encodeClientHello(hello: ClientHello): Buffer {
 /** Decodes a ClientHello body; malformed vectors → decode_error, bad extension values as the extension's RFC says. */
 export function decodeClientHello(body: Buffer): DecodeResult<DecodedClientHello> {
   return decodeWith(() => {
-    const r = new Reader(body);
+    // one copy of the body; the fields are views of it (none aliases the received datagram)
+    const raw = Buffer.from(body);
+    const r = new Reader(raw, true);
     const clientVersion = r.u16('client_version');
     const random = r.bytes(RANDOM_LENGTH, 'random');
     const sessionId = r.vector8('session_id', 0, MAX_SESSION_ID_LENGTH);
@@ -67,7 +69,7 @@ export function decodeClientHello(body: Buffer): DecodeResult<DecodedClientHello
       cookie,
       cipherSuites,
       compressionMethods,
-      raw: Buffer.from(body),
+      raw,
       cookieOffset,
     };
     if (extensions !== undefined) hello.extensions = extensions;

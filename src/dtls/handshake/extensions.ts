@@ -12,7 +12,7 @@ import {
   encodeSignatureAndHashList,
   parseSignatureAndHashList,
 } from './signature-and-hash.js';
-import { u16, u16List, u8, u8List, vector16, vector8 } from './writer.js';
+import { checkLength, u16, u16List, u8, u8List, vector16, vector8 } from './writer.js';
 
 /** Which hello carries the extensions: the client and server forms differ for server_name and the certificate types. */
 export type HelloSide = 'client' | 'server';
@@ -80,17 +80,34 @@ export const DEFAULT_EXTENSION_ORDER: readonly number[] = [
 
 /** Decodes the content of an extensions<0..2^16-1> vector (without its uint16 length). */
 export function decodeHelloExtensions(data: Buffer, side: HelloSide): DecodeResult<HelloExtensions> {
-  return decodeWith(() => parseExtensionList(data, side));
+  return decodeWith(() => parseExtensionList(Buffer.from(data), side));
 }
 
 /** Encodes the full extensions<0..2^16-1> vector, including its uint16 length. */
 export function encodeHelloExtensions(ext: HelloExtensions, side: HelloSide): Buffer {
+  const types: number[] = [];
   const blocks: Buffer[] = [];
+  let total = 0;
   for (const type of encodeOrder(ext)) {
     const data = encodeExtensionData(ext, type, side);
-    if (data !== undefined) blocks.push(Buffer.concat([u16(type), vector16(data, `extension ${type}`)]));
+    if (data === undefined) continue;
+    checkLength(data.length, `extension ${type}`, 0, 0xffff);
+    types.push(type);
+    blocks.push(data);
+    total += 4 + data.length;
   }
-  return vector16(Buffer.concat(blocks), 'extensions');
+  checkLength(total, 'extensions', 0, 0xffff);
+  // extension_type ‖ extension_data<0..2^16-1>, each written once into the vector
+  const out = Buffer.allocUnsafe(2 + total);
+  out.writeUInt16BE(total, 0);
+  let p = 2;
+  for (let i = 0; i < types.length; i++) {
+    const data = blocks[i]!;
+    out.writeUInt16BE(types[i]!, p);
+    out.writeUInt16BE(data.length, p + 2);
+    p += 4 + data.copy(out, p + 4);
+  }
+  return out;
 }
 
 /** Reads the optional trailing extensions of a hello (RFC 5246 §7.4.1.2): absent when no bytes remain. */
@@ -101,8 +118,9 @@ export function readOptionalExtensions(r: Reader, side: HelloSide): HelloExtensi
   return parseExtensionList(data, side);
 }
 
+/** Parses an extension list the caller owns (a copy, or a view of a copy): the values are views of it. */
 function parseExtensionList(data: Buffer, side: HelloSide): HelloExtensions {
-  const r = new Reader(data);
+  const r = new Reader(data, true);
   const ext: HelloExtensions = { order: [], unknown: [] };
   const seen = new Set<number>();
   while (r.remaining > 0) {
@@ -117,7 +135,7 @@ function parseExtensionList(data: Buffer, side: HelloSide): HelloExtensions {
 }
 
 function parseExtension(ext: HelloExtensions, type: number, data: Buffer, side: HelloSide): void {
-  const r = new Reader(data);
+  const r = new Reader(data, true);
   switch (type) {
     case ExtensionType.SERVER_NAME:
       ext.serverName = side === 'server' ? [] : readServerNameList(r);

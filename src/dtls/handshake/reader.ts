@@ -34,12 +34,18 @@ export function decodeWith<T>(body: () => T): DecodeResult<T> {
   }
 }
 
-/** Cursor over one buffer; every read is bounds-checked and fails with decode_error. */
+/**
+ * Cursor over one buffer; every read is bounds-checked and fails with decode_error. With `views`, byte
+ * fields are views of the buffer instead of copies: for a buffer the decoder owns (its own copy of a
+ * received message), so that a decoded field never aliases a datagram either way.
+ */
 export class Reader {
   private pos = 0;
   private readonly buf: Buffer;
-  constructor(buf: Buffer) {
+  private readonly views: boolean;
+  constructor(buf: Buffer, views = false) {
     this.buf = buf;
+    this.views = views;
   }
 
   /** bytes not yet read */
@@ -74,10 +80,11 @@ export class Reader {
     return v;
   }
 
-  /** Reads n bytes as a copy (decoded fields never alias the input). */
+  /** Reads n bytes as a copy (decoded fields never alias the input), or as a view with `views`. */
   bytes(n: number, field: string): Buffer {
     this.need(n, field);
-    const out = Buffer.from(this.buf.subarray(this.pos, this.pos + n));
+    const view = this.buf.subarray(this.pos, this.pos + n);
+    const out = this.views ? view : Buffer.from(view);
     this.pos += n;
     return out;
   }
@@ -99,7 +106,7 @@ export class Reader {
 
   /** Reads a uint16-length-prefixed vector and returns a reader over its content. */
   sub16(field: string, min = 0, max = 0xffff): Reader {
-    return new Reader(this.vector16(field, min, max));
+    return new Reader(this.vector16(field, min, max), true); // the vector is a copy or a view of an owned buffer
   }
 
   /** Fails with decode_error unless every byte has been consumed. */

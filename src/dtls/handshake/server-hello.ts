@@ -3,7 +3,7 @@ import { MAX_SESSION_ID_LENGTH, RANDOM_LENGTH } from './constants.js';
 import { type HelloExtensions, encodeHelloExtensions, readOptionalExtensions } from './extensions.js';
 import { Reader, decodeWith } from './reader.js';
 import { type DecodeResult } from './result.js';
-import { fixed, u16, u8, vector8 } from './writer.js';
+import { checkLength, checkRange } from './writer.js';
 
 /** ServerHello fields. */
 export interface ServerHello {
@@ -21,15 +21,23 @@ export interface ServerHello {
 
 /** Encodes a ServerHello body. */
 export function encodeServerHello(hello: ServerHello): Buffer {
-  const parts = [
-    u16(hello.serverVersion),
-    fixed(hello.random, RANDOM_LENGTH, 'random'),
-    vector8(hello.sessionId, 'session_id', 0, MAX_SESSION_ID_LENGTH),
-    u16(hello.cipherSuite),
-    u8(hello.compressionMethod),
-  ];
-  if (hello.extensions !== undefined) parts.push(encodeHelloExtensions(hello.extensions, 'server'));
-  return Buffer.concat(parts);
+  checkRange(hello.serverVersion, 0xffff, 'uint16');
+  if (hello.random.length !== RANDOM_LENGTH) throw new RangeError(`random must be ${RANDOM_LENGTH} bytes, got ${hello.random.length}`);
+  const sessionId = hello.sessionId;
+  checkLength(sessionId.length, 'session_id', 0, MAX_SESSION_ID_LENGTH);
+  checkRange(hello.cipherSuite, 0xffff, 'uint16');
+  checkRange(hello.compressionMethod, 0xff, 'uint8');
+  const extensions = hello.extensions !== undefined ? encodeHelloExtensions(hello.extensions, 'server') : undefined;
+  // server_version ‖ random ‖ session_id<0..32> ‖ cipher_suite ‖ compression_method ‖ extensions, in one buffer
+  const out = Buffer.allocUnsafe(2 + RANDOM_LENGTH + 1 + sessionId.length + 3 + (extensions?.length ?? 0));
+  out.writeUInt16BE(hello.serverVersion, 0);
+  let p = 2 + hello.random.copy(out, 2);
+  out[p++] = sessionId.length;
+  p += sessionId.copy(out, p);
+  out.writeUInt16BE(hello.cipherSuite, p);
+  out[p + 2] = hello.compressionMethod;
+  if (extensions !== undefined) extensions.copy(out, p + 3);
+  return out;
 }
 
 /** Decodes a ServerHello body. */

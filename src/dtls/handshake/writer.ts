@@ -56,10 +56,12 @@ export function u8List(values: readonly number[], field: string): Buffer {
   return Buffer.from(values);
 }
 
-function checkLength(len: number, field: string, min: number, max: number): void {
+/** Throws RangeError unless a vector length lies in [min, max]. */
+export function checkLength(len: number, field: string, min: number, max: number): void {
   if (len < min || len > max) throw new RangeError(`${field} length ${len} outside [${min}..${max}]`);
 }
 
-function checkRange(v: number, max: number, what: string): void {
+/** Throws RangeError unless `v` is an integer in [0, max]. */
+export function checkRange(v: number, max: number, what: string): void {
   if (!Number.isInteger(v) || v < 0 || v > max) throw new RangeError(`${what} value ${v} out of range`);
 }
