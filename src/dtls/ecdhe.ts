@@ -110,7 +110,9 @@ export function computePremasterSecret(pair: EcdheKeyPair, peerPoint: Buffer): E
     }
     // RFC 7748 §6.1 / RFC 8422 §5.11: an all-zero result means a low-order point (OpenSSL already
     // refuses to derive it; kept as a guard independent of the provider)
-    if (secret.every((b) => b === 0)) return { ok: false, reason: 'all-zero shared secret' };
+    let bits = 0;
+    for (let i = 0; i < secret.length; i++) bits |= secret[i]!;
+    if (bits === 0) return { ok: false, reason: 'all-zero shared secret' };
     return { ok: true, premasterSecret: secret };
   } catch (err) {
     return { ok: false, reason: `invalid public value: ${(err as Error).message}` };

@@ -26,6 +26,7 @@ import {
 } from './handshake/index.js';
 import { createReassembler } from './handshake/reassembler.js';
 import { certificateChainForSending } from './credentials/server-identity.js';
+import type { ServerIdentity } from './credentials/demo-pki.js';
 import { signData, SUPPORTED_SIGNATURE_ALGORITHMS, verifySignature } from './credentials/signature.js';
 import { computePremasterSecret, generateEcdheKeyPair, type EcdheKeyPair } from './ecdhe.js';
 import type { FlightEntry } from './flight.js';
@@ -200,12 +201,7 @@ function processClientHello(env: HandshakeEnv, hs: ServerHandshake, start: Serve
   const entries: FlightEntry[] = [];
   entries.push(ownMessage(hs, HandshakeType.SERVER_HELLO, serverHelloBody(hs, suite, sx)));
   if (suite.certificate) {
-    const identity = selection.identity!;
-    const body =
-      selection.serverCertificateType === CertificateType.RAW_PUBLIC_KEY
-        ? encodeCertificate({ certificateType: CertificateType.RAW_PUBLIC_KEY, subjectPublicKeyInfo: identity.spki })
-        : encodeCertificate({ certificateType: CertificateType.X509, chain: certificateChainForSending(identity.chain).map((c) => c.raw) });
-    entries.push(ownMessage(hs, HandshakeType.CERTIFICATE, body));
+    entries.push(ownMessage(hs, HandshakeType.CERTIFICATE, certificateBody(selection.identity!, selection.serverCertificateType === CertificateType.RAW_PUBLIC_KEY)));
   }
   if (ecc) {
     hs.ecdhe = generateEcdheKeyPair(selection.group!);
@@ -220,17 +216,32 @@ function processClientHello(env: HandshakeEnv, hs: ServerHandshake, start: Serve
     }
     entries.push(ownMessage(hs, HandshakeType.SERVER_KEY_EXCHANGE, encodeServerKeyExchange(skx)));
   }
-  if (hs.certificateRequested) {
-    const body = encodeCertificateRequest({
-      certificateTypes: [ClientCertificateType.ECDSA_SIGN, ClientCertificateType.RSA_SIGN],
-      supportedSignatureAlgorithms: [...SUPPORTED_SIGNATURE_ALGORITHMS],
-      certificateAuthorities: [],
-    });
-    entries.push(ownMessage(hs, HandshakeType.CERTIFICATE_REQUEST, body));
-  }
+  if (hs.certificateRequested) entries.push(ownMessage(hs, HandshakeType.CERTIFICATE_REQUEST, certificateRequestBody()));
   entries.push(ownMessage(hs, HandshakeType.SERVER_HELLO_DONE, encodeServerHelloDone()));
   hs.expect = hs.certificateRequested ? 'certificate' : 'client-key-exchange';
   return { kind: 'flight', entries, ecc };
+}
+
+/** Certificate bodies (RFC 5246 §7.4.2; RFC 7250 §3) per identity, encoded once: the same bytes for every handshake. */
+const certificateBodies = new WeakMap<ServerIdentity, { x509?: Buffer; rpk?: Buffer }>();
+
+/** Our Certificate message body for an identity: its X.509 chain as sent, or its raw public key. */
+function certificateBody(identity: ServerIdentity, rawPublicKey: boolean): Buffer {
+  let bodies = certificateBodies.get(identity);
+  if (bodies === undefined) certificateBodies.set(identity, (bodies = {}));
+  if (rawPublicKey) return (bodies.rpk ??= encodeCertificate({ certificateType: CertificateType.RAW_PUBLIC_KEY, subjectPublicKeyInfo: identity.spki }));
+  return (bodies.x509 ??= encodeCertificate({ certificateType: CertificateType.X509, chain: certificateChainForSending(identity.chain).map((c) => c.raw) }));
+}
+
+let certificateRequest: Buffer | undefined;
+
+/** Our CertificateRequest body (RFC 5246 §7.4.4), the same for every handshake: encoded once. */
+function certificateRequestBody(): Buffer {
+  return (certificateRequest ??= encodeCertificateRequest({
+    certificateTypes: [ClientCertificateType.ECDSA_SIGN, ClientCertificateType.RSA_SIGN],
+    supportedSignatureAlgorithms: [...SUPPORTED_SIGNATURE_ALGORITHMS],
+    certificateAuthorities: [],
+  }));
 }
 
 function serverHelloBody(hs: ServerHandshake, suite: CipherSuite, sx: HelloExtensions): Buffer {

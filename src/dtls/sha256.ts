@@ -24,7 +24,7 @@ export const SHA256_LENGTH = 32;
 // scratch (single-threaded use; nothing survives a call)
 const W = new Int32Array(64);
 const FINAL_STATE = new Int32Array(8);
-const FINAL_TAIL = new Uint8Array(2 * SHA256_BLOCK);
+const FINAL_TAIL = Buffer.alloc(2 * SHA256_BLOCK);
 
 /** One SHA-256 compression of the 64 bytes at `buf[off]` into `st` (FIPS 180-4 §6.2.2). */
 export function compress(st: Int32Array, buf: Uint8Array, off: number): void {
@@ -83,7 +83,7 @@ export function writeState(st: Int32Array, out: Uint8Array, off: number): void {
 export class Sha256 {
   private readonly state = new Int32Array(SHA256_IV);
   /** the bytes of the incomplete block */
-  private readonly block = new Uint8Array(SHA256_BLOCK);
+  private readonly block = Buffer.alloc(SHA256_BLOCK); // Buffer like every other compress input: one map at its loads
   private blockLength = 0;
   /** bytes hashed so far */
   private length = 0;
