@@ -48,23 +48,10 @@ const MIN_FRAGMENT = 64;
  * use new record sequence numbers, RFC 6347 §4.2.4).
  */
 export function packFlight(entries: readonly FlightEntry[], maxDatagram: number, maxPlaintext: number, sealer: RecordSealer): Buffer[] {
-  const datagrams: Buffer[] = [];
-  let current: Buffer[] = [];
-  let used = 0;
-  const flush = (): void => {
-    if (current.length === 0) return;
-    datagrams.push(current.length === 1 ? current[0]! : Buffer.concat(current, used));
-    current = [];
-    used = 0;
-  };
-  const add = (record: Buffer): void => {
-    if (used > 0 && used + record.length > maxDatagram) flush();
-    current.push(record);
-    used += record.length;
-  };
+  const p: Packer = { datagrams: [], current: [], used: 0, maxDatagram };
   for (const entry of entries) {
     if (entry.kind === 'ccs') {
-      add(sealer.seal(ContentType.CHANGE_CIPHER_SPEC, entry.epoch, encodeChangeCipherSpec()));
+      add(p, sealer.seal(ContentType.CHANGE_CIPHER_SPEC, entry.epoch, encodeChangeCipherSpec()));
       continue;
     }
     const { msg, epoch } = entry;
@@ -72,26 +59,49 @@ export function packFlight(entries: readonly FlightEntry[], maxDatagram: number,
     const body = msg.body;
     const full = HANDSHAKE_HEADER_LENGTH + body.length;
     if (full <= maxPlaintext && overhead + full <= maxDatagram) {
-      if (used + overhead + full > maxDatagram) flush();
-      add(sealer.seal(ContentType.HANDSHAKE, epoch, entry.full ?? fragmentBytes(msg, 0, body.length)));
+      if (p.used + overhead + full > maxDatagram) flush(p);
+      add(p, sealer.seal(ContentType.HANDSHAKE, epoch, entry.full ?? fragmentBytes(msg, 0, body.length)));
       continue;
     }
     const perRecord = Math.min(maxPlaintext, maxDatagram - overhead) - HANDSHAKE_HEADER_LENGTH;
     if (perRecord < 1) throw new RangeError(`datagram size ${maxDatagram} too small for a handshake fragment`);
     let offset = 0;
     while (offset < body.length) {
-      let room = Math.min(maxDatagram - used - overhead, maxPlaintext) - HANDSHAKE_HEADER_LENGTH;
+      let room = Math.min(maxDatagram - p.used - overhead, maxPlaintext) - HANDSHAKE_HEADER_LENGTH;
       if (room < MIN_FRAGMENT && room < body.length - offset) {
-        flush();
+        flush(p);
         room = perRecord;
       }
       const n = Math.min(room, body.length - offset);
-      add(sealer.seal(ContentType.HANDSHAKE, epoch, fragmentBytes(msg, offset, n)));
+      add(p, sealer.seal(ContentType.HANDSHAKE, epoch, fragmentBytes(msg, offset, n)));
       offset += n;
     }
   }
-  flush();
-  return datagrams;
+  flush(p);
+  return p.datagrams;
+}
+
+/** Datagrams packed so far and the records of the one being filled. */
+interface Packer {
+  datagrams: Buffer[];
+  current: Buffer[];
+  used: number;
+  readonly maxDatagram: number;
+}
+
+/** Closes the datagram being filled (one record: the record itself, no copy). */
+function flush(p: Packer): void {
+  if (p.current.length === 0) return;
+  p.datagrams.push(p.current.length === 1 ? p.current[0]! : Buffer.concat(p.current, p.used));
+  p.current = [];
+  p.used = 0;
+}
+
+/** Adds a record to the datagram being filled, starting a new one when it would not fit. */
+function add(p: Packer, record: Buffer): void {
+  if (p.used > 0 && p.used + record.length > p.maxDatagram) flush(p);
+  p.current.push(record);
+  p.used += record.length;
 }
 
 /** Header + bytes of one fragment [offset, offset + n) of a message (RFC 6347 §4.2.2). */

@@ -55,92 +55,97 @@ interface Pending {
 
 /** Creates a reassembler with the given limits. */
 export function createReassembler(options: ReassemblerOptions = {}): Reassembler {
-  const maxMessageLength = options.maxMessageLength ?? DEFAULT_MAX_FRAGMENTED_HANDSHAKE_MESSAGE_LENGTH;
-  const maxQueuedMessages = options.maxQueuedMessages ?? 8;
-  const maxQueuedBytes = options.maxQueuedBytes ?? 2 * maxMessageLength;
-  const maxRanges = options.maxRanges ?? 64;
-  const pending = new Map<number, Pending>();
-  let nextSeq = options.nextSeq ?? 0;
+  return new BoundedReassembler(options);
+}
 
-  const queuedBytes = (): number => {
+/** The reassembler: one object per handshake, no closures. */
+class BoundedReassembler implements Reassembler {
+  private readonly maxMessageLength: number;
+  private readonly maxQueuedMessages: number;
+  private readonly maxQueuedBytes: number;
+  private readonly maxRanges: number;
+  private readonly pending = new Map<number, Pending>();
+  nextSeq: number;
+
+  constructor(options: ReassemblerOptions) {
+    this.maxMessageLength = options.maxMessageLength ?? DEFAULT_MAX_FRAGMENTED_HANDSHAKE_MESSAGE_LENGTH;
+    this.maxQueuedMessages = options.maxQueuedMessages ?? 8;
+    this.maxQueuedBytes = options.maxQueuedBytes ?? 2 * this.maxMessageLength;
+    this.maxRanges = options.maxRanges ?? 64;
+    this.nextSeq = options.nextSeq ?? 0;
+  }
+
+  get bufferedBytes(): number {
     let sum = 0;
-    for (const [seq, p] of pending) if (seq !== nextSeq) sum += p.length;
+    for (const p of this.pending.values()) sum += p.length;
     return sum;
-  };
+  }
 
-  const push = (f: HandshakeFragment): FragmentStatus => {
+  /** bytes held for messages after nextSeq */
+  private queuedBytes(): number {
+    let sum = 0;
+    for (const [seq, p] of this.pending) if (seq !== this.nextSeq) sum += p.length;
+    return sum;
+  }
+
+  push(f: HandshakeFragment): FragmentStatus {
     const h = f.header;
+    const nextSeq = this.nextSeq;
     if (h.fragmentOffset + h.fragmentLength > h.length || f.fragment.length !== h.fragmentLength) {
       return error(`fragment [${h.fragmentOffset}+${h.fragmentLength}) inconsistent with length ${h.length}`);
     }
-    if (h.messageSeq < nextSeq) return { status: 'old' };
-    if (h.messageSeq >= nextSeq + maxQueuedMessages) {
-      return { status: 'dropped', reason: `message_seq ${h.messageSeq} beyond window ${nextSeq}+${maxQueuedMessages}` };
+    if (h.messageSeq < nextSeq) return OLD;
+    if (h.messageSeq >= nextSeq + this.maxQueuedMessages) {
+      return { status: 'dropped', reason: `message_seq ${h.messageSeq} beyond window ${nextSeq}+${this.maxQueuedMessages}` };
     }
-    let p = pending.get(h.messageSeq);
+    let p = this.pending.get(h.messageSeq);
     if (p !== undefined) {
       // type and total length must match the earlier fragments, else the message cannot be decoded (decode_error)
       if (p.msgType !== h.msgType) return error(`message_seq ${h.messageSeq}: type ${h.msgType} != ${p.msgType}`);
       if (p.length !== h.length) return error(`message_seq ${h.messageSeq}: length ${h.length} != ${p.length}`);
-      if (p.complete) return { status: 'duplicate' };
+      if (p.complete) return DUPLICATE;
     } else {
       const whole = isWholeMessage(h);
-      if (!whole && h.length > maxMessageLength) {
-        return error(`fragmented message length ${h.length} exceeds ${maxMessageLength}`);
+      if (!whole && h.length > this.maxMessageLength) {
+        return error(`fragmented message length ${h.length} exceeds ${this.maxMessageLength}`);
       }
-      if (h.messageSeq !== nextSeq && queuedBytes() + h.length > maxQueuedBytes) {
-        return { status: 'dropped', reason: `queue full (${maxQueuedBytes} bytes)` };
+      if (h.messageSeq !== nextSeq && this.queuedBytes() + h.length > this.maxQueuedBytes) {
+        return { status: 'dropped', reason: `queue full (${this.maxQueuedBytes} bytes)` };
       }
-      if (h.fragmentLength === 0 && h.length > 0) return { status: 'duplicate' };
-      p = {
-        msgType: h.msgType,
-        length: h.length,
-        // whole messages are copied too: the result must not alias the record buffer
-        body: whole ? Buffer.from(f.fragment) : Buffer.alloc(h.length),
-        ranges: [],
-        complete: false,
-      };
+      if (h.fragmentLength === 0 && h.length > 0) return DUPLICATE;
       if (whole) {
-        p.ranges.push([0, h.length]);
-        p.complete = true;
-        pending.set(h.messageSeq, p);
-        return { status: 'accepted' };
+        // whole messages are copied too: the result must not alias the record buffer
+        this.pending.set(h.messageSeq, { msgType: h.msgType, length: h.length, body: Buffer.from(f.fragment), ranges: [[0, h.length]], complete: true });
+        return ACCEPTED;
       }
-      pending.set(h.messageSeq, p);
+      p = { msgType: h.msgType, length: h.length, body: Buffer.alloc(h.length), ranges: [], complete: false };
+      this.pending.set(h.messageSeq, p);
     }
     const start = h.fragmentOffset;
     const end = start + h.fragmentLength;
-    if (start === end || covered(p.ranges, start, end)) return { status: 'duplicate' };
+    if (start === end || covered(p.ranges, start, end)) return DUPLICATE;
     const merged = mergeRange(p.ranges, start, end);
-    if (merged.length > maxRanges) {
-      return { status: 'dropped', reason: `more than ${maxRanges} disjoint fragment ranges` };
+    if (merged.length > this.maxRanges) {
+      return { status: 'dropped', reason: `more than ${this.maxRanges} disjoint fragment ranges` };
     }
     f.fragment.copy(p.body, start);
     p.ranges = merged;
     p.complete = merged.length === 1 && merged[0]![0] === 0 && merged[0]![1] === p.length;
-    return { status: 'accepted' };
-  };
+    return ACCEPTED;
+  }
 
-  const next = (): HandshakeMessage | undefined => {
-    const p = pending.get(nextSeq);
+  next(): HandshakeMessage | undefined {
+    const p = this.pending.get(this.nextSeq);
     if (p === undefined || !p.complete) return undefined;
-    pending.delete(nextSeq);
-    return { msgType: p.msgType, messageSeq: nextSeq++, body: p.body };
-  };
-
-  return {
-    get nextSeq() {
-      return nextSeq;
-    },
-    get bufferedBytes() {
-      let sum = 0;
-      for (const p of pending.values()) sum += p.length;
-      return sum;
-    },
-    push,
-    next,
-  };
+    this.pending.delete(this.nextSeq);
+    return { msgType: p.msgType, messageSeq: this.nextSeq++, body: p.body };
+  }
 }
+
+// the statuses without details, shared (callers only read them)
+const ACCEPTED: FragmentStatus = { status: 'accepted' };
+const DUPLICATE: FragmentStatus = { status: 'duplicate' };
+const OLD: FragmentStatus = { status: 'old' };
 
 function error(reason: string): FragmentStatus {
   // RFC 6347 §4.2.3 gives no alert; a message whose fragments disagree cannot be decoded (RFC 5246 §7.2.2 decode_error)
