@@ -16,6 +16,8 @@ export const HMAC_SHA256_LENGTH = 32;
 const STATE = new Int32Array(8);
 const TAIL = Buffer.alloc(2 * BLOCK);
 const INNER = Buffer.alloc(HMAC_SHA256_LENGTH);
+/** the key padded to a block, XORed with ipad then opad; zeroed again before the constructor returns */
+const KEY_PAD = Buffer.alloc(BLOCK);
 
 /**
  * SHA-256 continued from `start` (the state after one 64-byte block) over msg[off, off + len), with the
@@ -52,8 +54,9 @@ export class HmacSha256Key {
 
   constructor(key: Uint8Array) {
     // RFC 2104 §2: keys longer than the block are hashed first
-    const k = Buffer.alloc(BLOCK);
-    k.set(key.length > BLOCK ? createHash('sha256').update(key).digest() : key);
+    const k = KEY_PAD; // all zero between calls
+    const material = key.length > BLOCK ? createHash('sha256').update(key).digest() : key;
+    for (let i = 0; i < material.length; i++) k[i] = material[i]!;
     for (let i = 0; i < BLOCK; i++) k[i] = k[i]! ^ 0x36;
     compress(this.inner, k, 0);
     for (let i = 0; i < BLOCK; i++) k[i] = k[i]! ^ (0x36 ^ 0x5c);
