@@ -11,6 +11,22 @@ import { clientHelloCookieOffset, fastHelloVerifyRequest, isPlainFirstClientHell
 import { receiveDatagram } from './record-router.js';
 import { sendRaw } from './record-sender.js';
 
+/** Offset of the ClientHello's random in a datagram of one unfragmented ClientHello record (record header 13, handshake header 12, version 2). */
+const RANDOM_OFFSET = 27;
+const RANDOM_LENGTH = 32;
+
+/**
+ * True when the connection at `key` was created by a ClientHello with this datagram's random: a late copy, which the
+ * full path drops (a new handshake from the address of a connection, a client restarted on the same port, gets the
+ * cheap HelloVerifyRequest like any other first ClientHello, RFC 6347 §4.2.8).
+ */
+function lateCopy(state: ConnectorState, key: string, datagram: Buffer): boolean {
+  const conn = state.store.getByAddress(key);
+  if (conn === undefined) return false;
+  const random = conn.clientRandom;
+  return random !== undefined && random.equals(datagram.subarray(RANDOM_OFFSET, RANDOM_OFFSET + RANDOM_LENGTH));
+}
+
 /** Processes one received datagram from `address:port` (`router`: the cluster node it came through). */
 export function guardedReceive(state: ConnectorState, datagram: Buffer, address: string, port: number, router: PeerAddress | undefined): void {
   // anything but an epoch-0 ClientHello (application data, tls12_cid records, handshake flights): one byte read
@@ -34,8 +50,8 @@ export function guardedReceive(state: ConnectorState, datagram: Buffer, address:
     config.useHelloVerifyRequest &&
     config.useHelloVerifyRequestForPsk &&
     isPlainFirstClientHello(datagram, cookieOffset) &&
-    state.store.getByAddress(key) === undefined &&
-    state.store.getHandshake(key) === undefined
+    state.store.getHandshake(key) === undefined &&
+    !lateCopy(state, key, datagram)
   ) {
     state.stats['received records']++;
     if (!takeBudget(guard, guard.hello, light, now)) {

@@ -121,6 +121,59 @@ describe('cheap HelloVerifyRequest (RFC 6347 §4.2.1)', () => {
   });
 });
 
+/** A fake transport that hands what it sends to `deliver` on the next turn and records it. */
+function linkedTransport(localPort: number, deliver: (d: Buffer) => void): DatagramTransport & { sent: Buffer[] } {
+  const sent: Buffer[] = [];
+  return {
+    sent,
+    localAddress: '127.0.0.1',
+    localPort,
+    running: true,
+    onDatagram: () => {},
+    start: async () => {},
+    stop: async () => {},
+    send: (data, _address, _port, _router, done) => {
+      const copy = Buffer.from(data);
+      sent.push(copy);
+      setImmediate(() => deliver(copy));
+      done(null);
+    },
+  };
+}
+
+describe('first ClientHellos from the address of an established connection (RFC 6347 §4.2.8)', () => {
+  it('a late copy of the ClientHello that created it is dropped, a new one gets a HelloVerifyRequest and the connection stays', async () => {
+    const CLIENT_PORT = 40_000;
+    const clientTransport = linkedTransport(CLIENT_PORT, (d) => fromServer.onDatagram(d, '127.0.0.1', CLIENT_PORT, undefined));
+    const fromServer = linkedTransport(5684, (d) => clientTransport.onDatagram(d, '127.0.0.1', 5684, undefined));
+    const srv = new DtlsConnector({ address: '127.0.0.1', port: 0, role: 'server', transport: fromServer, config: { cidLength: 6 } });
+    const cli = new DtlsConnector({ address: '127.0.0.1', port: 0, role: 'client', transport: clientTransport, pskIdentity: 'Client_identity', pskSecret: Buffer.from('secretPSK') });
+    await srv.start();
+    await cli.start();
+    const session = await cli.connect('127.0.0.1', 5684);
+    expect(session.cipherSuite).toBe('TLS_PSK_WITH_AES_128_CCM_8');
+    const established = srv.getConnection('127.0.0.1', CLIENT_PORT);
+    expect(established?.established).toBe(true);
+    const firstHello = clientTransport.sent[0]!;
+    expect(firstHello[13]).toBe(HandshakeType.CLIENT_HELLO);
+    const settle = () => new Promise<void>((r) => setTimeout(r, 20));
+    const sentBefore = fromServer.sent.length;
+    fromServer.onDatagram(firstHello, '127.0.0.1', CLIENT_PORT, undefined);
+    await settle();
+    expect(fromServer.sent.length, 'late copy answered').toBe(sentBefore);
+    fromServer.onDatagram(clientHello(randomBytes(32)), '127.0.0.1', CLIENT_PORT, undefined);
+    await settle();
+    expect(fromServer.sent.length).toBe(sentBefore + 1);
+    const hvr = fromServer.sent.at(-1)!;
+    expect(hvr[0]).toBe(22);
+    expect(hvr[13]).toBe(HandshakeType.HELLO_VERIFY_REQUEST);
+    // the established connection is untouched until a cookie proves the new handshake
+    expect(srv.getConnection('127.0.0.1', CLIENT_PORT)).toBe(established);
+    await cli.stop();
+    await srv.stop();
+  });
+});
+
 describe('ClientHello budgets', () => {
   // 100/s = 10 per 100 ms slice, everyone up to 5, light peers (< 3 this second) up to 10
   const limits: Partial<DtlsConfig> = { clientHelloRateLimit: 100, clientHelloPeerRateLimit: 3 };
