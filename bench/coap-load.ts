@@ -6,6 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { buildTemplate, CODE_CHANGED, CODE_POST, formatCode, MID_OFFSET, parseCode, textPayload, TOKEN_OFFSET } from './coap-wire.js';
 import { AnswerTally, generatorMain, round, runTimeline, type RunState } from './load-timeline.js';
+import { cliNumber } from './cli-number.js';
 
 /** Options of one load run. */
 export interface LoadOptions {
@@ -353,11 +354,7 @@ export function parseLoadArgs(argv: string[]): Partial<LoadOptions> & { port: nu
     },
     strict: true,
   });
-  const num = (name: string, v: string): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n)) throw new Error(`--${name}: not a number: ${v}`);
-    return n;
-  };
+  const num = cliNumber;
   return {
     host: values.host,
     port: num('port', values.port),

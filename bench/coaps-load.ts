@@ -23,6 +23,7 @@ import { TimerWheel } from '../src/util/timer-wheel.js';
 import { buildTemplate, CODE_CHANGED, CODE_POST, formatCode, MID_OFFSET, parseCode, textPayload, TOKEN_OFFSET } from './coap-wire.js';
 import type { GeneratorMessage, LatencySummary, LoadPhase, LoadResult } from './coap-load.js';
 import { AnswerTally, generatorMain, round, runTimeline, type RunState } from './load-timeline.js';
+import { cliNumber } from './cli-number.js';
 
 /** Options of one coaps load run. */
 export interface CoapsLoadOptions {
@@ -447,11 +448,7 @@ export function parseCoapsLoadArgs(argv: string[]): Partial<CoapsLoadOptions> & 
     },
     strict: true,
   });
-  const num = (name: string, v: string): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n)) throw new Error(`--${name}: not a number: ${v}`);
-    return n;
-  };
+  const num = cliNumber;
   return {
     host: values.host,
     port: num('port', values.port),

@@ -20,6 +20,7 @@ import { DtlsConnector } from '../src/dtls/connector.js';
 import { loadDemoCredentials, loadServerIdentity, defaultPkiDir, type ServerIdentity } from '../src/dtls/credentials/demo-pki.js';
 import { TimerWheel } from '../src/util/timer-wheel.js';
 import type { GeneratorMessage, LoadPhase, LoadResult } from './coap-load.js';
+import { cliNumber } from './cli-number.js';
 
 /** One handshake scenario: a cipher suite and the client's credentials. */
 export interface HandshakeScenario {
@@ -286,11 +287,7 @@ function parseCli(argv: string[]) {
     },
     strict: true,
   });
-  const num = (name: string, v: string): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n)) throw new Error(`--${name}: not a number: ${v}`);
-    return n;
-  };
+  const num = cliNumber;
   return {
     host: values.host,
     port: values.port === undefined ? undefined : num('port', values.port),

@@ -20,6 +20,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { openIdleSessions, type IdleSessionsResult } from './idle-sessions.js';
 import { trackChild, tryPort } from './proc-util.js';
+import { cliNumber } from './cli-number.js';
 
 /** Memory figures of a process at one moment (bytes). */
 export interface MemorySample {
@@ -388,11 +389,7 @@ function parseCli(argv: string[]) {
     },
     strict: true,
   });
-  const num = (name: string, v: string): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n)) throw new Error(`--${name}: not a number: ${v}`);
-    return n;
-  };
+  const num = cliNumber;
   return {
     dist: values.dist,
     counts: values.counts.split(',').map((c) => num('counts', c.trim())),

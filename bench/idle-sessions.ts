@@ -23,6 +23,7 @@ import { decodeHandshakeFragments, encodeFullHandshakeMessage, isWholeMessage } 
 import { decodeHelloVerifyRequest } from '../src/dtls/handshake/hello-verify-request.js';
 import { decodeServerHello } from '../src/dtls/handshake/server-hello.js';
 import type { HelloExtensions } from '../src/dtls/handshake/extensions.js';
+import { cliNumber } from './cli-number.js';
 
 /** The cipher suite every session uses. */
 const SUITE: CipherSuite = cipherSuiteByName('TLS_PSK_WITH_AES_128_CCM_8')!;
@@ -446,11 +447,7 @@ function parseCli(argv: string[]) {
     },
     strict: true,
   });
-  const num = (name: string, v: string): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n)) throw new Error(`--${name}: not a number: ${v}`);
-    return n;
-  };
+  const num = cliNumber;
   if (values.port === undefined) throw new Error('--port is required (the server\'s coaps port)');
   return {
     host: values.host,
