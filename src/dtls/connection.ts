@@ -53,6 +53,16 @@ function exactOffset(t: number): boolean {
   return (offset | 0) === offset && offset + TIME_BASE === t;
 }
 
+/** The stored form of time `t`: its int32 offset from TIME_BASE when `exact` (exactOffset(t)), else `t` itself. */
+function storeTime(t: number, exact: boolean): number {
+  return exact ? (t - TIME_BASE) | 0 : t;
+}
+
+/** The time a stored form stands for (`raw`: stored as itself). */
+function loadTime(stored: number, raw: boolean): number {
+  return raw ? stored : stored + TIME_BASE;
+}
+
 /** MAC error filter state of a connection that had authentication failures (config.md §3 MAC_ERROR_FILTER_*). */
 interface MacFilter {
   /** errors in the current period */
@@ -184,34 +194,34 @@ export class Connection implements EpochState, ReplayWindow {
 
   /** Last record received or sent, ms. */
   get lastActivity(): number {
-    return this.flags & RAW_ACTIVITY ? this.activity : this.activity + TIME_BASE;
+    return loadTime(this.activity, (this.flags & RAW_ACTIVITY) !== 0);
   }
 
   set lastActivity(t: number) {
     const exact = exactOffset(t);
-    this.activity = exact ? (t - TIME_BASE) | 0 : t;
+    this.activity = storeTime(t, exact);
     this.flag(RAW_ACTIVITY, !exact);
   }
 
   /** Last time the store's LRU order was refreshed, ms. */
   get lastTouch(): number {
-    return this.flags & RAW_TOUCH ? this.touched : this.touched + TIME_BASE;
+    return loadTime(this.touched, (this.flags & RAW_TOUCH) !== 0);
   }
 
   set lastTouch(t: number) {
     const exact = exactOffset(t);
-    this.touched = exact ? (t - TIME_BASE) | 0 : t;
+    this.touched = storeTime(t, exact);
     this.flag(RAW_TOUCH, !exact);
   }
 
   /** Time the handshake completed, ms (0 before). */
   get handshakeTime(): number {
-    return this.flags & RAW_HANDSHAKE_TIME ? this.completed : this.completed + TIME_BASE;
+    return loadTime(this.completed, (this.flags & RAW_HANDSHAKE_TIME) !== 0);
   }
 
   set handshakeTime(t: number) {
     const exact = exactOffset(t);
-    this.completed = exact ? (t - TIME_BASE) | 0 : t;
+    this.completed = storeTime(t, exact);
     this.flag(RAW_HANDSHAKE_TIME, !exact);
   }
 
@@ -564,7 +574,7 @@ class PackedSession implements Session {
       (exact ? 0 : S_RAW_TIME) |
       (idAt << S_ID_AT_SHIFT) |
       (idLength << S_ID_LENGTH_SHIFT);
-    this.created = exact ? (s.creationTime - TIME_BASE) | 0 : s.creationTime;
+    this.created = storeTime(s.creationTime, exact);
     const { recordSizeLimit, maxFragmentLength, sendCertificateType, receiveCertificateType, namedGroup } = s;
     const any = recordSizeLimit ?? maxFragmentLength ?? sendCertificateType ?? receiveCertificateType ?? namedGroup;
     this.extras = any === undefined ? undefined : { recordSizeLimit, maxFragmentLength, sendCertificateType, receiveCertificateType, namedGroup };
@@ -588,7 +598,7 @@ class PackedSession implements Session {
   }
 
   get creationTime(): number {
-    return this.bits & S_RAW_TIME ? this.created : this.created + TIME_BASE;
+    return loadTime(this.created, (this.bits & S_RAW_TIME) !== 0);
   }
 
   get recordSizeLimit(): number | undefined {
