@@ -1,6 +1,7 @@
 // The NAT's listening sockets (clients.md §7.1): `:port` = wildcard (dual stack), or explicit addresses.
 import type dgram from 'node:dgram';
 import { parseHostPort, resolveHostPort } from './address.js';
+import { trySet } from '../transport/datagram.js';
 import { createUdpSocket } from '../transport/udp-socket.js';
 
 /** A bound listening socket. */
@@ -27,11 +28,7 @@ function bindSocket(socket: dgram.Socket, port: number, address: string): Promis
     socket.once('error', failed);
     socket.bind({ port, address, exclusive: true }, () => {
       socket.off('error', failed);
-      try {
-        socket.setRecvBufferSize(LISTENER_RECEIVE_BUFFER);
-      } catch {
-        // not allowed here: the OS default stays
-      }
+      trySet(() => socket.setRecvBufferSize(LISTENER_RECEIVE_BUFFER));
       resolve();
     });
   });

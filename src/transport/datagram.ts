@@ -117,7 +117,8 @@ export function bindUdpSocket(opts: UdpTransportOptions, port: number): Promise<
   });
 }
 
-function trySet(fn: () => void): void {
+/** Runs a socket option setter; a refusal by the OS keeps the default. */
+export function trySet(fn: () => void): void {
   try {
     fn();
   } catch {
