@@ -366,6 +366,12 @@ export class Connection implements EpochState, ReplayWindow {
     return this.prot;
   }
 
+  /** True when `random` is the client random of the ClientHello that created this connection (a late copy of it). */
+  createdBy(random: Buffer): boolean {
+    const own = this.clientRandom;
+    return own !== undefined && own.equals(random);
+  }
+
   /** Client random of the ClientHello that created this connection (late retransmissions are dropped); a copy. */
   get clientRandom(): Buffer | undefined {
     const left = this.left;

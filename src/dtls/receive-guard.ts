@@ -21,10 +21,7 @@ const RANDOM_LENGTH = 32;
  * cheap HelloVerifyRequest like any other first ClientHello, RFC 6347 §4.2.8).
  */
 function lateCopy(state: ConnectorState, key: string, datagram: Buffer): boolean {
-  const conn = state.store.getByAddress(key);
-  if (conn === undefined) return false;
-  const random = conn.clientRandom;
-  return random !== undefined && random.equals(datagram.subarray(RANDOM_OFFSET, RANDOM_OFFSET + RANDOM_LENGTH));
+  return state.store.getByAddress(key)?.createdBy(datagram.subarray(RANDOM_OFFSET, RANDOM_OFFSET + RANDOM_LENGTH)) === true;
 }
 
 /** Processes one received datagram from `address:port` (`router`: the cluster node it came through). */

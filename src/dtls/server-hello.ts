@@ -39,7 +39,7 @@ export function clientHello(state: ConnectorState, record: DtlsRecord, address: 
     failHandshake(state, running, undefined, 'crossed handshakes, the peer goes on with its own');
   }
   const established = state.store.getByAddress(key);
-  if (established?.clientRandom !== undefined && established.clientRandom.equals(hello.random)) {
+  if (established?.createdBy(hello.random) === true) {
     dropRecord(state); // late copy of the ClientHello that created the connection
     return;
   }
