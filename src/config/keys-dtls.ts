@@ -379,8 +379,8 @@ export const HANDSHAKE_START_RATE_LIMIT = defineKey({
   name: 'DTLS.HANDSHAKE_START_RATE_LIMIT',
   type: 'int',
   description:
-    'Flood defence: handshakes started from cookie-verified ClientHellos per second, all peers together, enforced per 100 ms. Above half of it only peers below DTLS.CLIENT_HELLO_PEER_RATE_LIMIT start handshakes; above it every further ClientHello is dropped (counted). 0: no limit.',
-  default: 5000,
+    'Flood defence: handshakes started from cookie-verified ClientHellos per second, all peers together, enforced per 100 ms. Above half of it only light peers start handshakes (below DTLS.CLIENT_HELLO_PEER_RATE_LIMIT, or with an established connection from their address:port); above it every further ClientHello is dropped (counted). The default is above what one core completes (about 7,000 full PSK handshakes/s), so that only a flood engages it. 0: no limit.',
+  default: 10000,
   min: 0,
 });
 
@@ -389,7 +389,7 @@ export const CLIENT_HELLO_PEER_RATE_LIMIT = defineKey({
   name: 'DTLS.CLIENT_HELLO_PEER_RATE_LIMIT',
   type: 'int',
   description:
-    'Flood defence: a peer (address:port) that sent fewer ClientHellos than this in the current second is light: once half of DTLS.CLIENT_HELLO_RATE_LIMIT or DTLS.HANDSHAKE_START_RATE_LIMIT is used up, only light peers are still answered, so that a few flooding sources cannot starve the others. 0: no per-peer distinction.',
+    'Flood defence: a peer (address:port) that sent fewer ClientHellos than this in the current second, or that has an established connection (its last handshake completed), is light: once half of DTLS.CLIENT_HELLO_RATE_LIMIT or DTLS.HANDSHAKE_START_RATE_LIMIT is used up, only light peers are still answered, so that a few flooding sources cannot starve the others. 0: no per-peer distinction.',
   default: 10,
   min: 0,
 });

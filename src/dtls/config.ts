@@ -118,7 +118,7 @@ export const DEFAULT_DTLS_CONFIG: DtlsConfig = {
   handshakeResultDelay: 0,
   pskFailureAlert: 'NONE',
   clientHelloRateLimit: 20_000,
-  handshakeStartRateLimit: 5000,
+  handshakeStartRateLimit: 10000,
   clientHelloPeerRateLimit: 10,
   clientHelloTrackedPeers: 20_000,
   maxPendingHandshakes: 5000,

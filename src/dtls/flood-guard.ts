@@ -1,7 +1,8 @@
 // Flood defence of a DTLS server (issue 10): budgets of ClientHellos and bounds of handshakes in progress.
 // Plain data and functions, no I/O but the episode log lines.
 //  * Per peer (address:port), ClientHellos are counted per 1 s window: a peer below
-//    DTLS.CLIENT_HELLO_PEER_RATE_LIMIT is light. The table of counts is bounded (untracked peers are heavy).
+//    DTLS.CLIENT_HELLO_PEER_RATE_LIMIT is light, and so is one with an established connection (decided in
+//    receive-guard.ts). The table of counts is bounded (untracked peers are heavy).
 //  * Two budgets per 100 ms slice: ClientHellos without a valid cookie that get an answer (the stateless
 //    HelloVerifyRequest, RFC 6347 §4.2.1) and handshakes started from cookie-verified ClientHellos. Up to
 //    half of a budget everyone is served; above half only light peers; above the budget nobody. So a

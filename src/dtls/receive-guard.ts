@@ -5,6 +5,7 @@
 // one buffer, one send (RFC 6347 §4.2.1) — or dropped (counted) when over its budget, so that draining the
 // socket under a ClientHello flood stays cheap and the kernel does not drop other peers' datagrams.
 import { peerKey, type PeerAddress } from '../transport/connector.js';
+import type { Connection } from './connection.js';
 import type { ConnectorState } from './connector-state.js';
 import { countPeerHello, takeBudget } from './flood-guard.js';
 import { clientHelloCookieOffset, fastHelloVerifyRequest, isPlainFirstClientHello } from './hello-verify.js';
@@ -20,8 +21,8 @@ const RANDOM_LENGTH = 32;
  * full path drops (a new handshake from the address of a connection, a client restarted on the same port, gets the
  * cheap HelloVerifyRequest like any other first ClientHello, RFC 6347 §4.2.8).
  */
-function lateCopy(state: ConnectorState, key: string, datagram: Buffer): boolean {
-  return state.store.getByAddress(key)?.createdBy(datagram.subarray(RANDOM_OFFSET, RANDOM_OFFSET + RANDOM_LENGTH)) === true;
+function lateCopy(conn: Connection | undefined, datagram: Buffer): boolean {
+  return conn?.createdBy(datagram.subarray(RANDOM_OFFSET, RANDOM_OFFSET + RANDOM_LENGTH)) === true;
 }
 
 /** Processes one received datagram from `address:port` (`router`: the cluster node it came through). */
@@ -39,7 +40,10 @@ export function guardedReceive(state: ConnectorState, datagram: Buffer, address:
   const guard = state.flood;
   const now = state.now();
   const key = peerKey(address, port);
-  const light = countPeerHello(guard, key, now);
+  const current = state.store.getByAddress(key);
+  // a peer whose last handshake completed has proven its address and its credentials: light however often it
+  // handshakes again (a handshake benchmark); a flood source never gets that far
+  const light = countPeerHello(guard, key, now) || current?.established === true;
   const config = state.config;
   if (
     cookieOffset > 0 &&
@@ -48,7 +52,7 @@ export function guardedReceive(state: ConnectorState, datagram: Buffer, address:
     config.useHelloVerifyRequestForPsk &&
     isPlainFirstClientHello(datagram, cookieOffset) &&
     state.store.getHandshake(key) === undefined &&
-    !lateCopy(state, key, datagram)
+    !lateCopy(current, datagram)
   ) {
     state.stats['received records']++;
     if (!takeBudget(guard, guard.hello, light, now)) {

@@ -240,6 +240,31 @@ describe('ClientHello budgets', () => {
   });
 });
 
+describe('peers with an established connection', () => {
+  it('handshake again and again above the soft budgets (a handshake benchmark) without a drop', async () => {
+    const CLIENT_PORT = 40_001;
+    const clientTransport = linkedTransport(CLIENT_PORT, (d) => fromServer.onDatagram(d, '127.0.0.1', CLIENT_PORT, undefined));
+    const fromServer = linkedTransport(5684, (d) => clientTransport.onDatagram(d, '127.0.0.1', 5684, undefined));
+    // 3 per 100 ms slice of each budget, 1 for heavy peers; a peer is heavy from its 2nd ClientHello in a second
+    const limits: Partial<DtlsConfig> = { cidLength: 6, clientHelloRateLimit: 30, handshakeStartRateLimit: 30, clientHelloPeerRateLimit: 1 };
+    const srv = new DtlsConnector({ address: '127.0.0.1', port: 0, role: 'server', transport: fromServer, config: limits });
+    const cli = new DtlsConnector({ address: '127.0.0.1', port: 0, role: 'client', transport: clientTransport, pskIdentity: 'Client_identity', pskSecret: Buffer.from('secretPSK') });
+    cli.forceFullHandshake = true;
+    await srv.start();
+    await cli.start();
+    for (let i = 0; i < 3; i++) await cli.connect('127.0.0.1', 5684);
+    expect(srv.detailStats.verifiedClientHellos).toBe(3);
+    expect(srv.detailStats.droppedClientHellos + srv.detailStats.droppedVerifiedClientHellos).toBe(0);
+    // a peer without an established connection is heavy at the same rate: its 2nd ClientHello is dropped
+    const before = fromServer.sent.length;
+    fromServer.onDatagram(clientHello(randomBytes(32)), '127.0.0.1', 40_002, undefined);
+    fromServer.onDatagram(clientHello(randomBytes(32)), '127.0.0.1', 40_002, undefined);
+    expect(fromServer.sent.length - before).toBeLessThanOrEqual(1);
+    await cli.stop();
+    await srv.stop();
+  });
+});
+
 describe('handshakes in progress', () => {
   /** Cookie exchange + verified ClientHello from address:port; true when a handshake started. */
   function handshake(s: ReturnType<typeof server>, port: number, address = '127.0.0.1'): boolean {
