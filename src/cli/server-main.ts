@@ -9,6 +9,7 @@ import { createConsoleRestart } from '../restart/console.js';
 import { dtlsConnectorsOf } from '../restart/persist.js';
 import { deleteStoreFile, loadStoreFile, saveStoreFile, storeFileOptions } from '../restart/store-file.js';
 import { createLogger, extractLogArgs, logUsage, resolveLogSettings } from '../log/index.js';
+import { keepYoungGenerationSmall } from '../server/young-generation.js';
 
 const EXIT_USAGE = 255;
 const EXIT_STARTUP = 1;
@@ -44,6 +45,7 @@ function startupFailure(reasons: readonly string[]): string {
 }
 
 async function main(): Promise<void> {
+  keepYoungGenerationSmall();
   // the log options are not in the option table: taken out before it parses the rest
   const logArgs = extractLogArgs(process.argv.slice(2));
   const result = parseServerArgs(logArgs.argv);
