@@ -121,6 +121,6 @@ export const DEFAULT_DTLS_CONFIG: DtlsConfig = {
   handshakeStartRateLimit: 10000,
   clientHelloPeerRateLimit: 10,
   clientHelloTrackedPeers: 20_000,
-  maxPendingHandshakes: 2000,
-  maxPendingHandshakesPerAddress: 1000,
+  maxPendingHandshakes: 3000,
+  maxPendingHandshakesPerAddress: 2500,
 };
