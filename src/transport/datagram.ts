@@ -43,6 +43,17 @@ export interface UdpTransportOptions {
   sendBufferSize?: number;
   /** socket level errors after binding */
   onError?: (err: Error) => void;
+  /**
+   * SO_REUSEPORT: several processes bind the same address and port and the kernel spreads peers over them by
+   * address (workers, issue 13). Needs Node.js >= 22.12 (reusePortSupported); start() fails with a message otherwise.
+   */
+  reusePort?: boolean;
+}
+
+/** Whether this Node.js binds UDP sockets with SO_REUSEPORT (dgram's reusePort option, Node.js 22.12 and later, Linux). */
+export function reusePortSupported(version: string = process.versions.node, platform: string = process.platform): boolean {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  return platform === 'linux' && (major > 22 || (major === 22 && minor >= 12));
 }
 
 /** A DatagramTransport on one node:dgram socket. */
@@ -103,7 +114,12 @@ export class UdpTransport implements DatagramTransport {
 /** Creates and binds a UDP socket (exclusive, IPv6-only for IPv6 addresses) with the buffer sizes applied. */
 export function bindUdpSocket(opts: UdpTransportOptions, port: number): Promise<dgram.Socket> {
   const type = opts.address.includes(':') ? 'udp6' : 'udp4';
-  const socket = createUdpSocket({ type, ipv6Only: type === 'udp6' });
+  if (opts.reusePort === true && !reusePortSupported()) {
+    return Promise.reject(new Error(`UDP port ${port} shared by workers (SO_REUSEPORT) needs Node.js 22.12 or later on Linux, this is ${process.version} on ${process.platform}`));
+  }
+  // reusePort is in dgram's options from Node.js 22.12 (the project's @types/node is still 20's)
+  const socketOptions = { type, ipv6Only: type === 'udp6', ...(opts.reusePort === true ? { reusePort: true } : {}) } as dgram.SocketOptions;
+  const socket = createUdpSocket(socketOptions);
   return new Promise((resolve, reject) => {
     const onBindError = (err: Error): void => reject(err);
     socket.once('error', onBindError);
