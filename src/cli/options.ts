@@ -5,6 +5,7 @@ import { parseTime } from '../config/time.js';
 import { fullMatchRegex } from '../server/interfaces.js';
 import { parseAddress, parseClusterNode, parseK8sCluster } from './address.js';
 import { productVersion } from '../server/version.js';
+import { MAX_WORKERS } from '../workers/worker-count.js';
 
 /** Certificate based client authentication modes of `--client-auth`. */
 export type ClientAuthMode = 'NONE' | 'WANTED' | 'NEEDED';
@@ -53,6 +54,8 @@ export interface ServerOptions {
   otherRestore?: string;
   /** hours */
   restoreMaxAge: number;
+  /** --workers: worker processes asked for (workers/worker-count.ts decides what runs) */
+  workers: number;
   /** long names (without dashes and `no-`) of the options given on the command line, e.g. `tcp`, `notify-interval` */
   explicit: Set<string>;
 }
@@ -144,6 +147,11 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: 'store-file', kind: 'value', label: 'file', group: 'shared', help: 'file to keep the established DTLS connections across restarts: loaded (then deleted) before the servers start, written at shutdown', convert: nonEmpty },
   { name: 'store-password64', kind: 'value', label: 'base64', group: 'shared', help: 'password (base64 encoded bytes) to encrypt the store file (AES-128-CBC); without it the file is written unencrypted', convert: base64 },
   { name: 'store-max-age', kind: 'value', label: 'hours', group: 'shared', help: 'connections idle longer than this are not written to the store file', convert: hours },
+  {
+    name: 'workers', kind: 'value', label: 'n', shownDefault: '1', group: 'shared',
+    help: 'worker processes sharing the ports (SO_REUSEPORT, Node.js 22.12 or later); above 1 refused in this version (before Node.js 22.12: one worker, with a warning)',
+    convert: workerCount,
+  },
   { name: 'psk-file', kind: 'value', label: 'file', group: 'shared', help: 'file with additional PSK credentials', convert: nonEmpty },
   { name: 'plugtest', kind: 'flag', negatable: true, defaultOn: true, group: 'extended', help: 'also run the plugtest server (not with a cluster option)' },
   { name: 'benchmark', kind: 'flag', negatable: true, defaultOn: false, group: 'extended', help: 'enable /benchmark (otherwise it answers 5.01)' },
@@ -190,6 +198,13 @@ function base64(t: string): string {
 function hours(t: string): number {
   if (!/^\d+$/.test(t) || !Number.isSafeInteger(Number(t))) throw new Error('expected a number of hours (integer >= 0)');
   return Number(t);
+}
+
+/** --workers: an integer from 1 to MAX_WORKERS. */
+function workerCount(t: string): number {
+  const n = Number(t);
+  if (!/^\d+$/.test(t) || n < 1 || n > MAX_WORKERS) throw new Error(`expected a number of workers from 1 to ${MAX_WORKERS}`);
+  return n;
 }
 
 /** A converter accepting one of `values` (case-insensitive), returned in lower case. */
@@ -369,6 +384,7 @@ export function parseServerArgs(argv: string[]): CliResult {
   const options = {
     notifyInterval: 5000,
     restoreMaxAge: 12,
+    workers: 1,
     ...values,
     explicit: scanned.explicit,
   } as ServerOptions;

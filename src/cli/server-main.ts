@@ -10,6 +10,7 @@ import { dtlsConnectorsOf } from '../restart/persist.js';
 import { deleteStoreFile, loadStoreFile, saveStoreFile, storeFileOptions } from '../restart/store-file.js';
 import { createLogger, extractLogArgs, logUsage, resolveLogSettings } from '../log/index.js';
 import { keepYoungGenerationSmall } from '../server/young-generation.js';
+import { decideWorkers } from '../workers/worker-count.js';
 
 const EXIT_USAGE = 255;
 const EXIT_STARTUP = 1;
@@ -66,6 +67,9 @@ async function main(): Promise<void> {
   const logger = createLogger(settings);
   for (const w of logWarnings) logger.warn(w);
   const { refused, warnings } = refusedFlags(opts);
+  const workers = decideWorkers(opts.workers);
+  if ('refused' in workers) refused.push(workers.refused);
+  else if (workers.warning !== undefined) logger.warn(workers.warning);
   if (refused.length > 0) {
     process.stderr.write(startupFailure(refused));
     process.stderr.write('Exiting\n');

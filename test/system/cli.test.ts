@@ -10,6 +10,7 @@ import { decode, encode } from '../../src/coap/codec.js';
 import { Code, CON, Opt, type CoapMessage, type CoapOption } from '../../src/coap/message.js';
 import { REFUSED_FLAGS } from '../../src/cli/options.js';
 import { REPO, SERVER_MAIN, freeUdpPorts, hasIpv6Loopback, startServer, type ServerProcess } from '../helpers/server-process.js';
+import { reusePortSupported } from '../../src/transport/datagram.js';
 
 const VERSION = (JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -294,6 +295,32 @@ describe('command line', () => {
     expect(r.stderr.split('not supported by this version').length - 1, r.stderr).toBe(2);
     expect(lines.filter((l) => l === 'Exiting')).toHaveLength(1);
     expect(r.stdout + r.stderr).not.toMatch(/started \.\.\./);
+  });
+
+  it('--workers 2: refused where a UDP port can be shared (exit 1, naming what is missing), else one worker with a warning', async () => {
+    const shared = reusePortSupported();
+    if (shared) {
+      const r = await runServer(['--no-external', '--workers', '2']);
+      cleanup.push(r.cwd);
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toContain('--workers 2: more than one worker is not available in this version yet');
+      expect(r.stdout + r.stderr).not.toMatch(/started \.\.\./);
+      return;
+    }
+    const sp = await startServer({ args: ['--no-external', '--workers', '2'] });
+    try {
+      expect(sp.output()).toMatch(/--workers 2: Node\.js [\d.]+ on linux cannot share a UDP port between processes .*running one worker/);
+      expect(sp.output()).toMatch(/started \.\.\./);
+    } finally {
+      await sp.stop();
+    }
+  });
+
+  it('--workers 0: invalid value, exit 255', async () => {
+    const r = await runServer(['--workers', '0']);
+    cleanup.push(r.cwd);
+    expect(r.code).toBe(255);
+    expect(r.stderr).toContain("Invalid value for option '--workers': '0': expected a number of workers from 1 to 256");
   });
 
   it('--no-loopback with only loopback addresses (COAP_NETWORK_INTERFACES=lo): exit 1, no endpoint, naming the cause', async () => {
