@@ -6,6 +6,7 @@ import { type Exchange, type Resource, createResource } from '../../coap/resourc
 import { badOption, parseQuery } from '../query.js';
 import { encodeCbor } from '../cbor.js';
 import { bytesToIp, ipToBytes } from '../../transport/address-bytes.js';
+import { createLocalRequestHistory, type RequestHistory } from './request-history.js';
 
 /** Most devices kept; the least recently updated one is evicted for a new one. */
 export const REQUESTS_MAX_DEVICES = 16384;
@@ -37,12 +38,14 @@ export interface RequestsOptions {
   systemStart: number;
   maxDevices?: number;
   maxHistory?: number;
+  /** where the device histories live (default: in this process, bounded by maxDevices / maxHistory) */
+  history?: RequestHistory;
 }
 
 /** The `/requests` resource plus read access to its store (for tests and diagnostics). */
 export interface RequestsResource {
   resource: Resource;
-  /** number of devices currently kept */
+  /** number of devices currently kept (0 when the histories live elsewhere) */
   deviceCount(): number;
   /** history of a device, newest first */
   history(dev: string): readonly RequestEntry[] | undefined;
@@ -113,27 +116,8 @@ export function requestsBudget(ex: Exchange, rlen: number | undefined, format: n
 export function createRequestsResource(opts: RequestsOptions): RequestsResource {
   const maxDevices = opts.maxDevices ?? REQUESTS_MAX_DEVICES;
   const maxHistory = opts.maxHistory ?? REQUESTS_MAX_HISTORY;
-  /** device → history; Map order = least recently updated first */
-  const devices = new Map<string, RequestEntry[]>();
-
-  function record(dev: string, entry: RequestEntry): RequestEntry[] {
-    let history = devices.get(dev);
-    if (history) {
-      devices.delete(dev);
-    } else {
-      history = [];
-      // bounded: evict the least recently updated device(s)
-      while (devices.size >= maxDevices) {
-        const oldest = devices.keys().next();
-        if (oldest.done) break;
-        devices.delete(oldest.value);
-      }
-    }
-    devices.set(dev, history);
-    history.unshift(entry);
-    if (history.length > maxHistory) history.length = maxHistory;
-    return history;
-  }
+  const local = opts.history === undefined ? createLocalRequestHistory(maxDevices, maxHistory) : undefined;
+  const store: RequestHistory = opts.history ?? local!;
 
   function handlePost(ex: Exchange): void {
     const query = parseQuery(ex.request, {
@@ -180,13 +164,26 @@ export function createRequestsResource(opts: RequestsOptions): RequestsResource 
       }
     }
     // as the reference: the request is recorded before the Accept check
-    const history = record(dev, entry);
+    const recorded = store.record(dev, entry);
+    const budget = query.raw.has('rlen') ? rlen : undefined;
+    if (!(recorded instanceof Promise)) {
+      answer(ex, recorded, budget);
+      return;
+    }
+    recorded.then(
+      (history) => answer(ex, history, budget),
+      () => ex.respond({ code: Code.SERVICE_UNAVAILABLE, payload: 'request history not available!', format: Format.TEXT }),
+    );
+  }
+
+  /** The response to a recorded request: the device's history in the accepted format. */
+  function answer(ex: Exchange, history: readonly RequestEntry[], rlen: number | undefined): void {
     const acc = accept(ex.request) ?? Format.TEXT;
     if (acc !== Format.TEXT && acc !== Format.JSON && acc !== Format.CBOR) {
       ex.respond({ code: Code.NOT_ACCEPTABLE });
       return;
     }
-    const max = requestsBudget(ex, query.raw.has('rlen') ? rlen : undefined, acc);
+    const max = requestsBudget(ex, rlen, acc);
     let payload: Buffer | string;
     if (acc === Format.JSON) payload = requestsJson(opts.systemStart, history, max);
     else if (acc === Format.CBOR) payload = requestsCbor(opts.systemStart, history, max);
@@ -201,7 +198,7 @@ export function createRequestsResource(opts: RequestsOptions): RequestsResource 
   });
   return {
     resource,
-    deviceCount: () => devices.size,
-    history: (dev) => devices.get(dev),
+    deviceCount: () => local?.deviceCount() ?? 0,
+    history: (dev) => local?.history(dev),
   };
 }
