@@ -48,6 +48,8 @@ export interface ClusterSetupOptions {
   /** --[no-]dtls-cluster-mac; undefined = on when the management channel is encrypted */
   mac?: boolean;
   timers: ClusterTimers;
+  /** the DTLS sockets bind with SO_REUSEPORT: the nodes are workers sharing the public port (issue 13) */
+  reusePort?: boolean;
   /** UDP buffer sizes of the management socket (DTLS.RECEIVE/SEND_BUFFER_SIZE + 28) */
   receiveBufferSize?: number;
   sendBufferSize?: number;
@@ -191,7 +193,7 @@ function dynamicNode(
 function nodeTransport(o: ClusterSetupOptions, dtls: PeerAddress, mgmt: PeerAddress, nodeId: number, mac: boolean, resolver: ReturnType<typeof staticResolver>, logger: Logger): ClusterTransport {
   const room = (n: number | undefined): number | undefined => (n === undefined ? undefined : n + HEADER_ROOM);
   return new ClusterTransport({
-    dtls: { address: dtls.address, port: dtls.port, receiveBufferSize: o.receiveBufferSize, sendBufferSize: o.sendBufferSize },
+    dtls: { address: dtls.address, port: dtls.port, receiveBufferSize: o.receiveBufferSize, sendBufferSize: o.sendBufferSize, ...(o.reusePort === true ? { reusePort: true } : {}) },
     mgmt: { address: mgmt.address, port: mgmt.port, receiveBufferSize: room(o.receiveBufferSize), sendBufferSize: room(o.sendBufferSize) },
     nodeId,
     backward: o.backward,

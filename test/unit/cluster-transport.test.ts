@@ -11,6 +11,7 @@ import { staticResolver } from '../../src/cluster/resolver.js';
 import type { PeerAddress } from '../../src/transport/connector.js';
 import { waitFor } from '../helpers/dtls-pair.js';
 import { hasIpv6Loopback } from '../helpers/server-process.js';
+import { reusePortSupported } from '../../src/transport/datagram.js';
 
 const started: Array<{ stop(): Promise<void> | void }> = [];
 afterEach(async () => {
@@ -183,5 +184,50 @@ describe('ClusterTransport', () => {
     const err = await new Promise<Error | null>((resolve) => b.t.send(Buffer.from('x'), '127.0.0.1', 5, { address: '127.0.0.2', port: a.t.mgmtPort }, resolve));
     expect(err?.message).toBe(`Cluster internal destination 127.0.0.2:${a.t.mgmtPort} not longer available!`);
     expect(b.t.stats['drop backward']).toBe(1);
+  });
+});
+
+describe.runIf(reusePortSupported())('workers: two nodes sharing one DTLS port (SO_REUSEPORT, issue 13)', () => {
+  it('every CID record reaches the node its CID names, whichever node the kernel hands it to; answers leave from the shared port', async () => {
+    const mk = async (id: number, port: number): Promise<Node> => {
+      const t = new ClusterTransport({
+        dtls: { address: '127.0.0.1', port, reusePort: true },
+        mgmt: { address: '127.0.0.1', port: 0 },
+        nodeId: id,
+        backward: true,
+        mac: false,
+        resolver: staticResolver(new Map()),
+      });
+      const got: Node['got'] = [];
+      t.onDatagram = (data, address, p, router) => got.push({ data: Buffer.from(data), address, port: p, router });
+      await t.start();
+      started.push(t);
+      return { t, got };
+    };
+    const a = await mk(1, 0);
+    const b = await mk(2, a.t.localPort);
+    expect(b.t.localPort).toBe(a.t.localPort);
+    a.t.resolver = staticResolver(new Map([[2, { address: '127.0.0.1', port: b.t.mgmtPort }]]));
+    b.t.resolver = staticResolver(new Map([[1, { address: '127.0.0.1', port: a.t.mgmtPort }]]));
+    const clients = [];
+    for (let i = 0; i < 16; i++) clients.push(await clientSocket());
+    // each client sends one record for node 1 and one for node 2: the kernel picks one node per client address
+    for (const c of clients) for (const id of [1, 2]) c.send(cidDatagram(id), a.t.localPort, '127.0.0.1');
+    expect(await waitFor(() => a.got.length + b.got.length === 32)).toBe(true);
+    expect(a.got.every((g) => g.data[11] === 1)).toBe(true);
+    expect(b.got.every((g) => g.data[11] === 2)).toBe(true);
+    expect(a.got).toHaveLength(16);
+    expect(b.got).toHaveLength(16);
+    // the kernel spread the clients: both nodes forwarded some records to the other
+    expect(a.t.stats.forwarded).toBeGreaterThan(0);
+    expect(b.t.stats.forwarded).toBeGreaterThan(0);
+    // an answer of node 2 to a record that came through node 1 leaves from the shared port
+    const via = b.got.find((g) => g.router !== undefined)!;
+    const client = clients.find((c) => c.address().port === via.port)!;
+    const from: number[] = [];
+    client.on('message', (_m, rinfo) => from.push(rinfo.port));
+    await new Promise<void>((resolve, reject) => b.t.send(Buffer.from('answer, long enough for a record'), via.address, via.port, via.router, (err) => (err ? reject(err) : resolve())));
+    expect(await waitFor(() => from.length === 1)).toBe(true);
+    expect(from[0]).toBe(a.t.localPort);
   });
 });
