@@ -1,6 +1,8 @@
 // DTLS module keys (config.md §3) that the DTLS connector honours.
 import { defineKey, type KeyDef } from './registry.js';
 import { ALL_CIPHER_SUITES } from '../dtls/cipher-suites.js';
+// the flood-defence keys are this project's own: their defaults are the DTLS library's, kept in one table
+import { DEFAULT_DTLS_CONFIG } from '../dtls/config.js';
 
 /** Names of every cipher suite the stack implements. */
 export const ALL_SUITE_NAMES: readonly string[] = ALL_CIPHER_SUITES.map((s) => s.name);
@@ -370,7 +372,7 @@ export const CLIENT_HELLO_RATE_LIMIT = defineKey({
   type: 'int',
   description:
     'Flood defence: ClientHellos without a valid cookie that are answered (HelloVerifyRequest, or a handshake without cookie exchange) per second, all peers together, enforced per 100 ms. Above half of it only peers that sent fewer than DTLS.CLIENT_HELLO_PEER_RATE_LIMIT ClientHellos in the current second are answered; above it every further one is dropped (counted). 0: no limit.',
-  default: 20000,
+  default: DEFAULT_DTLS_CONFIG.clientHelloRateLimit,
   min: 0,
 });
 
@@ -380,7 +382,7 @@ export const HANDSHAKE_START_RATE_LIMIT = defineKey({
   type: 'int',
   description:
     'Flood defence: handshakes started from cookie-verified ClientHellos per second, all peers together, enforced per 100 ms. Above half of it only light peers start handshakes (below DTLS.CLIENT_HELLO_PEER_RATE_LIMIT, or with an established connection from their address:port); above it every further ClientHello is dropped (counted). The default is above what one core completes (about 7,000 full PSK handshakes/s), so that only a flood engages it. 0: no limit.',
-  default: 10000,
+  default: DEFAULT_DTLS_CONFIG.handshakeStartRateLimit,
   min: 0,
 });
 
@@ -390,7 +392,7 @@ export const CLIENT_HELLO_PEER_RATE_LIMIT = defineKey({
   type: 'int',
   description:
     'Flood defence: a peer (address:port) that sent fewer ClientHellos than this in the current second, or that has an established connection (its last handshake completed), is light: once half of DTLS.CLIENT_HELLO_RATE_LIMIT or DTLS.HANDSHAKE_START_RATE_LIMIT is used up, only light peers are still answered, so that a few flooding sources cannot starve the others. 0: no per-peer distinction.',
-  default: 10,
+  default: DEFAULT_DTLS_CONFIG.clientHelloPeerRateLimit,
   min: 0,
 });
 
@@ -399,7 +401,7 @@ export const CLIENT_HELLO_TRACKED_PEERS = defineKey({
   name: 'DTLS.CLIENT_HELLO_TRACKED_PEERS',
   type: 'int',
   description: 'Flood defence: peers (address:port) whose ClientHellos are counted per second; peers beyond it count as heavy (bounds the memory of the counts).',
-  default: 20000,
+  default: DEFAULT_DTLS_CONFIG.clientHelloTrackedPeers,
   min: 1,
 });
 
@@ -409,7 +411,7 @@ export const MAX_PENDING_HANDSHAKES = defineKey({
   type: 'int',
   description:
     'Flood defence: server handshakes in progress at most (they also count against DTLS.MAX_CONNECTIONS). When a cookie-verified ClientHello arrives and the limit is reached, the oldest handshake in progress is abandoned (counted). A handshake in progress holds about 8 KB (its ClientHello, transcript and flight), so the default bounds them at about 24 MB (and lets a benchmark client with 2,000 clients handshake all at once).',
-  default: 3000,
+  default: DEFAULT_DTLS_CONFIG.maxPendingHandshakes,
   min: 1,
 });
 
@@ -419,7 +421,7 @@ export const MAX_PENDING_HANDSHAKES_PER_ADDRESS = defineKey({
   type: 'int',
   description:
     'Flood defence: server handshakes in progress from one IP address at most; at the limit the oldest handshake of that address is abandoned (counted). 0: no per-address limit.',
-  default: 2500,
+  default: DEFAULT_DTLS_CONFIG.maxPendingHandshakesPerAddress,
   min: 0,
 });
 
