@@ -368,8 +368,13 @@ export class Connection implements EpochState, ReplayWindow {
 
   /** True when `random` is the client random of the ClientHello that created this connection (a late copy of it). */
   createdBy(random: Buffer): boolean {
-    const own = this.clientRandom;
-    return own !== undefined && own.equals(random);
+    // compared in the packed leftovers (layout of the clientRandom getter) without making a copy
+    const left = this.left;
+    if (left === undefined) return false;
+    const n = left.charCodeAt(0);
+    if (n === 0 || n !== random.length) return false;
+    for (let i = 0; i < n; i++) if (left.charCodeAt(2 + i) !== random[i]) return false;
+    return true;
   }
 
   /** Client random of the ClientHello that created this connection (late retransmissions are dropped); a copy. */
