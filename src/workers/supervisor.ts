@@ -142,8 +142,9 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
   /** A running worker died: restart it after a delay that grows while it keeps dying quickly. */
   function scheduleRestart(slot: Slot, code: number | null, signal: NodeJS.Signals | null): void {
     const i = slot.state.index;
-    slot.delay = Date.now() - slot.startedAt >= healthyAfter ? firstDelay : Math.min(slot.delay * 2, maxDelay);
-    const delay = slot.state.restarts === 0 ? firstDelay : slot.delay;
+    if (Date.now() - slot.startedAt >= healthyAfter) slot.delay = firstDelay;
+    const delay = slot.delay;
+    slot.delay = Math.min(delay * 2, maxDelay);
     slot.state.state = 'waiting';
     o.logger?.warn({ worker: i, code, signal, restartInMs: delay }, `worker ${i} died (${signal ?? `status ${code}`}), restarting it`);
     slot.timer = setTimeout(() => {
