@@ -2,15 +2,18 @@
 // The `extended-test-server` executable: parse flags, start the servers, run the console (cli.md §4-§6).
 import { parseServerArgs, refusedFlags, usage } from './options.js';
 import type { CoapServer } from '../coap/server.js';
-import { startApp, type App } from '../server/app.js';
-import { dumpHealth } from '../server/health.js';
+import { startApp, type App, type AppRole } from '../server/app.js';
+import { collectHealth, dumpHealth, logHealth } from '../server/health.js';
+import { runWorker, workerIndexOf } from '../workers/worker-process.js';
+import { startWorkerPool, type WorkerPool } from '../workers/primary.js';
+import { checkPortsFree, workerPlanOf, type WorkerPlan } from '../workers/public-ports.js';
 import { startConsole } from '../server/console.js';
 import { createConsoleRestart } from '../restart/console.js';
 import { dtlsConnectorsOf } from '../restart/persist.js';
 import { deleteStoreFile, loadStoreFile, saveStoreFile, storeFileOptions } from '../restart/store-file.js';
 import { createLogger, extractLogArgs, logUsage, resolveLogSettings } from '../log/index.js';
 import { keepYoungGenerationSmall } from '../server/young-generation.js';
-import { decideWorkers } from '../workers/worker-count.js';
+import { decideWorkers, workerConflicts } from '../workers/worker-count.js';
 
 const EXIT_USAGE = 255;
 const EXIT_STARTUP = 1;
@@ -65,11 +68,25 @@ async function main(): Promise<void> {
   const opts = result.options;
   const { settings, warnings: logWarnings } = resolveLogSettings(logArgs, process.env, process.stdout.isTTY === true);
   const logger = createLogger(settings);
+  const workerIndex = workerIndexOf();
+  if (workerIndex !== undefined) {
+    // a worker of a multi-worker server: the primary checked the flags and the set-up, and warned
+    await runWorker(opts, logger.child({ worker: workerIndex }), workerIndex);
+    return;
+  }
   for (const w of logWarnings) logger.warn(w);
   const { refused, warnings } = refusedFlags(opts);
   const workers = decideWorkers(opts.workers);
-  if ('refused' in workers) refused.push(workers.refused);
-  else if (workers.warning !== undefined) logger.warn(workers.warning);
+  if (workers.warning !== undefined) logger.warn(workers.warning);
+  let plan: WorkerPlan | undefined;
+  if (workers.workers > 1) {
+    try {
+      plan = workerPlanOf(opts, process.cwd());
+      refused.push(...workerConflicts(workers.workers, plan.setup));
+    } catch (err) {
+      refused.push((err as Error).message);
+    }
+  }
   if (refused.length > 0) {
     process.stderr.write(startupFailure(refused));
     process.stderr.write('Exiting\n');
@@ -80,6 +97,7 @@ async function main(): Promise<void> {
 
   const store = storeFileOptions(opts);
   let app: App | undefined;
+  let pool: WorkerPool | undefined;
   let exiting = false;
   const exit = async (status: number) => {
     if (exiting) return;
@@ -88,7 +106,7 @@ async function main(): Promise<void> {
       // restart.md §3: delete any old file, stop the servers, write the new file
       // (a signal during start-up leaves the store file alone: it may not have been loaded yet)
       if (store !== undefined && app !== undefined) deleteStoreFile(store.file, logger);
-      await app?.stop();
+      await Promise.all([app?.stop(), pool?.stop()]);
       if (store !== undefined && app !== undefined) saveStoreFile(store, dtlsConnectorsOf(app.servers), logger);
     } finally {
       logger.info('Exit ...');
@@ -100,9 +118,24 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void exit(0));
   process.on('SIGTERM', () => void exit(0));
   try {
+    if (plan !== undefined) {
+      // the workers first (the primary's start line says the whole server serves); the ports must be free
+      await checkPortsFree(plan.ports);
+      pool = await startWorkerPool({
+        count: workers.workers,
+        module: process.argv[1]!,
+        args: process.argv.slice(2),
+        systemStart: Math.round(performance.timeOrigin),
+        exit: () => void exit(0),
+        logger,
+      });
+    }
     const beforeStart = store === undefined ? undefined : (servers: readonly CoapServer[]) => loadStoreFile(store, dtlsConnectorsOf(servers), logger);
-    app = await startApp(opts, logger, () => void exit(0), process.cwd(), beforeStart);
+    const workerPool = pool;
+    const role: AppRole = workerPool === undefined ? { kind: 'single' } : { kind: 'primary', workersHealth: () => workerPool.health() };
+    app = await startApp(opts, logger, () => void exit(0), process.cwd(), beforeStart, role);
   } catch (err) {
+    await pool?.stop();
     process.stderr.write(startupFailure([(err as Error).message]));
     const debug = settings.level === 'debug' || settings.level === 'trace';
     if (!(err instanceof Error && err.name === 'StartupError') && debug) process.stderr.write(`${(err as Error).stack}\n`);
@@ -110,17 +143,30 @@ async function main(): Promise<void> {
     process.exit(EXIT_STARTUP);
   }
   const running = app;
-  const restart = createConsoleRestart(
+  pool?.setPrimaryDiagnostics(running.diagnostics);
+  const own = createConsoleRestart(
     { connectors: () => dtlsConnectorsOf(running.servers), stopServers: () => running.stopServers(), startServers: () => running.startServers() },
     logger,
   );
+  const workerPool = pool;
+  // save and load act on this process' servers and on every worker's
+  const restart =
+    workerPool === undefined
+      ? own
+      : {
+          save: async (password: string) => void (await Promise.all([own.save(password), workerPool.save(password)])),
+          load: async (password: string) => void (await Promise.all([own.load(password), workerPool.load(password)])),
+        };
   // cli.md §5: each line is echoed; empty line → health dump, `exit`, `save`/`load`, `help`; EOF only stops reading
   startConsole({
     input: process.stdin,
     write: (text) => process.stdout.write(text),
     logger,
     actions: {
-      health: () => dumpHealth(running.servers, logger, { all: true }),
+      health: () => {
+        if (workerPool === undefined) dumpHealth(running.servers, logger, { all: true });
+        else void workerPool.health().then((h) => logHealth([...collectHealth(running.servers), ...h], logger, { all: true }));
+      },
       save: (password) => restart.save(password),
       load: (password) => restart.load(password),
       exit: () => void exit(0),

@@ -82,11 +82,12 @@ export class ClusterTransport implements DatagramTransport {
     return this.o.nodeId;
   }
 
+  /** Binds both sockets; a restart (console save/load) binds the ports of the first start again (ephemeral ones too). */
   async start(): Promise<void> {
-    const mgmt = await bindUdpSocket(this.o.mgmt, this.o.mgmt.port);
+    const mgmt = await bindUdpSocket(this.o.mgmt, this.mgmtPortValue);
     let dtls: dgram.Socket;
     try {
-      dtls = await bindUdpSocket(this.o.dtls, this.o.dtls.port);
+      dtls = await bindUdpSocket(this.o.dtls, this.dtlsPort);
     } catch (err) {
       await new Promise<void>((resolve) => mgmt.close(() => resolve()));
       throw err;

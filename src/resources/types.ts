@@ -2,6 +2,7 @@
 import type { Resource } from '../coap/resource.js';
 import type { TreeTimers } from './timers.js';
 import type { DiagnosticsSource } from './extended/diagnose.js';
+import type { RequestHistory } from './extended/request-history.js';
 
 /** Name printed where the reference prints `Cf` (root banner, `/mycontext` `server`). */
 export const PRODUCT_NAME = 'extplugtest';
@@ -24,6 +25,8 @@ export interface ResourceOptions {
   diagnose?: boolean;
   /** counters and endpoints shown by `/diagnose` (filled by the composition) */
   diagnostics?: DiagnosticsSource;
+  /** where `/requests` keeps the device histories (default: in this process; a worker: in the primary) */
+  requestHistory?: RequestHistory;
 }
 
 /** A resource tree plus the start/stop of its timers. */
@@ -31,6 +34,8 @@ export interface ResourceTree {
   root: Resource;
   start(): void;
   stop(): void;
+  /** lists what changed since start (the extended tree: /diagnose's endpoint children) */
+  refresh?(): void;
 }
 
 /** Context handed to resource factories: the clock and the tree's timers. */

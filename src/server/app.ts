@@ -14,16 +14,53 @@ import { createDiagnosticsSource } from '../resources/extended/diagnostics-sourc
 import { observeStatsOf } from '../resources/extended/observe-stats.js';
 import type { ResourceTree } from '../resources/types.js';
 import { productVersion } from './version.js';
-import { startHealthLog } from './health.js';
+import { collectHealth, startHealthLog, type EndpointHealth } from './health.js';
+import type { RequestHistory } from '../resources/extended/request-history.js';
+import type { CounterGroup, DiagnosticsSource } from '../resources/extended/diagnose.js';
+import type { RemoteEndpoint } from '../resources/extended/diagnostics-source.js';
+import { createWorkerNode } from '../workers/worker-endpoints.js';
 import { createServerDtlsConnector, dtlsPeerOf, loadServerCredentials, serverDtlsConfig, type ServerCredentials } from './dtls-endpoints.js';
 import { clusterOptionsOf, createClusterEndpoints, waitForClusterReady } from './cluster-endpoints.js';
 import type { ClusterConnector } from '../cluster/cluster-connector.js';
 import { restoreConfigOf, startMonitoring, type Monitoring } from './monitoring.js';
 import { dtlsConnectorsOf } from '../restart/persist.js';
 
+/**
+ * How this process takes part in the server (issue 13). One process serves both servers; with several workers
+ * the primary serves the plugtest server alone (its resources' state — PUT/POST/DELETE results, observed
+ * resources — then lives in one place, and it is not the load target), and each worker serves the extended
+ * server on the shared public ports, with the state users must see as one server kept in the primary.
+ */
+export type AppRole =
+  | { kind: 'single' }
+  | {
+      kind: 'primary';
+      /** the health of the workers' endpoints, summed (the health log shows one server) */
+      workersHealth: () => Promise<EndpointHealth[]>;
+    }
+  | {
+      kind: 'worker';
+      /** worker index: the node-id of its CIDs */
+      index: number;
+      /** the server's start (the primary's), epoch ms: `systemstart` of /diagnose and /requests */
+      systemStart: number;
+      /** the /requests histories, kept in the primary */
+      history: RequestHistory;
+      /** the other processes' /diagnose groups of an endpoint (the other workers', the primary's) */
+      others: (name: string) => Promise<CounterGroup[][]>;
+      /** the primary's endpoints, listed by /diagnose after the worker's own */
+      remote: () => readonly RemoteEndpoint[];
+    };
+
 /** A running process: both servers and what stops them. */
 export interface App {
   servers: CoapServer[];
+  /** a worker's coaps nodes (one per public address), empty otherwise */
+  workerNodes: ClusterConnector[];
+  /** what /diagnose shows of this process */
+  diagnostics: DiagnosticsSource;
+  /** /diagnose lists the endpoints anew (a worker learnt the primary's) */
+  refreshDiagnose(): void;
   version: string;
   /** Stops everything (process end). */
   stop(): Promise<void>;
@@ -46,7 +83,9 @@ export async function startApp(
   shutdown: () => void,
   cwd = process.cwd(),
   beforeStart?: (servers: readonly CoapServer[]) => void,
+  role: AppRole = { kind: 'single' },
 ): Promise<App> {
+  const worker = role.kind === 'worker' ? role : undefined;
   const props = loadProperties(cwd, logger);
   const version = productVersion(cwd);
   const addresses = selectAddresses({
@@ -69,7 +108,9 @@ export async function startApp(
     diagnostics: createDiagnosticsSource({
       servers: () => [...servers].reverse(),
       counters: (props.get<number>('SYS.HEALTH_STATUS_INTERVAL') ?? 0) > 0,
+      ...(worker !== undefined ? { systemStart: worker.systemStart, others: worker.others, remote: worker.remote } : {}),
     }),
+    ...(worker !== undefined ? { requestHistory: worker.history } : {}),
   };
   let creds: ServerCredentials;
   try {
@@ -85,7 +126,7 @@ export async function startApp(
     throw new StartupError((err as Error).message);
   }
   // cli.md §1: the plugtest server is not run when any cluster option is present
-  if (opts.plugtest && clusterOpts === undefined) {
+  if (opts.plugtest && clusterOpts === undefined && role.kind !== 'worker') {
     const tree = createPlugtestResources(resourceOptions);
     trees.push(tree);
     const server = new CoapServer('PLUG-TEST', tree.root, logger);
@@ -93,22 +134,28 @@ export async function startApp(
     if (server.endpoints.length === 0) throw new StartupError(noEndpointMessage(opts));
     servers.push(server);
   }
-  const extTree = createExtendedResources(resourceOptions);
-  trees.push(extTree);
-  const ext = new CoapServer('EXTENDED-TEST', extTree.root, logger);
+  const workerNodes: ClusterConnector[] = [];
+  let ext: CoapServer | undefined;
   let cluster: ClusterConnector[] = [];
-  if (clusterOpts !== undefined) {
-    try {
-      cluster = await createClusterEndpoints(ext, clusterOpts, props, opts, creds, logger);
-    } catch (err) {
-      throw new StartupError((err as Error).message);
+  if (role.kind !== 'primary') {
+    const extTree = createExtendedResources(resourceOptions);
+    trees.push(extTree);
+    ext = new CoapServer('EXTENDED-TEST', extTree.root, logger);
+    if (clusterOpts !== undefined) {
+      try {
+        cluster = await createClusterEndpoints(ext, clusterOpts, props, opts, creds, logger);
+      } catch (err) {
+        throw new StartupError((err as Error).message);
+      }
     }
+    // cli.md §3.3: restore without cluster: one coaps endpoint on the wildcard address (equal labels on both instances)
+    if (restore !== undefined && clusterOpts === undefined) addRestoreEndpoint(ext, props, opts, creds, logger);
+    if (worker !== undefined) workerNodes.push(...addWorkerNodes(ext, props, addresses, worker.index, creds, opts, logger));
+    const ownDtls = clusterOpts === undefined && restore === undefined && worker === undefined;
+    addEndpoints(ext, props, 'extended', addresses, opts, creds, logger, ownDtls, worker !== undefined);
+    if (ext.endpoints.length === 0) throw new StartupError(noEndpointMessage(opts));
+    servers.push(ext);
   }
-  // cli.md §3.3: restore without cluster: one coaps endpoint on the wildcard address (equal labels on both instances)
-  if (restore !== undefined && clusterOpts === undefined) addRestoreEndpoint(ext, props, opts, creds, logger);
-  addEndpoints(ext, props, 'extended', addresses, opts, creds, logger, clusterOpts === undefined && restore === undefined);
-  if (ext.endpoints.length === 0) throw new StartupError(noEndpointMessage(opts));
-  servers.push(ext);
 
   for (const s of servers) {
     const hooks = observeStatsOf(s);
@@ -120,6 +167,7 @@ export async function startApp(
   // cli.md §4 step 7: the monitor and restore services start before the CoAP servers
   let monitoring: Monitoring | undefined;
   if (opts.k8sMonitor !== undefined || restore !== undefined) {
+    if (ext === undefined) throw new StartupError('the monitor and restore services need the extended server in this process');
     try {
       monitoring = await startMonitoring(opts, restore, { extended: ext, servers: () => servers, connectors: () => dtlsConnectorsOf(servers), stopServers, logger });
     } catch (err) {
@@ -139,10 +187,15 @@ export async function startApp(
     throw new StartupError(`cannot bind endpoint: ${(err as Error).message}`);
   }
   for (const t of trees) t.start();
-  const health = startHealthLog(servers, props, logger);
+  // a worker's counters are logged by the primary, summed over the workers
+  const health =
+    role.kind === 'worker'
+      ? { stop() {} }
+      : startHealthLog(servers, props, logger, role.kind === 'primary' ? () => primaryHealth(servers, role.workersHealth) : undefined);
   // cli.md §4 step 10: the heap limit (the reference's JVM -Xmx), not the heap in use
   const heapMb = Math.round(v8.getHeapStatistics().heap_size_limit / (1024 * 1024));
-  logger.info(`extplugtest, version ${version}, ${heapMb}MB heap, started ...`);
+  // a worker's start is the primary's to announce (once all workers serve)
+  if (role.kind !== 'worker') logger.info(`extplugtest, version ${version}, ${heapMb}MB heap, started ...`);
   const clusterReady = cluster.length > 0 ? waitForClusterReady(cluster, logger) : undefined;
   // cli.md §4 step 12: restore once the cluster is ready
   if (monitoring !== undefined) {
@@ -155,6 +208,11 @@ export async function startApp(
   let stopped = false;
   return {
     servers,
+    workerNodes,
+    diagnostics: resourceOptions.diagnostics,
+    refreshDiagnose() {
+      for (const t of trees) t.refresh?.();
+    },
     version,
     async stop() {
       if (stopped) return;
@@ -192,7 +250,47 @@ function addRestoreEndpoint(server: CoapServer, props: Properties, opts: ServerO
   server.addEndpoint(dtls, stackConfigFor(props, 'extended', false), dtlsPeerOf);
 }
 
-/** Adds a coap (UDP) and a coaps (DTLS) endpoint per selected address (cli.md §3.2). */
+/** The primary's health: its own servers' (plugtest), then the workers' summed. */
+async function primaryHealth(servers: readonly CoapServer[], workers: () => Promise<EndpointHealth[]>): Promise<EndpointHealth[]> {
+  const own = collectHealth(servers);
+  return [...own, ...(await workers())];
+}
+
+/** A worker's coaps endpoints: one worker node per selected address on the shared public coaps port. */
+function addWorkerNodes(
+  server: CoapServer,
+  props: Properties,
+  addresses: LocalAddress[],
+  index: number,
+  creds: ServerCredentials,
+  opts: ServerOptions,
+  logger: Logger,
+): ClusterConnector[] {
+  let config;
+  try {
+    config = serverDtlsConfig(props, 'extended', opts);
+  } catch (err) {
+    throw new StartupError((err as Error).message);
+  }
+  const port = portsFor(props, 'extended').coaps;
+  const stack = stackConfigFor(props, 'extended', false);
+  return addresses.map((a) => {
+    const node = createWorkerNode({
+      address: bindAddressOf(a),
+      port,
+      index,
+      config,
+      receiveBufferSize: props.get<number>('DTLS.RECEIVE_BUFFER_SIZE'),
+      sendBufferSize: props.get<number>('DTLS.SEND_BUFFER_SIZE'),
+      connector: (address, p, nodeConfig, transport) => createServerDtlsConnector(address, p, nodeConfig, creds, logger, transport),
+      logger,
+    });
+    server.addEndpoint(node, stack, dtlsPeerOf);
+    return node;
+  });
+}
+
+/** Adds a coap (UDP) and a coaps (DTLS) endpoint per selected address (cli.md §3.2); `reusePort`: a worker's. */
 function addEndpoints(
   server: CoapServer,
   props: Properties,
@@ -202,6 +300,7 @@ function addEndpoints(
   creds: ServerCredentials,
   logger: Logger,
   withDtls = true,
+  reusePort = false,
 ): void {
   const ports = portsFor(props, kind);
   let dtlsConfig;
@@ -227,6 +326,7 @@ function addEndpoints(
       receiveBufferSize: props.get<number>('UDP.RECEIVE_BUFFER_SIZE'),
       sendBufferSize: props.get<number>('UDP.SEND_BUFFER_SIZE'),
       onError: (err) => logger.warn({ err, address: a.address }, 'udp socket error'),
+      ...(reusePort ? { reusePort: true } : {}),
       fairQueue: { batch: props.number('UDP.FAIR_QUEUE_BATCH'), sourceCapacity: props.number('UDP.FAIR_QUEUE_SOURCE_CAPACITY'), capacity: props.number('UDP.FAIR_QUEUE_CAPACITY') },
       logger,
     });

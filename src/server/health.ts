@@ -7,14 +7,27 @@ import { startUdpDropsReader } from './udp-drops.js';
 import { observeStatsOf } from '../resources/extended/observe-stats.js';
 import { boundGroups, transferConnectorCounters } from '../resources/extended/diagnostics-source.js';
 
-/** Starts the periodic dump (only endpoints that counted something); the returned stop() ends it. */
-export function startHealthLog(servers: CoapServer[], props: Properties, logger: Logger): { stop(): void } {
+/**
+ * Starts the periodic dump (only endpoints that counted something); the returned stop() ends it. `collect`
+ * replaces the servers' own health (a multi-worker primary: the sum over its workers).
+ */
+export function startHealthLog(
+  servers: CoapServer[],
+  props: Properties,
+  logger: Logger,
+  collect?: () => Promise<EndpointHealth[]>,
+): { stop(): void } {
   const interval = props.get<number>('SYS.HEALTH_STATUS_INTERVAL') ?? 0;
   const dropsInterval = props.get<number>('UDP_DROPS_READ_INTERVAL') ?? 0;
   // cli.md / config.md §1: the OS drop counters are read only if that is more frequent than the health dump
   const drops = dropsInterval > 0 && (interval <= 0 || dropsInterval < interval) ? startUdpDropsReader(dropsInterval, logger) : { stop() {} };
   if (interval <= 0) return drops;
-  const timer = setInterval(() => dumpHealth(servers, logger), interval);
+  const dump = collect === undefined ? () => dumpHealth(servers, logger) : () =>
+          void collect().then(
+            (h) => logHealth(h, logger),
+            (err: Error) => logger.warn(`health: ${err.message}`),
+          );
+  const timer = setInterval(dump, interval);
   timer.unref();
   return {
     stop: () => {
@@ -47,16 +60,29 @@ export interface DumpOptions {
   all?: boolean;
 }
 
+/** What one endpoint counted, as a health line shows it (plain data: workers send it to the primary). */
+export interface EndpointHealth {
+  server: string;
+  endpoint: string;
+  /** the DTLS connector's group: its tag and the rows shown */
+  dtls?: { group: string; rows: Row[] };
+  /** the DTLS group counted anything */
+  dtlsCounted: boolean;
+  coap: Row[];
+  observes: number;
+  dedup: number;
+  /** the /diagnose groups after the message group that counted (DTLS details, transport, bounds) */
+  further: Array<{ tag: string; rows: Row[] }>;
+}
+
 /**
- * Logs one line per endpoint: the DTLS connections and handshakes (and the other DTLS/cluster counters
- * that counted) beside the CoAP message counters, the observe relations and the deduplicator size,
- * then the counters of the /diagnose groups beyond the reference that counted (DTLS details, transport,
- * bounds: evictions and refusals); then starts a new period. Without `all` only endpoints that ever
- * counted something are logged. JSON records carry the numbers in `stats` (`dtls`: group tag and rows,
- * `coap`: rows, `groups`: tag → rows of the further groups; a row is [current period, total]).
+ * The health of every endpoint (see dumpHealth), then starts a new period: the DTLS connections and handshakes
+ * (and the other DTLS/cluster counters that counted), the CoAP message counters, the observe relations and the
+ * deduplicator size, and the further /diagnose groups that counted.
  */
-export function dumpHealth(servers: CoapServer[], logger: Logger, opts: DumpOptions = {}): void {
+export function collectHealth(servers: readonly CoapServer[]): EndpointHealth[] {
   const now = Date.now();
+  const out: EndpointHealth[] = [];
   for (const s of servers) {
     observeStatsOf(s).transfer();
     for (const ep of s.endpoints) {
@@ -84,26 +110,94 @@ export function dumpHealth(servers: CoapServer[], logger: Logger, opts: DumpOpti
         for (const [k, cur, total] of g.counters) if (total + cur > 0) rows.push([k, cur, total + cur]);
         if (rows.length > 0) further.push({ tag: g.tag, rows });
       }
-      if (opts.all || coap.length > 0 || dtlsCounted || further.length > 0) {
-        const sections: string[] = [];
-        if (dtls.length > 0) sections.push(dtls.map(rowText).join(', '));
-        sections.push(coap.length > 0 ? coap.map(rowText).join(', ') : 'no messages');
-        sections.push(`observes ${ep.relations.size}, dedup ${ep.dedup.size}`);
-        for (const f of further) sections.push(`${f.tag.slice(0, f.tag.indexOf(':'))}: ${f.rows.map(rowText).join(', ')}`);
-        const stats = {
-          ...(group !== undefined ? { dtls: { group: group.tag, counters: Object.fromEntries(dtls.map(([k, c, a]) => [k, [c, a]])) } } : {}),
-          coap: Object.fromEntries(coap.map(([k, c, a]) => [k, [c, a]])),
-          observes: ep.relations.size,
-          dedup: ep.dedup.size,
-          ...(further.length > 0
-            ? { groups: Object.fromEntries(further.map((f) => [f.tag, Object.fromEntries(f.rows.map(([k, c, a]) => [k, [c, a]]))])) }
-            : {}),
-        };
-        logger.info({ server: s.tag, endpoint: ep.info.uri, stats }, `health ${ep.info.uri}: ${sections.join('; ')}`);
-      }
+      out.push({
+        server: s.tag,
+        endpoint: ep.info.uri,
+        ...(group !== undefined ? { dtls: { group: group.tag, rows: dtls } } : {}),
+        dtlsCounted,
+        coap,
+        observes: ep.relations.size,
+        dedup: ep.dedup.size,
+        further,
+      });
       ep.stats.transfer(now);
       connector.transferStats?.();
       transferConnectorCounters(ep);
     }
   }
+  return out;
+}
+
+/** Rows summed by key, in the order the keys first appear. */
+function sumRows(lists: readonly (readonly Row[])[]): Row[] {
+  const sums = new Map<string, Row>();
+  for (const rows of lists) {
+    for (const [k, cur, all] of rows) {
+      const sum = sums.get(k);
+      if (sum === undefined) sums.set(k, [k, cur, all]);
+      else {
+        sum[1] += cur;
+        sum[2] += all;
+      }
+    }
+  }
+  return [...sums.values()];
+}
+
+/** The health of several workers as one server's: endpoints matched by server and URI, every number summed. */
+export function sumHealth(perWorker: readonly (readonly EndpointHealth[])[]): EndpointHealth[] {
+  const byEndpoint = new Map<string, EndpointHealth[]>();
+  for (const list of perWorker) {
+    for (const h of list) {
+      const key = `${h.server} ${h.endpoint}`;
+      const same = byEndpoint.get(key);
+      if (same === undefined) byEndpoint.set(key, [h]);
+      else same.push(h);
+    }
+  }
+  return [...byEndpoint.values()].map((same) => {
+    const first = same[0]!;
+    const dtls = same.flatMap((h) => (h.dtls !== undefined ? [h.dtls] : []));
+    const further = new Map<string, Row[][]>();
+    for (const h of same) for (const f of h.further) further.set(f.tag, [...(further.get(f.tag) ?? []), f.rows]);
+    return {
+      server: first.server,
+      endpoint: first.endpoint,
+      ...(dtls.length > 0 ? { dtls: { group: dtls[0]!.group, rows: sumRows(dtls.map((d) => d.rows)) } } : {}),
+      dtlsCounted: same.some((h) => h.dtlsCounted),
+      coap: sumRows(same.map((h) => h.coap)),
+      observes: same.reduce((n, h) => n + h.observes, 0),
+      dedup: same.reduce((n, h) => n + h.dedup, 0),
+      further: [...further].map(([tag, rows]) => ({ tag, rows: sumRows(rows) })),
+    };
+  });
+}
+
+/**
+ * Logs one line per endpoint of `health` (collectHealth, or sumHealth of the workers'); without `all` only the
+ * endpoints that ever counted something. JSON records carry the numbers in `stats` (`dtls`: group tag and rows,
+ * `coap`: rows, `groups`: tag → rows of the further groups; a row is [current period, total]).
+ */
+export function logHealth(health: readonly EndpointHealth[], logger: Logger, opts: DumpOptions = {}): void {
+  for (const h of health) {
+    if (!(opts.all || h.coap.length > 0 || h.dtlsCounted || h.further.length > 0)) continue;
+    const sections: string[] = [];
+    if (h.dtls !== undefined && h.dtls.rows.length > 0) sections.push(h.dtls.rows.map(rowText).join(', '));
+    sections.push(h.coap.length > 0 ? h.coap.map(rowText).join(', ') : 'no messages');
+    sections.push(`observes ${h.observes}, dedup ${h.dedup}`);
+    for (const f of h.further) sections.push(`${f.tag.slice(0, f.tag.indexOf(':'))}: ${f.rows.map(rowText).join(', ')}`);
+    const stats = {
+      ...(h.dtls !== undefined ? { dtls: { group: h.dtls.group, counters: Object.fromEntries(h.dtls.rows.map(([k, c, a]) => [k, [c, a]])) } } : {}),
+      coap: Object.fromEntries(h.coap.map(([k, c, a]) => [k, [c, a]])),
+      observes: h.observes,
+      dedup: h.dedup,
+      ...(h.further.length > 0 ? { groups: Object.fromEntries(h.further.map((f) => [f.tag, Object.fromEntries(f.rows.map(([k, c, a]) => [k, [c, a]]))])) } : {}),
+    };
+    logger.info({ server: h.server, endpoint: h.endpoint, stats }, `health ${h.endpoint}: ${sections.join('; ')}`);
+  }
+}
+
+/** Logs the health of every endpoint (logHealth of collectHealth) and starts a new period. */
+export function dumpHealth(servers: CoapServer[], logger: Logger, opts: DumpOptions = {}): void {
+  logHealth(collectHealth(servers), logger, opts);
 }

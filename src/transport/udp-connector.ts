@@ -15,6 +15,8 @@ export interface UdpConnectorOptions {
   sendBufferSize?: number;
   /** called once for socket level errors */
   onError?: (err: Error) => void;
+  /** bind with SO_REUSEPORT: the port is shared by workers (transport/datagram.ts) */
+  reusePort?: boolean;
   /** the socket to use (default: a UdpTransport from the options above) */
   transport?: DatagramTransport;
   /** per-source fair queue under a receive backlog (UDP.FAIR_QUEUE_*); absent: every datagram at once */

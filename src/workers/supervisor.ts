@@ -24,8 +24,8 @@ export interface SupervisorOptions {
   execArgv?: string[];
   /** a worker's message other than ready/failed */
   onMessage?: (index: number, message: unknown) => void;
-  /** a worker (re)started and reported ready; `restart` false for the first start */
-  onReady?: (index: number, restart: boolean) => void;
+  /** a worker (re)started and reported ready (`message`: its ready message); `restart` false for the first start */
+  onReady?: (index: number, restart: boolean, message: { type: string; [key: string]: unknown }) => void;
   /** time a worker has to report ready (ms, default 30 s) */
   readyTimeoutMs?: number;
   /** first restart delay (ms, default 500); doubles per quick death, at most maxRestartDelayMs */
@@ -71,7 +71,7 @@ interface Slot {
 }
 
 /** A worker's start-up message. */
-function isType(message: unknown, type: string): message is { type: string; message?: unknown } {
+function isType(message: unknown, type: string): message is { type: string; message?: unknown; [key: string]: unknown } {
   return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === type;
 }
 
@@ -117,7 +117,7 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
       child.on('message', (message: unknown) => {
         if (isType(message, 'ready')) {
           slot.state.state = 'running';
-          o.onReady?.(i, restart);
+          o.onReady?.(i, restart, message);
           settle();
         } else if (isType(message, 'failed')) {
           settle(new Error(String(message.message ?? `worker ${i} failed to start`)));

@@ -53,6 +53,16 @@ export function hasIpv6Loopback(): boolean {
   return Object.values(os.networkInterfaces()).some((list) => list?.some((a) => a.address === '::1'));
 }
 
+/**
+ * The vitest projects `workers-2`/`workers-4` (vitest.config.ts) run the plugtest and extended-resource suites again
+ * against a server of that many workers: EXTPLUGTEST_TEST_WORKERS adds `--workers N` where the test gives none.
+ */
+export function withTestWorkers(args: readonly string[], env: NodeJS.ProcessEnv = process.env): string[] {
+  const n = env.EXTPLUGTEST_TEST_WORKERS;
+  if (n === undefined || n === '' || args.includes('--workers')) return [...args];
+  return [...args, '--workers', n];
+}
+
 /** Options for startServer. */
 export interface StartOptions {
   /** extra command line flags (default: loopback only) */
@@ -88,7 +98,7 @@ export async function startServer(opts: StartOptions = {}): Promise<ServerProces
     ];
     fs.writeFileSync(path.join(cwd, 'Californium3.properties'), lines.join('\n') + '\n');
   }
-  const args = opts.args ?? ['--no-external'];
+  const args = withTestWorkers(opts.args ?? ['--no-external']);
   const proc = spawn(process.execPath, [main, ...args], {
     cwd,
     env: { ...process.env, ...opts.env },

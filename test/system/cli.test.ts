@@ -297,19 +297,15 @@ describe('command line', () => {
     expect(r.stdout + r.stderr).not.toMatch(/started \.\.\./);
   });
 
-  it('--workers 2: refused where a UDP port can be shared (exit 1, naming what is missing), else one worker with a warning', async () => {
-    const shared = reusePortSupported();
-    if (shared) {
-      const r = await runServer(['--no-external', '--workers', '2']);
-      cleanup.push(r.cwd);
-      expect(r.code, r.stderr).toBe(1);
-      expect(r.stderr).toContain('--workers 2: more than one worker is not available in this version yet');
-      expect(r.stdout + r.stderr).not.toMatch(/started \.\.\./);
-      return;
-    }
-    const sp = await startServer({ args: ['--no-external', '--workers', '2'] });
+  it('--workers 2: two workers where a UDP port can be shared, else one worker with a warning', async () => {
+    const sp = await startServer({ args: ['--no-external', '--workers', '2'], timeoutMs: 30_000 });
     try {
-      expect(sp.output()).toMatch(/--workers 2: Node\.js [\d.]+ on linux cannot share a UDP port between processes .*running one worker/);
+      if (reusePortSupported()) {
+        expect(sp.output()).toMatch(/"pids":\[\d+,\d+\].*"msg":"2 workers serve the extended server"/);
+      } else {
+        expect(sp.output()).toMatch(/--workers 2: Node\.js [\d.]+ on linux cannot share a UDP port between processes .*running one worker/);
+        expect(sp.output()).not.toMatch(/workers serve the extended server/);
+      }
       expect(sp.output()).toMatch(/started \.\.\./);
     } finally {
       await sp.stop();

@@ -3,6 +3,7 @@ import { Code, Format } from '../../coap/message.js';
 import { accept } from '../../coap/options.js';
 import { type Exchange, type Resource, addChild, createResource, removeChild } from '../../coap/resource.js';
 import { type OrderedMap, orderedCbor, orderedJson } from './ordered.js';
+import { sumCounterGroups } from '../../workers/sum-counters.js';
 
 /** One counter: key, count of the current period (`cur`), total of the earlier periods (`all`). */
 export type CounterRow = readonly [key: string, cur: number, all: number];
@@ -46,6 +47,11 @@ export interface DiagnosticsSource {
   endpoints(): DiagnosticEndpoint[];
   /** server-wide groups shown before the endpoint's (observe statistics of each server) */
   serverGroups(): CounterGroup[];
+  /**
+   * A worker of a multi-worker server (issue 13): the other workers' groups (server groups, then those of the
+   * endpoint named `name`), summed with this worker's by tag and key so that the response shows one server.
+   */
+  others?(name: string): Promise<CounterGroup[][]>;
 }
 
 /** Settings of `/diagnose`. */
@@ -137,12 +143,30 @@ export function createDiagnoseResource(opts: DiagnoseOptions): DiagnoseResource 
     return r;
   }
 
+  function send(ex: Exchange, acc: number, r: DiagnoseReport): void {
+    if (acc === Format.TEXT) ex.respond({ code: Code.CONTENT, payload: diagnoseText(r), format: Format.TEXT });
+    else if (acc === Format.JSON) ex.respond({ code: Code.CONTENT, payload: orderedJson(diagnoseMap(r)), format: Format.JSON });
+    else ex.respond({ code: Code.CONTENT, payload: orderedCbor(diagnoseMap(r)), format: Format.CBOR });
+  }
+
   function respond(ex: Exchange, target: () => DiagnosticEndpoint | undefined): void {
     const acc = accept(ex.request) ?? Format.TEXT;
-    if (acc === Format.TEXT) ex.respond({ code: Code.CONTENT, payload: diagnoseText(report(ex, target())), format: Format.TEXT });
-    else if (acc === Format.JSON) ex.respond({ code: Code.CONTENT, payload: orderedJson(diagnoseMap(report(ex, target()))), format: Format.JSON });
-    else if (acc === Format.CBOR) ex.respond({ code: Code.CONTENT, payload: orderedCbor(diagnoseMap(report(ex, target()))), format: Format.CBOR });
-    else ex.respond({ code: Code.NOT_ACCEPTABLE });
+    if (acc !== Format.TEXT && acc !== Format.JSON && acc !== Format.CBOR) {
+      ex.respond({ code: Code.NOT_ACCEPTABLE });
+      return;
+    }
+    const endpoint = target();
+    const r = report(ex, endpoint);
+    const name = (endpoint ?? source?.endpoints().find((e) => e.uri === ex.endpoint.uri))?.name;
+    if (source?.others === undefined || r.since === undefined || name === undefined) {
+      send(ex, acc, r);
+      return;
+    }
+    // a worker: the sum over all workers (a worker that does not answer in time is left out)
+    source.others(name).then(
+      (others) => send(ex, acc, { ...r, groups: sumCounterGroups([r.groups, ...others]) }),
+      () => send(ex, acc, r),
+    );
   }
 
   const resource = createResource('diagnose', {

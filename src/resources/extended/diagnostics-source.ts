@@ -15,8 +15,35 @@ export interface DiagnosticsSourceOptions {
   counters: boolean;
   /** process start, epoch ms (default: the process' time origin) */
   systemStart?: number;
+  /**
+   * endpoints of another process of the server (a worker: the primary's plugtest endpoints), listed after this
+   * process' own; their groups come from DiagnosticsSource.others
+   */
+  remote?: () => readonly RemoteEndpoint[];
+  /** the other processes' groups of an endpoint (DiagnosticsSource.others) */
+  others?: (name: string) => Promise<CounterGroup[][]>;
   /** extra groups of an endpoint, shown before its CoAP message group (default: the connector's diagnosticGroup()) */
   connectorGroups?: (ep: CoapEndpoint) => CounterGroup[];
+}
+
+/** An endpoint of another process as /diagnose lists it (its groups are asked for when shown). */
+export type RemoteEndpoint = Omit<DiagnosticEndpoint, 'groups'>;
+
+/** The endpoints of a source as another process lists them. */
+export function remoteEndpointsOf(source: DiagnosticsSource): RemoteEndpoint[] {
+  return source.endpoints().map(({ name, uri, secure, nodeId, maxConnections }) => ({
+    name,
+    uri,
+    secure,
+    ...(nodeId !== undefined ? { nodeId } : {}),
+    ...(maxConnections !== undefined ? { maxConnections } : {}),
+  }));
+}
+
+/** The groups /diagnose shows of the endpoint `name` in this process (server groups first); empty when it has none. */
+export function localGroups(source: DiagnosticsSource, name: string): CounterGroup[] {
+  const endpoint = source.endpoints().find((e) => e.name === name);
+  return [...source.serverGroups(), ...(endpoint?.groups() ?? [])];
 }
 
 /** A cumulative counter object of a connector (never reset; its periods are kept by periodRows). */
@@ -110,7 +137,11 @@ export function createDiagnosticsSource(opts: DiagnosticsSourceOptions): Diagnos
       for (const s of opts.servers()) for (const ep of s.endpoints) last = Math.max(last, ep.stats.periodStart);
       return last;
     },
-    endpoints: () => opts.servers().flatMap((s) => s.endpoints.map((ep) => describe(ep, opts))),
+    endpoints: () => [
+      ...opts.servers().flatMap((s) => s.endpoints.map((ep) => describe(ep, opts))),
+      ...(opts.remote?.() ?? []).map((e) => ({ ...e, groups: () => [] })),
+    ],
     serverGroups: () => (opts.counters ? opts.servers().map((s) => ({ tag: s.tag, counters: observeStatsOf(s).rows() })) : []),
+    ...(opts.others !== undefined ? { others: opts.others } : {}),
   };
 }

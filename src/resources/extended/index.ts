@@ -29,7 +29,7 @@ export function createExtendedResources(opts: ResourceOptions): ResourceTree {
   const { note, footer } = bannerEnv();
   const root = createRootResource({ version: opts.version, notes: note ? [note] : [], footer });
   addChild(root, createWellKnownCore(root));
-  addChild(root, createRequestsResource({ now, systemStart: opts.diagnostics?.systemStart ?? now() }).resource);
+  addChild(root, createRequestsResource({ now, systemStart: opts.diagnostics?.systemStart ?? now(), ...(opts.requestHistory !== undefined ? { history: opts.requestHistory } : {}) }).resource);
   addChild(root, createBenchmarkResource({ enabled: opts.benchmark ?? false, notifyInterval: opts.notifyInterval, timers, now }));
   addChild(root, createEchoResource({ echoDelay: opts.echoDelay, now, timers }));
   const diagnose = opts.diagnose
@@ -51,6 +51,7 @@ export function createExtendedResources(opts: ResourceOptions): ResourceTree {
       diagnose?.refresh();
       timers.start();
     },
+    refresh: () => diagnose?.refresh(),
     stop: () => {
       timers.stop();
       reverseRequest.stop();

@@ -1,0 +1,55 @@
+// What the primary checks before it forks workers (issue 13): the set-up features that cannot run with several
+// workers, and that the extended server's public ports are free. The workers bind them with SO_REUSEPORT, which
+// the kernel lets any process of the same user share: a second server of the same user would silently take half of
+// the traffic, so the primary first binds every port exclusively itself and fails start-up if one is taken.
+import dgram from 'node:dgram';
+import type { ServerOptions } from '../cli/options.js';
+import { CONNECTION_ID_LENGTH, CONNECTION_ID_NODE_ID } from '../config/keys-dtls.js';
+import { loadProperties, portsFor } from '../config/index.js';
+import { bindAddressOf, selectAddresses } from '../server/interfaces.js';
+import type { PeerAddress } from '../transport/connector.js';
+import type { WorkerSetup } from './worker-count.js';
+
+/** The set-up and public ports of the extended server as the workers will run it. */
+export interface WorkerPlan {
+  setup: WorkerSetup;
+  /** every address and port the workers bind (coaps, and coap unless --dtls-only) */
+  ports: PeerAddress[];
+}
+
+/** Reads the options and the properties of `cwd` (throws the start-up errors the server would report). */
+export function workerPlanOf(opts: ServerOptions, cwd: string): WorkerPlan {
+  const props = loadProperties(cwd);
+  const setup: WorkerSetup = {
+    cluster: (opts.dtlsCluster?.length ?? 0) > 0 || opts.k8sDtlsCluster !== undefined,
+    storeFile: opts.storeFile !== undefined,
+    restore: opts.k8sRestore !== undefined || opts.localRestore !== undefined,
+    monitor: opts.k8sMonitor !== undefined,
+    cidLength: props.getFor<number>('extended', CONNECTION_ID_LENGTH) ?? 0,
+    nodeId: props.getFor<number>('extended', CONNECTION_ID_NODE_ID),
+  };
+  const addresses = selectAddresses({ loopback: opts.loopback, external: opts.external, ipv4: opts.ipv4, ipv6: opts.ipv6, patterns: opts.interfacesPattern });
+  const { coap, coaps } = portsFor(props, 'extended');
+  const ports: PeerAddress[] = [];
+  for (const a of addresses) {
+    ports.push({ address: bindAddressOf(a), port: coaps });
+    if (!opts.dtlsOnly) ports.push({ address: bindAddressOf(a), port: coap });
+  }
+  return { setup, ports };
+}
+
+/** Binds each address and port exclusively and releases it again; rejects naming the first one taken. */
+export async function checkPortsFree(ports: readonly PeerAddress[]): Promise<void> {
+  for (const p of ports) {
+    const type = p.address.includes(':') ? 'udp6' : 'udp4';
+    const socket = dgram.createSocket({ type, ipv6Only: type === 'udp6' });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', (err) => {
+        socket.close();
+        const where = p.address.includes(':') ? `[${p.address}]:${p.port}` : `${p.address}:${p.port}`;
+        reject(new Error(`cannot bind endpoint: UDP ${where} is in use (${(err as NodeJS.ErrnoException).code ?? err.message})`));
+      });
+      socket.bind({ address: p.address, port: p.port, exclusive: true }, () => socket.close(() => resolve()));
+    });
+  }
+}

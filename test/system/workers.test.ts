@@ -1,0 +1,206 @@
+// A server of several worker processes (issue 13) as a user sees it: one server. The workers share the extended
+// server's public ports (SO_REUSEPORT); a CID client whose address changes on every request keeps its session,
+// served by the worker that owns its CID; a receive-test device that changes its source port sees one history;
+// /diagnose sums over the workers; a killed worker is replaced and only its own clients see errors.
+// (The plugtest and extended-resource suites run again with 2 and 4 workers: vitest.config.ts, projects workers-N.)
+import dgram from 'node:dgram';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Code, Format } from '../../src/coap/message.js';
+import { reusePortSupported } from '../../src/transport/datagram.js';
+import { DtlsPeer, parseDiagnose } from '../helpers/dtls-client.js';
+import { createClient } from '../helpers/coap-client.js';
+import { startServer, type ServerProcess } from '../helpers/server-process.js';
+
+const HOST = '127.0.0.1';
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function serverWith(workers: number, args: string[] = []): Promise<ServerProcess> {
+  const sp = await startServer({ args: ['--no-external', '--diagnose', '--workers', String(workers), ...args], timeoutMs: 30_000 });
+  cleanups.push(() => sp.stop());
+  return sp;
+}
+
+/** The worker process ids the primary logged at start-up, by index. */
+function workerPids(sp: ServerProcess): number[] {
+  const m = /"pids":\[([\d,]+)\]/.exec(sp.output());
+  expect(m, sp.output()).not.toBeNull();
+  return m![1]!.split(',').map(Number);
+}
+
+async function cidClient(port: number): Promise<DtlsPeer> {
+  const peer = await DtlsPeer.open(HOST, port, { cidLength: 6 });
+  cleanups.push(() => peer.close());
+  return peer;
+}
+
+/** POST /requests from a new source port each time; the history the last answer shows (newest first). */
+async function receiveTest(sp: ServerProcess, dev: string, count: number): Promise<string[]> {
+  let last = '';
+  for (let i = 0; i < count; i++) {
+    const client = await createClient(HOST, sp.ports.ext);
+    try {
+      const res = await client.send({ method: Code.POST, path: 'requests', query: [`dev=${dev}`, `rid=R${i}`], accept: Format.JSON });
+      expect(res.code).toBe(Code.CHANGED);
+      last = res.payload.toString();
+    } finally {
+      await client.close();
+    }
+  }
+  return (JSON.parse(last) as Array<{ rid?: string }>).flatMap((e) => (e.rid !== undefined ? [e.rid] : []));
+}
+
+describe.skipIf(!reusePortSupported())('--workers (SO_REUSEPORT, Node.js 22.12+)', () => {
+  for (const workers of [2, 4]) {
+    it(`${workers} workers share the extended ports; a CID client whose port changes on every request keeps its session and worker`, async () => {
+      const sp = await serverWith(workers);
+      expect(workerPids(sp)).toHaveLength(workers);
+      const peer = await cidClient(sp.ports.extSecure);
+      const first = (await peer.context(4000, 2)).fields;
+      const owner = first.get('node-id')!;
+      expect(Number(owner)).toBeGreaterThanOrEqual(0);
+      expect(Number(owner)).toBeLessThan(workers);
+      expect(first.get('read-cid')!.slice(0, 2)).toBe(Number(owner).toString(16).padStart(2, '0'));
+      let forwarded = 0;
+      for (let i = 0; i < 12; i++) {
+        await peer.rebind();
+        const f = (await peer.context(4000, 2)).fields;
+        expect(f.get('node-id')).toBe(owner);
+        expect(f.get('port')).toBe(String(peer.localPort));
+        if (f.get('via') === 'dtls-cid-router') forwarded++;
+      }
+      expect(peer.handshakes).toBe(1);
+      // with 12 new ports over 2+ workers, the kernel handed some record to a worker that does not own the CID
+      expect(forwarded).toBeGreaterThan(0);
+    });
+
+    it(`${workers} workers: a receive-test device that changes its source port sees one history`, async () => {
+      const sp = await serverWith(workers);
+      const rids = await receiveTest(sp, `dev-${workers}-${process.pid}`, 8);
+      expect(rids).toEqual(['R7', 'R6', 'R5', 'R4', 'R3', 'R2', 'R1', 'R0']);
+    });
+  }
+
+  it('/diagnose sums the counters of all workers and lists the plugtest endpoints of the primary', async () => {
+    const sp = await serverWith(2);
+    // 16 clients on 16 ports: the kernel spreads them over both workers
+    const sent = 16;
+    for (let i = 0; i < sent; i++) {
+      const client = await createClient(HOST, sp.ports.ext);
+      try {
+        expect((await client.send({ method: Code.GET, path: 'mycontext' })).code).toBe(Code.CONTENT);
+      } finally {
+        await client.close();
+      }
+    }
+    const client = await createClient(HOST, sp.ports.ext);
+    cleanups.push(() => client.close());
+    const text = (await client.send({ method: Code.GET, path: 'diagnose' })).payload.toString();
+    const groups = parseDiagnose(text);
+    const coap = groups.get(`coap://${HOST}:${sp.ports.ext}`);
+    expect(coap, text).toBeDefined();
+    // every request of the 16 clients counted, plus this /diagnose request: whichever worker answered
+    expect(coap!.get('recv-requests')![0]).toBe(sent + 1);
+    expect(text).toContain('\nEXTENDED-TEST\n');
+    expect(text).toContain('\nPLUG-TEST\n');
+    // the worker-per-endpoint counters of the DTLS endpoint are there too (summed: no handshake yet)
+    const wk = (await client.send({ method: Code.GET, path: '.well-known/core' })).payload.toString();
+    expect(wk).toContain(`</diagnose/UDP%3A${HOST}%3A${sp.ports.plug}>`);
+    const plug = (await client.send({ method: Code.GET, path: ['diagnose', `UDP:${HOST}:${sp.ports.plug}`] })).payload.toString();
+    expect(parseDiagnose(plug).has(`coap://${HOST}:${sp.ports.plug}`)).toBe(true);
+  });
+
+  it('a killed worker is replaced: clients of the other workers see no error, its own recover with a new handshake', async () => {
+    const sp = await serverWith(2);
+    const pids = workerPids(sp);
+    const byOwner = new Map<string, DtlsPeer>();
+    for (let i = 0; i < 24 && byOwner.size < 2; i++) {
+      const peer = await cidClient(sp.ports.extSecure);
+      const owner = (await peer.context(4000, 2)).fields.get('node-id')!;
+      if (!byOwner.has(owner)) byOwner.set(owner, peer);
+      else await peer.close();
+    }
+    expect(byOwner.size).toBe(2);
+    const victimId = '0';
+    const victim = byOwner.get(victimId)!;
+    const survivor = byOwner.get('1')!;
+    process.kill(pids[0]!, 'SIGKILL');
+    // the survivor is served on, by its worker, without a new handshake
+    for (let i = 0; i < 5; i++) expect((await survivor.context(4000, 0)).fields.get('node-id')).toBe('1');
+    expect(survivor.handshakes).toBe(1);
+    const deadline = Date.now() + 15_000;
+    while (!/worker 0 restarted/.test(sp.output()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(sp.output()).toMatch(/worker 0 died \(SIGKILL\), restarting it/);
+    expect(sp.output()).toMatch(/worker 0 restarted/);
+    // the victim's session died with its worker; a new handshake serves it again
+    await expect(victim.context(1500, 0)).rejects.toThrow();
+    await victim.connect({ full: true });
+    expect((await victim.context(4000, 2)).fields.get('node-id')).toMatch(/^[01]$/);
+    expect(victim.handshakes).toBe(2);
+    expect(survivor.handshakes).toBe(1);
+  });
+
+  it('the console acts on every worker: one summed health line per endpoint, save and load keep the sessions, exit ends all', async () => {
+    const sp = await serverWith(2);
+    const pids = workerPids(sp);
+    // CID clients of both workers
+    const peers: DtlsPeer[] = [];
+    const owners = new Set<string>();
+    for (let i = 0; i < 24 && owners.size < 2; i++) {
+      const peer = await cidClient(sp.ports.extSecure);
+      owners.add((await peer.context(4000, 2)).fields.get('node-id')!);
+      peers.push(peer);
+    }
+    expect(owners.size).toBe(2);
+    const from = sp.output().length;
+    sp.write('');
+    const deadline = Date.now() + 5000;
+    const dtlsLines = (): string[] =>
+      sp.output().slice(from).split('\n').filter((l) => l.includes(`"endpoint":"coaps://${HOST}:${sp.ports.extSecure}"`) && l.includes('"msg":"health'));
+    while (dtlsLines().length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 200));
+    // one line for the endpoint both workers serve, with every worker's connections
+    expect(dtlsLines()).toHaveLength(1);
+    const stats = (JSON.parse(dtlsLines()[0]!) as { stats: { dtls: { counters: Record<string, [number, number]> } } }).stats;
+    expect(stats.dtls.counters.connections![0]).toBe(peers.length);
+    expect(stats.dtls.counters['handshakes succeeded']![0]).toBe(peers.length);
+
+    sp.write('save');
+    const saved = Date.now() + 5000;
+    while (!(/"worker":0,"msg":"Saved: /.test(sp.output()) && /"worker":1,"msg":"Saved: /.test(sp.output())) && Date.now() < saved) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    // every worker saved its connections and stopped serving
+    await expect(peers[0]!.context(1000, 0)).rejects.toThrow();
+    sp.write('load');
+    for (const peer of peers) {
+      expect(Number((await peer.context(4000, 3)).fields.get('node-id'))).toBeLessThan(2);
+      expect(peer.handshakes).toBe(1);
+    }
+    sp.write('exit');
+    expect(await sp.exited).toBe(0);
+    for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
+  });
+
+  it('start-up fails clearly when a public port is taken, before any worker starts', async () => {
+    const blocker = dgram.createSocket('udp4');
+    await new Promise<void>((r) => blocker.bind(0, HOST, () => r()));
+    cleanups.push(() => new Promise<void>((r) => blocker.close(() => r())));
+    const port = blocker.address().port;
+    const sp = await startServer({ args: ['--no-external', '--no-ipv6', '--workers', '2'], properties: [`COAP.COAP_PORT=${port}`], waitStarted: false });
+    cleanups.push(() => sp.stop());
+    const code = await sp.exited;
+    expect(code).toBe(1);
+    expect(sp.output()).toContain(`Failed to create extplugtest server: cannot bind endpoint: UDP ${HOST}:${port} is in use (EADDRINUSE)`);
+    expect(sp.output()).not.toMatch(/workers serve the extended server/);
+  });
+
+  it('refuses what cannot run with several workers yet, naming it', async () => {
+    const sp = await startServer({ args: ['--no-external', '--workers', '2', '--store-file', 'x.store', '--store-max-age', '1'], waitStarted: false });
+    cleanups.push(() => sp.stop());
+    expect(await sp.exited).toBe(1);
+    expect(sp.output()).toContain('--workers 2: --store-file with several workers is not available in this version yet; use --workers 1');
+  });
+});
