@@ -2,7 +2,7 @@
 // generator's measured window (reusable by other sections: any generator script speaking GeneratorMessage works).
 import { fork, execFileSync } from 'node:child_process';
 import type { GeneratorMessage, LoadResult } from './coap-load.js';
-import { machineCpuMs, processCpuMs, processPeakRssMb, trackChild, udpCounters } from './proc-util.js';
+import { machineCpuMs, processPeakRssMb, processTreeCpuMs, trackChild, udpCounters } from './proc-util.js';
 
 /** Server-side figures for the measured window. */
 export interface ServerFigures {
@@ -47,7 +47,7 @@ export function pinToCpu(pid: number, cpu: number): boolean {
   }
 }
 
-/** Forks generatorScript with args; samples serverPid's CPU at measure-start/-end; resolves with the figures. */
+/** Forks generatorScript with args; samples the CPU of serverPid and its children at measure-start/-end; resolves with the figures. */
 export function measureWithGenerator(
   generatorScript: string,
   args: string[],
@@ -78,11 +78,12 @@ export function measureWithGenerator(
     let machine: MachineFigures = { busyMs: 0, irqMs: 0, otherMs: 0, udpRcvbufErrors: 0, udpSndbufErrors: 0 };
     child.on('message', (msg: GeneratorMessage) => {
       if (msg.type === 'phase' && msg.phase === 'measure-start') {
-        cpu0 = processCpuMs(serverPid) ?? 0;
+        cpu0 = processTreeCpuMs(serverPid) ?? 0;
         m0 = machineCpuMs();
         u0 = udpCounters();
       } else if (msg.type === 'phase' && msg.phase === 'measure-end') {
-        serverCpuMs = (processCpuMs(serverPid) ?? cpu0) - cpu0;
+        // the whole server: with --workers, the primary and its worker processes
+        serverCpuMs = (processTreeCpuMs(serverPid) ?? cpu0) - cpu0;
         const m1 = machineCpuMs();
         const u1 = udpCounters();
         machine = {

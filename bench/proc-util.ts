@@ -32,6 +32,35 @@ export function processCpuMs(pid: number): number | undefined {
   }
 }
 
+/** Process ids of the live children of `pid` (from each process' parent id in /proc/<pid>/stat). */
+export function childPids(pid: number): number[] {
+  const out: number[] = [];
+  let entries: string[];
+  try {
+    entries = fs.readdirSync('/proc');
+  } catch {
+    return out;
+  }
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${e}/stat`, 'utf8');
+      // field 4 (the parent id) is the second after the ")" closing the command name
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(e));
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return out;
+}
+
+/** CPU time of a process and its live children (a server's worker processes), ms; undefined when it is gone. */
+export function processTreeCpuMs(pid: number): number | undefined {
+  const own = processCpuMs(pid);
+  if (own === undefined) return undefined;
+  return childPids(pid).reduce((sum, child) => sum + (processCpuMs(child) ?? 0), own);
+}
+
 /** Peak resident set size of a process in MB (VmHWM), or undefined. */
 export function processPeakRssMb(pid: number): number | undefined {
   try {
@@ -109,10 +138,10 @@ export interface ServerProcess {
 }
 
 /** Spawns `node <args>` in cwd with stdout/stderr into cwd/<name>.log (a file, so logging costs the parent nothing). */
-export function spawnNode(name: string, args: string[], cwd: string, nodeArgs: string[] = []): ServerProcess {
+export function spawnNode(name: string, args: string[], cwd: string, nodeArgs: string[] = [], execPath = process.execPath): ServerProcess {
   const logPath = path.join(cwd, `${name}.log`);
   const fd = fs.openSync(logPath, 'w');
-  const child = spawn(process.execPath, [...nodeArgs, ...args], { cwd, stdio: ['ignore', fd, fd] });
+  const child = spawn(execPath, [...nodeArgs, ...args], { cwd, stdio: ['ignore', fd, fd] });
   fs.closeSync(fd);
   trackChild(child);
   let done = false;

@@ -12,6 +12,7 @@ import { benchmarkSection } from './benchmark-section.js';
 import { clusterSection } from './cluster-section.js';
 import { restartSection } from './restart-section.js';
 import { createLoadSection } from './load-section.js';
+import { workersSection } from './workers-section.js';
 import { DEFAULT_BASELINE } from './baseline.js';
 import { killChildren } from './proc-util.js';
 
@@ -36,7 +37,7 @@ function plainFigure(): { rps: number; cpuMsPer1000: number } | undefined {
  * benchmark client against our server (issue 4), then the DTLS CID cluster behind the NAT against one node, then
  * the in-process save/load of the DTLS connection state (graceful restart), then the old build beside the new one (issue 10).
  */
-export const SECTIONS: Section[] = [coapSection, createCoapsSection(plainFigure), handshakesSection, benchmarkSection, clusterSection, restartSection, createLoadSection(() => baselineRef)];
+export const SECTIONS: Section[] = [coapSection, createCoapsSection(plainFigure), handshakesSection, benchmarkSection, clusterSection, restartSection, createLoadSection(() => baselineRef), workersSection];
 
 /** dist/bench → dist. */
 const distRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
