@@ -54,8 +54,8 @@ export interface ServerOptions {
   otherRestore?: string;
   /** hours */
   restoreMaxAge: number;
-  /** --workers: worker processes asked for (workers/worker-count.ts decides what runs) */
-  workers: number;
+  /** --workers: worker processes asked for; undefined: the properties' WORKERS (workers/worker-count.ts decides what runs) */
+  workers?: number;
   /** long names (without dashes and `no-`) of the options given on the command line, e.g. `tcp`, `notify-interval` */
   explicit: Set<string>;
 }
@@ -148,8 +148,8 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: 'store-password64', kind: 'value', label: 'base64', group: 'shared', help: 'password (base64 encoded bytes) to encrypt the store file (AES-128-CBC); without it the file is written unencrypted', convert: base64 },
   { name: 'store-max-age', kind: 'value', label: 'hours', group: 'shared', help: 'connections idle longer than this are not written to the store file', convert: hours },
   {
-    name: 'workers', kind: 'value', label: 'n', shownDefault: '1', group: 'shared',
-    help: 'worker processes sharing the ports (SO_REUSEPORT, Node.js 22.12 or later); above 1 refused in this version (before Node.js 22.12: one worker, with a warning)',
+    name: 'workers', kind: 'value', label: 'n', shownDefault: 'WORKERS of the properties, 0 there: one per core', group: 'shared',
+    help: 'worker processes serving the extended server on its shared ports, routed by CID (SO_REUSEPORT: Node.js 22.12 or later on Linux, else one); 1: a single process',
     convert: workerCount,
   },
   { name: 'psk-file', kind: 'value', label: 'file', group: 'shared', help: 'file with additional PSK credentials', convert: nonEmpty },
@@ -384,7 +384,6 @@ export function parseServerArgs(argv: string[]): CliResult {
   const options = {
     notifyInterval: 5000,
     restoreMaxAge: 12,
-    workers: 1,
     ...values,
     explicit: scanned.explicit,
   } as ServerOptions;

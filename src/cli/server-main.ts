@@ -2,18 +2,19 @@
 // The `extended-test-server` executable: parse flags, start the servers, run the console (cli.md §4-§6).
 import { parseServerArgs, refusedFlags, usage } from './options.js';
 import type { CoapServer } from '../coap/server.js';
-import { startApp, type App, type AppRole } from '../server/app.js';
+import { logStarted, startApp, type App, type AppRole } from '../server/app.js';
 import { collectHealth, dumpHealth, logHealth } from '../server/health.js';
 import { runWorker, workerIndexOf } from '../workers/worker-process.js';
 import { startWorkerPool, type WorkerPool } from '../workers/primary.js';
+import { readStoreForWorkers, saveWorkersStoreFile, type SplitStream } from '../workers/store-parts.js';
 import { checkPortsFree, workerPlanOf, type WorkerPlan } from '../workers/public-ports.js';
 import { startConsole } from '../server/console.js';
 import { createConsoleRestart } from '../restart/console.js';
-import { dtlsConnectorsOf } from '../restart/persist.js';
+import { dtlsConnectorsOf, loadStream } from '../restart/persist.js';
 import { deleteStoreFile, loadStoreFile, saveStoreFile, storeFileOptions } from '../restart/store-file.js';
 import { createLogger, extractLogArgs, logUsage, resolveLogSettings } from '../log/index.js';
 import { keepYoungGenerationSmall } from '../server/young-generation.js';
-import { decideWorkers, workerConflicts } from '../workers/worker-count.js';
+import { decideWorkers, requestedWorkers } from '../workers/worker-count.js';
 
 const EXIT_USAGE = 255;
 const EXIT_STARTUP = 1;
@@ -76,17 +77,16 @@ async function main(): Promise<void> {
   }
   for (const w of logWarnings) logger.warn(w);
   const { refused, warnings } = refusedFlags(opts);
-  const workers = decideWorkers(opts.workers);
-  if (workers.warning !== undefined) logger.warn(workers.warning);
+  // the workers need the properties (WORKERS, the CID settings, the ports); a bad file is reported by startApp below
   let plan: WorkerPlan | undefined;
-  if (workers.workers > 1) {
-    try {
-      plan = workerPlanOf(opts, process.cwd());
-      refused.push(...workerConflicts(workers.workers, plan.setup));
-    } catch (err) {
-      refused.push((err as Error).message);
-    }
+  try {
+    plan = workerPlanOf(opts, process.cwd());
+  } catch {
+    plan = undefined;
   }
+  const workers = decideWorkers(requestedWorkers(opts.workers, plan?.workersProperty), plan?.setup);
+  if (workers.message !== undefined) logger[workers.message.level](workers.message.text);
+  refused.push(...(workers.refused ?? []));
   if (refused.length > 0) {
     process.stderr.write(startupFailure(refused));
     process.stderr.write('Exiting\n');
@@ -106,8 +106,13 @@ async function main(): Promise<void> {
       // restart.md §3: delete any old file, stop the servers, write the new file
       // (a signal during start-up leaves the store file alone: it may not have been loaded yet)
       if (store !== undefined && app !== undefined) deleteStoreFile(store.file, logger);
+      // several workers: each stops and hands over its connections; the primary writes the one file
+      const workerStates = store !== undefined && app !== undefined && pool !== undefined ? await pool.saveStreams(store.maxAgeMs) : [];
       await Promise.all([app?.stop(), pool?.stop()]);
-      if (store !== undefined && app !== undefined) saveStoreFile(store, dtlsConnectorsOf(app.servers), logger);
+      if (store !== undefined && app !== undefined) {
+        if (pool === undefined) saveStoreFile(store, dtlsConnectorsOf(app.servers), logger);
+        else saveWorkersStoreFile(store, dtlsConnectorsOf(app.servers), workerStates, logger);
+      }
     } finally {
       logger.info('Exit ...');
       logger.flush();
@@ -118,9 +123,29 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void exit(0));
   process.on('SIGTERM', () => void exit(0));
   try {
-    if (plan !== undefined) {
-      // the workers first (the primary's start line says the whole server serves); the ports must be free
-      await checkPortsFree(plan.ports);
+    const several = plan !== undefined && workers.workers > 1 ? plan : undefined;
+    let split: SplitStream | undefined;
+    if (several !== undefined) {
+      await checkPortsFree(several.ports);
+      // --store-file: the primary's connections, and each worker's: those whose CIDs it issued
+      split = store === undefined ? undefined : readStoreForWorkers(store, workers.workers, several.coapsLabels, logger);
+    }
+    const own = split?.primary;
+    const beforeStart =
+      store === undefined
+        ? undefined
+        : several === undefined
+          ? (servers: readonly CoapServer[]) => loadStoreFile(store, dtlsConnectorsOf(servers), logger)
+          : (servers: readonly CoapServer[]) => {
+              if (own === undefined) return;
+              loadStream(dtlsConnectorsOf(servers), own, logger);
+              own.fill(0);
+            };
+    const role: AppRole = several === undefined ? { kind: 'single' } : { kind: 'primary', workersHealth: () => pool?.health() ?? Promise.resolve([]) };
+    app = await startApp(opts, logger, () => void exit(0), process.cwd(), beforeStart, role);
+    if (several !== undefined) {
+      // after the primary's own ports are bound: a worker's ephemeral management socket cannot take one of them
+      const parts = split?.workers;
       pool = await startWorkerPool({
         count: workers.workers,
         module: process.argv[1]!,
@@ -128,14 +153,17 @@ async function main(): Promise<void> {
         systemStart: Math.round(performance.timeOrigin),
         exit: () => void exit(0),
         logger,
+        ...(parts !== undefined ? { storePart: (i: number) => parts[i] } : {}),
       });
+      pool.setPrimaryDiagnostics(app.diagnostics);
+      if (store !== undefined && split !== undefined) {
+        logger.info(`store file ${store.file}: loaded by the primary and ${workers.workers} workers`);
+        deleteStoreFile(store.file, logger);
+      }
+      logStarted(logger, app.version);
     }
-    const beforeStart = store === undefined ? undefined : (servers: readonly CoapServer[]) => loadStoreFile(store, dtlsConnectorsOf(servers), logger);
-    const workerPool = pool;
-    const role: AppRole = workerPool === undefined ? { kind: 'single' } : { kind: 'primary', workersHealth: () => workerPool.health() };
-    app = await startApp(opts, logger, () => void exit(0), process.cwd(), beforeStart, role);
   } catch (err) {
-    await pool?.stop();
+    await Promise.all([pool?.stop(), app?.stop()]);
     process.stderr.write(startupFailure([(err as Error).message]));
     const debug = settings.level === 'debug' || settings.level === 'trace';
     if (!(err instanceof Error && err.name === 'StartupError') && debug) process.stderr.write(`${(err as Error).stack}\n`);
@@ -143,7 +171,6 @@ async function main(): Promise<void> {
     process.exit(EXIT_STARTUP);
   }
   const running = app;
-  pool?.setPrimaryDiagnostics(running.diagnostics);
   const own = createConsoleRestart(
     { connectors: () => dtlsConnectorsOf(running.servers), stopServers: () => running.stopServers(), startServers: () => running.startServers() },
     logger,

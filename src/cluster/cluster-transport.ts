@@ -82,14 +82,17 @@ export class ClusterTransport implements DatagramTransport {
     return this.o.nodeId;
   }
 
-  /** Binds both sockets; a restart (console save/load) binds the ports of the first start again (ephemeral ones too). */
+  /**
+   * Binds both sockets, the public DTLS one first (an ephemeral management port cannot take its port); a restart
+   * (console save/load) binds the ports of the first start again (ephemeral ones too).
+   */
   async start(): Promise<void> {
-    const mgmt = await bindUdpSocket(this.o.mgmt, this.mgmtPortValue);
-    let dtls: dgram.Socket;
+    const dtls = await bindUdpSocket(this.o.dtls, this.dtlsPort);
+    let mgmt: dgram.Socket;
     try {
-      dtls = await bindUdpSocket(this.o.dtls, this.dtlsPort);
+      mgmt = await bindUdpSocket(this.o.mgmt, this.mgmtPortValue);
     } catch (err) {
-      await new Promise<void>((resolve) => mgmt.close(() => resolve()));
+      await new Promise<void>((resolve) => dtls.close(() => resolve()));
       throw err;
     }
     this.mgmtSocket = mgmt;

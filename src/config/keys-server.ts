@@ -30,9 +30,21 @@ export const UDP_DROPS_READ_INTERVAL = defineKey({
   default: 2000,
 });
 
+/** Worker processes of the server (issue 13); --workers overrides it. */
+export const WORKERS = defineKey({
+  name: 'WORKERS',
+  type: 'int',
+  description:
+    'Worker processes serving the extended server on shared ports (SO_REUSEPORT, Node.js 22.12 or later on Linux); --workers overrides it. 0: one per available core; 1: a single process.',
+  default: 0,
+  min: 0,
+  max: 256,
+});
+
 /** All keys of this group. */
 export const SERVER_KEYS: readonly KeyDef[] = [
   EXTERNAL_UDP_MAX_MESSAGE_SIZE,
   EXTERNAL_UDP_PREFERRED_BLOCK_SIZE,
   UDP_DROPS_READ_INTERVAL,
+  WORKERS,
 ];

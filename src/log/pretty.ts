@@ -11,7 +11,7 @@ const LEVEL_COLORS: Readonly<Record<number, string>> = { 10: '\x1b[90m', 20: '\x
 const RESET = '\x1b[0m';
 
 /** Fields shown in the line's head (or never): time, level, server tag, message, pino's process fields. */
-const HEAD_KEYS = new Set(['level', 'time', 'msg', 'server', 'pid', 'hostname', 'v']);
+const HEAD_KEYS = new Set(['level', 'time', 'msg', 'server', 'worker', 'pid', 'hostname', 'v']);
 
 /**
  * Fields for JSON consumers only: their content is already in the message text (e.g. the counters of a
@@ -60,7 +60,10 @@ export function formatRecord(rec: Record<string, unknown>, opts: PrettyOptions =
   const time = typeof rec.time === 'number' ? timeOfDay(rec.time) : typeof rec.time === 'string' ? rec.time : timeOfDay(Date.now());
   const msg = rec.msg === undefined ? '' : String(rec.msg);
   const parts: string[] = [time, opts.colorize ? `${LEVEL_COLORS[level] ?? ''}${label}${RESET}` : label];
-  if (rec.server !== undefined) parts.push(String(rec.server));
+  // a worker process of a multi-worker server (issue 13) tags its lines with its index: `EXTENDED-TEST#1`, `worker#1`
+  const worker = rec.worker === undefined ? '' : `#${String(rec.worker)}`;
+  if (rec.server !== undefined) parts.push(`${String(rec.server)}${worker}`);
+  else if (worker !== '') parts.push(`worker${worker}`);
   if (msg !== '') parts.push(msg);
   const stacks: string[] = [];
   for (const [key, value] of Object.entries(rec)) {

@@ -2,7 +2,8 @@
 import fs from 'node:fs';
 import type { Logger } from 'pino';
 import type { DtlsConnector } from '../dtls/connector.js';
-import { loadConnectors, saveConnectors } from './persist.js';
+import { loadConnectors, saveConnectors, type SavedState } from './persist.js';
+import { EnvelopeError, openEnvelope, sealEnvelope } from './envelope.js';
 
 /** Store-file settings from the command line. */
 export interface StoreFileOptions {
@@ -20,16 +21,39 @@ export function storeFileOptions(opts: { storeFile?: string; storePassword64?: s
   return { file: opts.storeFile, password, maxAgeMs: (opts.storeMaxAge ?? 0) * 3_600_000 };
 }
 
-/** Loads the file into the connectors if it exists; deletes it after a successful load. Never throws. */
-export function loadStoreFile(store: StoreFileOptions, connectors: readonly DtlsConnector[], logger: Logger): void {
-  let data: Buffer;
+/** The file's bytes, undefined when there is none or it cannot be read (logged). */
+function readStoreBytes(store: StoreFileOptions, logger: Logger): Buffer | undefined {
   try {
-    if (!fs.existsSync(store.file)) return;
-    data = fs.readFileSync(store.file);
+    if (!fs.existsSync(store.file)) return undefined;
+    return fs.readFileSync(store.file);
   } catch (err) {
     logger.warn(`cannot read store file ${store.file}: ${(err as Error).message}`);
-    return;
+    return undefined;
   }
+}
+
+/**
+ * The file's plain components stream (envelope opened), undefined when there is no file or it cannot be read or
+ * opened (logged; the file is kept). The caller wipes the result.
+ */
+export function readStoreFile(store: StoreFileOptions, logger: Logger): Buffer | undefined {
+  const data = readStoreBytes(store, logger);
+  if (data === undefined) return undefined;
+  try {
+    return openEnvelope(data, store.password);
+  } catch (err) {
+    logger.warn(`load failed: ${err instanceof EnvelopeError ? err.message : `cannot open the saved state: ${(err as Error).message}`}`);
+    logger.warn(`store file ${store.file} not (completely) loaded; kept`);
+    return undefined;
+  } finally {
+    data.fill(0);
+  }
+}
+
+/** Loads the file into the connectors if it exists; deletes it after a successful load. Never throws. */
+export function loadStoreFile(store: StoreFileOptions, connectors: readonly DtlsConnector[], logger: Logger): void {
+  const data = readStoreBytes(store, logger);
+  if (data === undefined) return;
   const outcome = loadConnectors(connectors, data, store.password, logger);
   data.fill(0);
   if (!outcome.ok) {
@@ -58,6 +82,25 @@ export function saveStoreFile(store: StoreFileOptions, connectors: readonly Dtls
     logger.warn(`cannot serialize the DTLS state: ${(err as Error).message}`);
     return;
   }
+  writeStoreFile(store, state, logger);
+}
+
+/** Seals a plain components stream (several workers' connections, merged) and writes it; the plain bytes are wiped. Never throws. */
+export function saveStoreStream(store: StoreFileOptions, plain: SavedState, logger: Logger): void {
+  let data: Buffer;
+  try {
+    data = sealEnvelope(plain.data, store.password);
+  } catch (err) {
+    logger.warn(`cannot serialize the DTLS state: ${(err as Error).message}`);
+    return;
+  } finally {
+    plain.data.fill(0);
+  }
+  writeStoreFile(store, { data, connections: plain.connections }, logger);
+}
+
+/** Writes sealed state to the file; a partial file is removed on an I/O error; the bytes are wiped. */
+function writeStoreFile(store: StoreFileOptions, state: SavedState, logger: Logger): void {
   try {
     fs.writeFileSync(store.file, state.data, { mode: 0o600 });
     logger.info(`store file ${store.file}: ${state.data.length} bytes, ${state.connections} connections saved`);

@@ -82,11 +82,13 @@ export async function startApp(
   logger: Logger,
   shutdown: () => void,
   cwd = process.cwd(),
-  beforeStart?: (servers: readonly CoapServer[]) => void,
+  beforeStart?: (servers: readonly CoapServer[]) => void | Promise<void>,
   role: AppRole = { kind: 'single' },
 ): Promise<App> {
   const worker = role.kind === 'worker' ? role : undefined;
-  const props = loadProperties(cwd, logger);
+  // the primary already logged what reading the properties and credentials found: a worker does not repeat it
+  const setupLogger = worker !== undefined ? logger.child({}, { level: 'error' }) : logger;
+  const props = loadProperties(cwd, setupLogger);
   const version = productVersion(cwd);
   const addresses = selectAddresses({
     loopback: opts.loopback,
@@ -114,7 +116,7 @@ export async function startApp(
   };
   let creds: ServerCredentials;
   try {
-    creds = loadServerCredentials(opts, logger);
+    creds = loadServerCredentials(opts, setupLogger);
   } catch (err) {
     throw new StartupError(`DTLS credentials: ${(err as Error).message}`);
   }
@@ -150,9 +152,10 @@ export async function startApp(
     }
     // cli.md §3.3: restore without cluster: one coaps endpoint on the wildcard address (equal labels on both instances)
     if (restore !== undefined && clusterOpts === undefined) addRestoreEndpoint(ext, props, opts, creds, logger);
-    if (worker !== undefined) workerNodes.push(...addWorkerNodes(ext, props, addresses, worker.index, creds, opts, logger));
     const ownDtls = clusterOpts === undefined && restore === undefined && worker === undefined;
     addEndpoints(ext, props, 'extended', addresses, opts, creds, logger, ownDtls, worker !== undefined);
+    // after the public coap endpoints: they bind before the nodes' ephemeral management sockets
+    if (worker !== undefined) workerNodes.push(...addWorkerNodes(ext, props, addresses, worker.index, creds, opts, logger));
     if (ext.endpoints.length === 0) throw new StartupError(noEndpointMessage(opts));
     servers.push(ext);
   }
@@ -174,7 +177,12 @@ export async function startApp(
       throw new StartupError((err as Error).message);
     }
   }
-  beforeStart?.(servers);
+  try {
+    await beforeStart?.(servers);
+  } catch (err) {
+    await monitoring?.stop();
+    throw new StartupError(`loading the saved connections: ${(err as Error).message}`);
+  }
   const started: CoapServer[] = [];
   try {
     for (const s of servers) {
@@ -192,10 +200,8 @@ export async function startApp(
     role.kind === 'worker'
       ? { stop() {} }
       : startHealthLog(servers, props, logger, role.kind === 'primary' ? () => primaryHealth(servers, role.workersHealth) : undefined);
-  // cli.md §4 step 10: the heap limit (the reference's JVM -Xmx), not the heap in use
-  const heapMb = Math.round(v8.getHeapStatistics().heap_size_limit / (1024 * 1024));
-  // a worker's start is the primary's to announce (once all workers serve)
-  if (role.kind !== 'worker') logger.info(`extplugtest, version ${version}, ${heapMb}MB heap, started ...`);
+  // a multi-worker server's start is announced by the primary once all workers serve
+  if (role.kind === 'single') logStarted(logger, version);
   const clusterReady = cluster.length > 0 ? waitForClusterReady(cluster, logger) : undefined;
   // cli.md §4 step 12: restore once the cluster is ready
   if (monitoring !== undefined) {
@@ -248,6 +254,12 @@ function addRestoreEndpoint(server: CoapServer, props: Properties, opts: ServerO
   if ((config.cidLength ?? 0) < 6) throw new StartupError('cid length must be at least 6 for cluster!');
   const dtls = createServerDtlsConnector('0.0.0.0', portsFor(props, 'extended').coaps, config, creds, logger);
   server.addEndpoint(dtls, stackConfigFor(props, 'extended', false), dtlsPeerOf);
+}
+
+/** The start line (cli.md §4 step 10): the heap limit (the reference's JVM -Xmx), not the heap in use. */
+export function logStarted(logger: Logger, version: string): void {
+  const heapMb = Math.round(v8.getHeapStatistics().heap_size_limit / (1024 * 1024));
+  logger.info(`extplugtest, version ${version}, ${heapMb}MB heap, started ...`);
 }
 
 /** The primary's health: its own servers' (plugtest), then the workers' summed. */

@@ -13,6 +13,7 @@ import { localGroups, remoteEndpointsOf } from '../resources/extended/diagnostic
 import { createLocalRequestHistory } from '../resources/extended/request-history.js';
 import { REQUESTS_MAX_DEVICES, REQUESTS_MAX_HISTORY } from '../resources/extended/requests.js';
 import { sumHealth, type EndpointHealth } from '../server/health.js';
+import type { SavedState } from '../restart/persist.js';
 import { serveRequestHistory, type IpcPort } from './request-history-channel.js';
 import { createRpc, type Rpc } from './rpc.js';
 import { createSupervisor, type Supervisor } from './supervisor.js';
@@ -30,6 +31,8 @@ export interface WorkerPoolOptions {
   /** /shutdown in a worker: end the server */
   exit: () => void;
   logger: Logger;
+  /** --store-file: worker `index`'s part of the file (asked for once, before the worker serves) */
+  storePart?: (index: number) => Buffer | undefined;
   /** supervisor timing (tests) */
   restartDelayMs?: number;
 }
@@ -41,6 +44,8 @@ export interface WorkerPool {
   health(): Promise<EndpointHealth[]>;
   /** the primary's own /diagnose: its endpoints are listed and summed by the workers' /diagnose */
   setPrimaryDiagnostics(source: DiagnosticsSource): void;
+  /** shutdown with --store-file: every worker stops serving and hands over its connections (plain streams) */
+  saveStreams(maxAgeMs: number): Promise<SavedState[]>;
   /** console `save`/`load` in every worker */
   save(password: string): Promise<void>;
   load(password: string): Promise<void>;
@@ -86,6 +91,13 @@ export async function startWorkerPool(o: WorkerPoolOptions): Promise<WorkerPool>
             return primaryDiagnostics === undefined || typeof name !== 'string' ? groups : [localGroups(primaryDiagnostics, name), ...groups];
           },
           exit: () => o.exit(),
+          'store.part': () => {
+            const part = o.storePart?.(i);
+            if (part === undefined) return '';
+            const text = part.toString('base64');
+            part.fill(0);
+            return text;
+          },
         },
         CALL_TIMEOUT_MS,
       ),
@@ -126,6 +138,13 @@ export async function startWorkerPool(o: WorkerPoolOptions): Promise<WorkerPool>
     },
     async health() {
       return sumHealth((await everyWorker('health')) as EndpointHealth[][]);
+    },
+    async saveStreams(maxAgeMs) {
+      const answers = await everyWorker('store.save', maxAgeMs, SAVE_TIMEOUT_MS);
+      return answers.flatMap((a) => {
+        const s = a as { data?: unknown; connections?: unknown };
+        return typeof s.data === 'string' && typeof s.connections === 'number' ? [{ data: Buffer.from(s.data, 'base64'), connections: s.connections }] : [];
+      });
     },
     async save(password) {
       await everyWorker('save', password, SAVE_TIMEOUT_MS);

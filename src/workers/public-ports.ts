@@ -5,24 +5,29 @@
 import dgram from 'node:dgram';
 import type { ServerOptions } from '../cli/options.js';
 import { CONNECTION_ID_LENGTH, CONNECTION_ID_NODE_ID } from '../config/keys-dtls.js';
+import { WORKERS } from '../config/keys-server.js';
 import { loadProperties, portsFor } from '../config/index.js';
 import { bindAddressOf, selectAddresses } from '../server/interfaces.js';
 import type { PeerAddress } from '../transport/connector.js';
 import type { WorkerSetup } from './worker-count.js';
+import { componentLabel } from '../restart/stream.js';
 
 /** The set-up and public ports of the extended server as the workers will run it. */
 export interface WorkerPlan {
   setup: WorkerSetup;
+  /** WORKERS of the properties */
+  workersProperty: number | undefined;
   /** every address and port the workers bind (coaps, and coap unless --dtls-only) */
   ports: PeerAddress[];
+  /** the store-file labels of the workers' coaps endpoints (restart/stream.ts componentLabel) */
+  coapsLabels: Set<string>;
 }
 
-/** Reads the options and the properties of `cwd` (throws the start-up errors the server would report). */
+/** Reads the options and the properties of `cwd` (creates the file with defaults; throws the start-up errors the server would report). */
 export function workerPlanOf(opts: ServerOptions, cwd: string): WorkerPlan {
   const props = loadProperties(cwd);
   const setup: WorkerSetup = {
     cluster: (opts.dtlsCluster?.length ?? 0) > 0 || opts.k8sDtlsCluster !== undefined,
-    storeFile: opts.storeFile !== undefined,
     restore: opts.k8sRestore !== undefined || opts.localRestore !== undefined,
     monitor: opts.k8sMonitor !== undefined,
     cidLength: props.getFor<number>('extended', CONNECTION_ID_LENGTH) ?? 0,
@@ -31,11 +36,12 @@ export function workerPlanOf(opts: ServerOptions, cwd: string): WorkerPlan {
   const addresses = selectAddresses({ loopback: opts.loopback, external: opts.external, ipv4: opts.ipv4, ipv6: opts.ipv6, patterns: opts.interfacesPattern });
   const { coap, coaps } = portsFor(props, 'extended');
   const ports: PeerAddress[] = [];
+  const coapsLabels = new Set(addresses.map((a) => componentLabel(bindAddressOf(a), coaps)));
   for (const a of addresses) {
     ports.push({ address: bindAddressOf(a), port: coaps });
     if (!opts.dtlsOnly) ports.push({ address: bindAddressOf(a), port: coap });
   }
-  return { setup, ports };
+  return { setup, workersProperty: props.get<number>(WORKERS), ports, coapsLabels };
 }
 
 /** Binds each address and port exclusively and releases it again; rejects naming the first one taken. */

@@ -54,7 +54,7 @@ export interface Supervisor {
   readonly workers: readonly WorkerState[];
   /** forks every worker and resolves when all are ready; rejects with the first start-up failure (all stopped) */
   start(): Promise<void>;
-  /** sends to worker `index`; false when it is not running */
+  /** sends to worker `index`; false when it is neither starting nor running */
   send(index: number, message: unknown): boolean;
   /** sends to every running worker; the number reached */
   broadcast(message: unknown): number;
@@ -195,7 +195,9 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
     },
     send(index, message) {
       const child = slots[index]?.child;
-      return child !== undefined && slots[index]!.state.state === 'running' && trySend(child, message);
+      const state = slots[index]?.state.state;
+      // a starting worker may already ask (e.g. for its part of the store file before it serves)
+      return child !== undefined && (state === 'running' || state === 'starting') && trySend(child, message);
     },
     broadcast(message) {
       let n = 0;

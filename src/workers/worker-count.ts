@@ -1,31 +1,30 @@
-// How many worker processes run for `--workers N` (issue 13): a Node.js without SO_REUSEPORT for UDP runs one, with
-// a log line saying why; and the features that cannot run with several workers yet refuse the start.
+// How many worker processes run (issue 13). Asked for by `--workers N`, else by the properties key WORKERS, whose
+// default 0 means one per available core. A Node.js without SO_REUSEPORT for UDP runs one, with a log line saying
+// why; so does a set-up that cannot run with several workers yet — refused when the user asked for several
+// explicitly, one worker with a log line when it is only the default.
+import os from 'node:os';
 import { reusePortSupported } from '../transport/datagram.js';
 
 /** Most workers --workers accepts (the worker index is the node-id byte of the CIDs). */
 export const MAX_WORKERS = 256;
 
-/** What runs for `--workers requested`: a count (with a warning when it is fewer than asked). */
-export interface WorkerDecision {
-  workers: number;
-  warning?: string;
+/** What was asked for: a count, and whether the user chose it (flag or properties) or it is the core count. */
+export interface WorkerRequest {
+  count: number;
+  explicit: boolean;
 }
 
-/** Decides the worker count for `requested` on this Node.js (`version`, `platform`: for tests). */
-export function decideWorkers(requested: number, version: string = process.versions.node, platform: string = process.platform): WorkerDecision {
-  if (requested <= 1) return { workers: 1 };
-  if (!reusePortSupported(version, platform)) {
-    return { workers: 1, warning: `--workers ${requested}: Node.js ${version} on ${platform} cannot share a UDP port between processes (SO_REUSEPORT needs Node.js 22.12 or later on Linux), running one worker` };
-  }
-  return { workers: requested };
+/** The count asked for: `--workers` if given, else WORKERS of the properties if above 0, else the available cores. */
+export function requestedWorkers(flag: number | undefined, property: number | undefined, cores: number = os.availableParallelism()): WorkerRequest {
+  if (flag !== undefined) return { count: flag, explicit: true };
+  if (property !== undefined && property > 0) return { count: property, explicit: true };
+  return { count: Math.max(1, Math.min(cores, MAX_WORKERS)), explicit: false };
 }
 
 /** What of the server's set-up matters to several workers. */
 export interface WorkerSetup {
   /** --dtls-cluster / --k8s-dtls-cluster given */
   cluster: boolean;
-  /** --store-file given */
-  storeFile: boolean;
   /** --k8s-restore / --local-restore given */
   restore: boolean;
   /** --k8s-monitor given */
@@ -36,18 +35,44 @@ export interface WorkerSetup {
   nodeId: number | undefined;
 }
 
-/** The reasons `workers` (more than one) cannot run with this set-up; empty when they can. */
-export function workerConflicts(workers: number, s: WorkerSetup): string[] {
-  if (workers <= 1) return [];
-  const flag = `--workers ${workers}`;
+/** What runs: the count, a refusal (start-up fails), or a line to log saying why fewer run than asked. */
+export interface WorkerDecision {
+  workers: number;
+  /** log line (a warning when the user asked for more, else information) */
+  message?: { level: 'warn' | 'info'; text: string };
+  /** start-up fails with these reasons */
+  refused?: string[];
+}
+
+/** The parts of the set-up that cannot run with several workers yet, each naming itself. */
+export function workerConflicts(s: WorkerSetup): string[] {
   const out: string[] = [];
-  if (s.cluster) out.push(`${flag}: several workers inside a DTLS cluster node are not available in this version yet; use --workers 1 with the cluster flags`);
-  if (s.storeFile) out.push(`${flag}: --store-file with several workers is not available in this version yet; use --workers 1`);
-  if (s.restore) out.push(`${flag}: the restore service with several workers is not available in this version yet; use --workers 1`);
-  if (s.monitor) out.push(`${flag}: --k8s-monitor with several workers is not available in this version yet; use --workers 1`);
+  if (s.cluster) out.push('several workers inside a DTLS cluster node are not available in this version yet');
+  if (s.restore) out.push('the restore service with several workers is not available in this version yet');
+  if (s.monitor) out.push('--k8s-monitor with several workers is not available in this version yet');
   if (s.cidLength > 0 && s.cidLength < 5) {
-    out.push(`${flag}: the workers route by the node-id byte of the CIDs, which needs DTLS.CONNECTION_ID_LENGTH of at least 5 (or 0: no CIDs), not ${s.cidLength}`);
+    out.push(`the workers route by the node-id byte of the CIDs, which needs DTLS.CONNECTION_ID_LENGTH of at least 5 (or 0: no CIDs), not ${s.cidLength}`);
   }
-  if (s.nodeId !== undefined) out.push(`${flag}: each worker writes its own index as the CIDs' node-id; DTLS.CONNECTION_ID_NODE_ID (${s.nodeId}) must be empty`);
+  if (s.nodeId !== undefined) out.push(`each worker writes its own index as the CIDs' node-id; DTLS.CONNECTION_ID_NODE_ID (${s.nodeId}) must be empty`);
   return out;
+}
+
+/** Decides the worker count for `request` with `setup` on this Node.js (`version`, `platform`: for tests). */
+export function decideWorkers(
+  request: WorkerRequest,
+  setup: WorkerSetup | undefined,
+  version: string = process.versions.node,
+  platform: string = process.platform,
+): WorkerDecision {
+  const n = request.count;
+  if (n <= 1) return { workers: 1 };
+  const asked = request.explicit ? `--workers ${n}` : `${n} workers (one per core)`;
+  if (!reusePortSupported(version, platform)) {
+    const text = `${asked}: Node.js ${version} on ${platform} cannot share a UDP port between processes (SO_REUSEPORT needs Node.js 22.12 or later on Linux), running one worker`;
+    return { workers: 1, message: { level: request.explicit ? 'warn' : 'info', text } };
+  }
+  const conflicts = setup === undefined ? [] : workerConflicts(setup);
+  if (conflicts.length === 0) return { workers: n };
+  if (request.explicit) return { workers: 1, refused: conflicts.map((c) => `${asked}: ${c}; use --workers 1`) };
+  return { workers: 1, message: { level: 'info', text: `running one worker, not ${asked}: ${conflicts.join('; ')}` } };
 }

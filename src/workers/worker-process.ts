@@ -8,7 +8,8 @@ import type { CounterGroup } from '../resources/extended/diagnose.js';
 import { startApp, type App } from '../server/app.js';
 import { collectHealth } from '../server/health.js';
 import { createConsoleRestart } from '../restart/console.js';
-import { dtlsConnectorsOf } from '../restart/persist.js';
+import { dtlsConnectorsOf, loadStream, saveStream } from '../restart/persist.js';
+import type { CoapServer } from '../coap/server.js';
 import { remoteRequestHistory, type IpcPort } from './request-history-channel.js';
 import { createRpc } from './rpc.js';
 import { localGroups, type RemoteEndpoint } from '../resources/extended/diagnostics-source.js';
@@ -76,6 +77,14 @@ export async function runWorker(opts: ServerOptions, logger: Logger, index: numb
     'diag.own': (name) => (app === undefined || typeof name !== 'string' ? [] : localGroups(app.diagnostics, name)),
     health: () => collectHealth(app?.servers ?? []),
     save: (password) => restart.save(typeof password === 'string' ? password : ''),
+    // shutdown with --store-file: stop serving, hand the connections to the primary (it writes the one file)
+    'store.save': async (maxAgeMs) => {
+      await app?.stop();
+      const state = saveStream(dtlsConnectorsOf(app?.servers ?? []), typeof maxAgeMs === 'number' ? maxAgeMs : 0, logger);
+      const data = state.data.toString('base64');
+      state.data.fill(0);
+      return { data, connections: state.connections };
+    },
     load: (password) => restart.load(typeof password === 'string' ? password : ''),
   });
   let primaryEndpoints: readonly RemoteEndpoint[] = [];
@@ -93,7 +102,18 @@ export async function runWorker(opts: ServerOptions, logger: Logger, index: numb
   process.on('SIGTERM', () => void end(0));
   process.on('disconnect', () => void end(0));
   try {
-    app = await startApp(opts, logger, () => void rpc.call('exit').catch(() => undefined), process.cwd(), undefined, {
+    // --store-file: this worker's part of the file (the connections whose CIDs it issued), loaded before it serves
+    const beforeStart =
+      opts.storeFile === undefined
+        ? undefined
+        : async (servers: readonly CoapServer[]): Promise<void> => {
+            const part = await rpc.call('store.part', undefined, 60_000);
+            if (typeof part !== 'string' || part.length === 0) return;
+            const plain = Buffer.from(part, 'base64');
+            loadStream(dtlsConnectorsOf(servers), plain, logger);
+            plain.fill(0);
+          };
+    app = await startApp(opts, logger, () => void rpc.call('exit').catch(() => undefined), process.cwd(), beforeStart, {
       kind: 'worker',
       index,
       systemStart,

@@ -94,6 +94,9 @@ export async function startServer(opts: StartOptions = {}): Promise<ServerProces
       `COAP.COAP_SECURE_PORT=${ports.extSecure}`,
       `PLUGTEST.COAP.COAP_PORT=${ports.plug}`,
       `PLUGTEST.COAP.COAP_SECURE_PORT=${ports.plugSecure}`,
+      // one process unless a test asks for workers (--workers, a later WORKERS line, EXTPLUGTEST_TEST_WORKERS);
+      // the default, one worker per core, is tested by test/system/workers.test.ts
+      'WORKERS=1',
       ...(opts.properties ?? []),
     ];
     fs.writeFileSync(path.join(cwd, 'Californium3.properties'), lines.join('\n') + '\n');

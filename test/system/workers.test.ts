@@ -4,6 +4,9 @@
 // /diagnose sums over the workers; a killed worker is replaced and only its own clients see errors.
 // (The plugtest and extended-resource suites run again with 2 and 4 workers: vitest.config.ts, projects workers-N.)
 import dgram from 'node:dgram';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Code, Format } from '../../src/coap/message.js';
 import { reusePortSupported } from '../../src/transport/datagram.js';
@@ -184,6 +187,25 @@ describe.skipIf(!reusePortSupported())('--workers (SO_REUSEPORT, Node.js 22.12+)
     for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
   });
 
+  it('by default one worker per core (WORKERS=0); WORKERS=3 in the properties asks for three', async () => {
+    const cores = os.availableParallelism();
+    const byDefault = await startServer({ args: ['--no-external'], properties: ['WORKERS=0'], timeoutMs: 30_000 });
+    cleanups.push(() => byDefault.stop());
+    if (cores > 1) expect(byDefault.output()).toContain(`"msg":"${cores} workers serve the extended server"`);
+    else expect(byDefault.output()).not.toMatch(/workers serve the extended server/);
+    const three = await startServer({ args: ['--no-external'], properties: ['WORKERS=3'], timeoutMs: 30_000 });
+    cleanups.push(() => three.stop());
+    expect(workerPids(three)).toHaveLength(3);
+  });
+
+  it('by default a set-up several workers cannot run yet runs one worker and says why', async () => {
+    const sp = await startServer({ args: ['--no-external'], properties: ['WORKERS=0', 'DTLS.CONNECTION_ID_LENGTH=4'], timeoutMs: 30_000 });
+    cleanups.push(() => sp.stop());
+    if (os.availableParallelism() < 2) return;
+    expect(sp.output()).toMatch(/running one worker, not \d+ workers \(one per core\): the workers route by the node-id byte of the CIDs, which needs DTLS\.CONNECTION_ID_LENGTH of at least 5 \(or 0: no CIDs\), not 4/);
+    expect(sp.output()).not.toMatch(/workers serve the extended server/);
+  });
+
   it('start-up fails clearly when a public port is taken, before any worker starts', async () => {
     const blocker = dgram.createSocket('udp4');
     await new Promise<void>((r) => blocker.bind(0, HOST, () => r()));
@@ -198,9 +220,53 @@ describe.skipIf(!reusePortSupported())('--workers (SO_REUSEPORT, Node.js 22.12+)
   });
 
   it('refuses what cannot run with several workers yet, naming it', async () => {
-    const sp = await startServer({ args: ['--no-external', '--workers', '2', '--store-file', 'x.store', '--store-max-age', '1'], waitStarted: false });
+    const sp = await startServer({ args: ['--no-external', '--workers', '2'], properties: ['DTLS.CONNECTION_ID_LENGTH=4'], waitStarted: false });
     cleanups.push(() => sp.stop());
     expect(await sp.exited).toBe(1);
-    expect(sp.output()).toContain('--workers 2: --store-file with several workers is not available in this version yet; use --workers 1');
+    expect(sp.output()).toContain(
+      '--workers 2: the workers route by the node-id byte of the CIDs, which needs DTLS.CONNECTION_ID_LENGTH of at least 5 (or 0: no CIDs), not 4; use --workers 1',
+    );
+  });
+
+  it('--store-file holds every worker\'s connections; a restarted server loads each into the worker that owns its CID', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'extplugtest-workers-store-'));
+    cleanups.push(async () => fs.rmSync(dir, { recursive: true, force: true }));
+    const file = path.join(dir, 'state.bin');
+    const args = ['--no-external', '--diagnose', '--workers', '2', '--store-file', file, '--store-password64', Buffer.from('pw').toString('base64'), '--store-max-age', '1'];
+    const sp1 = await startServer({ args, timeoutMs: 30_000 });
+    // CID clients of both workers
+    const byOwner = new Map<string, { peer: DtlsPeer; readCid: string }>();
+    for (let i = 0; i < 24 && byOwner.size < 2; i++) {
+      const peer = await cidClient(sp1.ports.extSecure);
+      const f = (await peer.context(4000, 2)).fields;
+      if (byOwner.has(f.get('node-id')!)) await peer.close();
+      else byOwner.set(f.get('node-id')!, { peer, readCid: f.get('read-cid')! });
+    }
+    expect(byOwner.size).toBe(2);
+    expect(await sp1.stop()).toBe(0);
+    expect(sp1.output()).toMatch(/store file .*: \d+ bytes, 2 connections saved/);
+    const sp2 = await startServer({ args, ports: sp1.ports, timeoutMs: 30_000 });
+    cleanups.push(() => sp2.stop());
+    expect(sp2.output()).toMatch(/"worker":0,.*"msg":"load: \d+ ms, 1 items"/);
+    expect(sp2.output()).toMatch(/"worker":1,.*"msg":"load: \d+ ms, 1 items"/);
+    expect(fs.existsSync(file)).toBe(false);
+    for (const [owner, { peer, readCid }] of byOwner) {
+      // the same session, served by the worker that owns its CID, whatever port the client uses now
+      await peer.rebind();
+      const f = (await peer.context(4000, 2)).fields;
+      expect(f.get('node-id')).toBe(owner);
+      expect(f.get('read-cid')).toBe(readCid);
+      expect(peer.handshakes).toBe(1);
+    }
+  });
+});
+
+describe.skipIf(reusePortSupported())('--workers before Node.js 22.12', () => {
+  it('the default (one per core) runs one worker and says why', async () => {
+    const sp = await startServer({ args: ['--no-external'], properties: ['WORKERS=0'] });
+    cleanups.push(() => sp.stop());
+    if (os.availableParallelism() < 2) return;
+    expect(sp.output()).toMatch(/"level":30,.*"msg":"\d+ workers \(one per core\): Node\.js [\d.]+ on linux cannot share a UDP port between processes .*running one worker"/);
+    expect(sp.output()).not.toMatch(/workers serve the extended server/);
   });
 });

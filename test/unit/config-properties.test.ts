@@ -97,7 +97,7 @@ describe('renderProperties', () => {
     expect(keyNames).toEqual([...general, ...modules]);
     expect(general).toEqual([...general].sort());
     expect(modules).toEqual([...modules].sort());
-    expect(general).toEqual(['DTLS_HANDSHAKE_RESULT_DELAY', 'EXTERNAL_UDP_MAX_MESSAGE_SIZE', 'EXTERNAL_UDP_PREFERRED_BLOCK_SIZE', 'UDP_DROPS_READ_INTERVAL']);
+    expect(general).toEqual(['DTLS_HANDSHAKE_RESULT_DELAY', 'EXTERNAL_UDP_MAX_MESSAGE_SIZE', 'EXTERNAL_UDP_PREFERRED_BLOCK_SIZE', 'UDP_DROPS_READ_INTERVAL', 'WORKERS']);
   });
 
   it('writes every registered key with the extended value and PLUGTEST. keys only where the servers differ', () => {

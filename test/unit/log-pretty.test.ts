@@ -25,6 +25,13 @@ describe('pretty format', () => {
     expect(formatRecord({ level: 20, time: AT, msg: 'x' })).toBe('20:51:03.123 DEBUG x\n');
   });
 
+  it('a worker process tags its lines with its index', () => {
+    expect(formatRecord({ level: 30, time: AT, worker: 1, server: 'EXTENDED-TEST', endpoint: 'coap://127.0.0.1:5783', msg: 'endpoint started' })).toBe(
+      '20:51:03.123 INFO  EXTENDED-TEST#1 endpoint started coap://127.0.0.1:5783\n',
+    );
+    expect(formatRecord({ level: 40, time: AT, worker: 0, msg: 'stop failed' })).toBe('20:51:03.123 WARN  worker#0 stop failed\n');
+  });
+
   it('other fields as key=value (quoted when they contain blanks, objects as compact JSON); stats and pid/hostname left out', () => {
     const line = formatRecord({
       level: 30,

@@ -1,0 +1,111 @@
+// The store file of a multi-worker server (issue 13, restart.md §3): one file holds every worker's connections. At
+// shutdown the primary gathers each worker's plain components stream (restart/stream.ts) and merges the components
+// of the same label (the workers share their public addresses, so each label appears once per worker); at start-up
+// it splits the file: a connection of the workers' labels goes to the worker whose index is the node-id byte of the
+// CID it issued (the worker that receives the client's records by CID), a connection without a CID to worker 0 (the
+// kernel picks the worker by the client's address, which cannot be known here: such a client may need a new
+// handshake), one whose node-id names no current worker is left out; the other components (the primary's plugtest
+// endpoints) stay with the primary.
+import type { Logger } from 'pino';
+import type { Connection } from '../dtls/connection.js';
+import type { DtlsConnector } from '../dtls/connector.js';
+import { saveStream, type SavedState } from '../restart/persist.js';
+import { readStoreFile, saveStoreStream, type StoreFileOptions } from '../restart/store-file.js';
+import { readStream, writeStream, type Component } from '../restart/stream.js';
+
+/** Reads a plain stream into its components; throws the parse error. */
+function componentsOf(plain: Buffer): Component[] {
+  const out: Component[] = [];
+  const result = readStream(plain, (c) => out.push(c));
+  if (result.error !== undefined) throw new Error(`store file: ${result.error.where}: ${result.error.message}`);
+  return out;
+}
+
+/** One stream with the components of all `streams`, those of the same label merged (in first-seen order). */
+export function mergeStreams(streams: readonly Buffer[], onSkip?: (label: string, err: Error) => void): Buffer {
+  const byLabel = new Map<string, Connection[]>();
+  for (const s of streams) {
+    for (const c of componentsOf(s)) {
+      const list = byLabel.get(c.label);
+      if (list === undefined) byLabel.set(c.label, [...c.connections]);
+      else list.push(...c.connections);
+    }
+  }
+  return writeStream([...byLabel].map(([label, connections]) => ({ label, connections })), undefined, onSkip);
+}
+
+/** A stream split for the workers: one stream per worker, the primary's own rest, and what could not be placed well. */
+export interface SplitStream {
+  workers: Buffer[];
+  primary: Buffer;
+  /** connections without a CID (given to worker 0) */
+  withoutCid: number;
+  /** connections whose CID names no current worker (left out) */
+  unroutable: number;
+}
+
+/** Splits a plain stream: components labelled `workerLabels` by the CIDs' node-id byte over `count` workers. */
+export function splitStream(plain: Buffer, count: number, workerLabels: ReadonlySet<string>): SplitStream {
+  const parts: Component[][] = Array.from({ length: count }, () => []);
+  const own: Component[] = [];
+  let withoutCid = 0;
+  let unroutable = 0;
+  for (const c of componentsOf(plain)) {
+    if (!workerLabels.has(c.label)) {
+      own.push(c);
+      continue;
+    }
+    const byWorker: Connection[][] = Array.from({ length: count }, () => []);
+    for (const conn of c.connections) {
+      const cid = conn.readCid;
+      if (cid === undefined || cid.length === 0) {
+        withoutCid++;
+        byWorker[0]!.push(conn);
+      } else if (cid[0]! < count) byWorker[cid[0]!]!.push(conn);
+      // a node-id beyond the workers (fewer workers than at shutdown): no worker receives its records
+      else unroutable++;
+    }
+    byWorker.forEach((connections, i) => parts[i]!.push({ label: c.label, connections }));
+  }
+  return { workers: parts.map((p) => writeStream(p)), primary: writeStream(own), withoutCid, unroutable };
+}
+
+/**
+ * Reads the store file for `count` workers (components labelled `workerLabels` split by CID, the rest for the
+ * primary); undefined without a file or when it cannot be read or opened (logged, the file is kept).
+ */
+export function readStoreForWorkers(store: StoreFileOptions, count: number, workerLabels: ReadonlySet<string>, logger: Logger): SplitStream | undefined {
+  const plain = readStoreFile(store, logger);
+  if (plain === undefined) return undefined;
+  try {
+    const split = splitStream(plain, count, workerLabels);
+    if (split.withoutCid > 0) logger.warn(`store file ${store.file}: ${split.withoutCid} connection(s) without a CID loaded into worker 0 (their clients may need a new handshake)`);
+    if (split.unroutable > 0) logger.warn(`store file ${store.file}: ${split.unroutable} connection(s) with the CID of no current worker (of ${count}) left out`);
+    return split;
+  } catch (err) {
+    logger.warn(`load failed: ${(err as Error).message}`);
+    logger.warn(`store file ${store.file} not (completely) loaded; kept`);
+    return undefined;
+  } finally {
+    plain.fill(0);
+  }
+}
+
+/** Writes the one store file at shutdown: the primary's connections (servers stopped) merged with the workers' streams. Never throws. */
+export function saveWorkersStoreFile(store: StoreFileOptions, own: readonly DtlsConnector[], workers: readonly SavedState[], logger: Logger): void {
+  let merged: SavedState;
+  try {
+    const mine = saveStream(own, store.maxAgeMs, logger);
+    merged = {
+      data: mergeStreams([mine.data, ...workers.map((w) => w.data)], (label, err) => logger.warn(`save: connection of ${label} skipped: ${err.message}`)),
+      connections: workers.reduce((n, w) => n + w.connections, mine.connections),
+    };
+    mine.data.fill(0);
+  } catch (err) {
+    logger.warn(`cannot serialize the DTLS state: ${(err as Error).message}`);
+    return;
+  } finally {
+    for (const w of workers) w.data.fill(0);
+  }
+  saveStoreStream(store, merged, logger);
+}
