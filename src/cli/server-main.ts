@@ -98,6 +98,8 @@ async function main(): Promise<void> {
   const store = storeFileOptions(opts);
   let app: App | undefined;
   let pool: WorkerPool | undefined;
+  /** the app once start-up completed (the workers too): only then is the store file loaded and written */
+  let serving: App | undefined;
   let exiting = false;
   const exit = async (status: number) => {
     if (exiting) return;
@@ -105,13 +107,15 @@ async function main(): Promise<void> {
     try {
       // restart.md §3: delete any old file, stop the servers, write the new file
       // (a signal during start-up leaves the store file alone: it may not have been loaded yet)
-      if (store !== undefined && app !== undefined) deleteStoreFile(store.file, logger);
+      const saving = store !== undefined && serving !== undefined;
+      if (saving) deleteStoreFile(store.file, logger);
       // several workers: each stops and hands over its connections; the primary writes the one file
-      const workerStates = store !== undefined && app !== undefined && pool !== undefined ? await pool.saveStreams(store.maxAgeMs) : [];
+      const workerStates = saving && pool !== undefined ? await pool.saveStreams(store.maxAgeMs) : [];
       await Promise.all([app?.stop(), pool?.stop()]);
-      if (store !== undefined && app !== undefined) {
-        if (pool === undefined) saveStoreFile(store, dtlsConnectorsOf(app.servers), logger);
-        else saveWorkersStoreFile(store, dtlsConnectorsOf(app.servers), workerStates, logger);
+      if (saving && serving !== undefined) {
+        const connectors = dtlsConnectorsOf(serving.servers);
+        if (pool === undefined) saveStoreFile(store, connectors, logger);
+        else saveWorkersStoreFile(store, connectors, workerStates, logger);
       }
     } finally {
       logger.info('Exit ...');
@@ -171,7 +175,8 @@ async function main(): Promise<void> {
     process.exit(EXIT_STARTUP);
   }
   const running = app;
-  const own = createConsoleRestart(
+  serving = app;
+  const ownRestart = createConsoleRestart(
     { connectors: () => dtlsConnectorsOf(running.servers), stopServers: () => running.stopServers(), startServers: () => running.startServers() },
     logger,
   );
@@ -179,10 +184,10 @@ async function main(): Promise<void> {
   // save and load act on this process' servers and on every worker's
   const restart =
     workerPool === undefined
-      ? own
+      ? ownRestart
       : {
-          save: async (password: string) => void (await Promise.all([own.save(password), workerPool.save(password)])),
-          load: async (password: string) => void (await Promise.all([own.load(password), workerPool.load(password)])),
+          save: async (password: string) => void (await Promise.all([ownRestart.save(password), workerPool.save(password)])),
+          load: async (password: string) => void (await Promise.all([ownRestart.load(password), workerPool.load(password)])),
         };
   // cli.md §5: each line is echoed; empty line → health dump, `exit`, `save`/`load`, `help`; EOF only stops reading
   startConsole({

@@ -39,8 +39,11 @@ function isReply(m: unknown): m is ReplyMessage {
   return typeof m === 'object' && r !== null && r.type === 'rpc.reply' && typeof r.id === 'number';
 }
 
-/** Answers the other side's calls from `handlers` and makes calls to it (default timeout `timeoutMs`). */
-export function createRpc(port: IpcPort, handlers: RpcHandlers, timeoutMs = 5000): Rpc {
+/**
+ * Answers the other side's calls from `handlers` and makes calls to it (default timeout `timeoutMs`); beyond
+ * `maxPending` unanswered calls a call fails at once (a flood of /diagnose requests cannot pile them up).
+ */
+export function createRpc(port: IpcPort, handlers: RpcHandlers, timeoutMs = 5000, maxPending = 1024): Rpc {
   let nextId = 1;
   const pending = new Map<number, { resolve: (v: unknown) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }>();
   const answer = (id: number, reply: Omit<ReplyMessage, 'type' | 'id'>): void => {
@@ -71,6 +74,7 @@ export function createRpc(port: IpcPort, handlers: RpcHandlers, timeoutMs = 5000
   });
   return {
     call(what, arg, timeout = timeoutMs) {
+      if (pending.size >= maxPending) return Promise.reject(new Error(`cannot call '${what}': ${maxPending} calls unanswered`));
       const id = nextId++;
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => {

@@ -57,6 +57,16 @@ describe('worker rpc', () => {
     await expect(createRpc(a, {}).call('slow')).rejects.toThrow("cannot call 'slow': channel closed");
   });
 
+  it('beyond the bound of unanswered calls a call fails at once', async () => {
+    const { a, b } = linkedPorts();
+    const caller = createRpc(a, {}, 5000, 2);
+    createRpc(b, { slow: () => new Promise((r) => setTimeout(() => r('late'), 50)) });
+    const first = [caller.call('slow'), caller.call('slow')];
+    await expect(caller.call('slow')).rejects.toThrow("cannot call 'slow': 2 calls unanswered");
+    expect(await Promise.all(first)).toEqual(['late', 'late']);
+    expect(await caller.call('slow')).toBe('late');
+  });
+
   it('messages that are not calls are ignored', async () => {
     const { a, b } = linkedPorts();
     const seen: unknown[] = [];
