@@ -15,6 +15,7 @@ import { formatTable, type BenchContext, type Section, type SectionResult, type 
 import { measureWithGenerator, type Measurement } from './measure.js';
 import { spawnNode, tryPort, waitForQuiet } from './proc-util.js';
 import { probeCoap } from './probe.js';
+import { KINDS, type Kind } from './scale.js';
 
 /** Target: 2 workers' throughput at least this multiple of one worker's (never slower). */
 export const TARGET_THROUGHPUT_RATIO = 1.0;
@@ -30,11 +31,6 @@ const WARMUP_S = 2;
 /** Client sockets (coap) and DTLS sessions (coaps) of the generators. */
 const PEERS = 200;
 
-/** The two loads. */
-const KINDS = [
-  { id: 'coap', label: 'coap CON POST /echo', script: 'coap-load.js', peersFlag: '--sockets' },
-  { id: 'coaps', label: 'coaps CON POST /echo PSK CCM_8 CID 6', script: 'coaps-load.js', peersFlag: '--sessions' },
-] as const;
 
 /** A node binary that shares UDP ports between processes, and its version; undefined when there is none. */
 export function workersNode(repoRoot: string): { node: string; version: string } | undefined {
@@ -71,7 +67,7 @@ export const workersSection: Section = {
 };
 
 /** Starts the server with `workers`, runs one generator, stops the server. */
-async function measureOnce(ctx: BenchContext, node: string, kind: (typeof KINDS)[number], workers: number, round: number): Promise<WorkerRun> {
+async function measureOnce(ctx: BenchContext, node: string, kind: Kind, workers: number, round: number): Promise<WorkerRun> {
   const o = ctx.options;
   if (o.quietWait > 0) await waitForQuiet(0.15, Math.min(o.quietWait, 10) * 1000);
   const coapPort = (await tryPort(0))!;
