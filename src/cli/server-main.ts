@@ -145,7 +145,15 @@ async function main(): Promise<void> {
               loadStream(dtlsConnectorsOf(servers), own, logger);
               own.fill(0);
             };
-    const role: AppRole = several === undefined ? { kind: 'single' } : { kind: 'primary', workersHealth: () => pool?.health() ?? Promise.resolve([]) };
+    const role: AppRole =
+      several === undefined
+        ? { kind: 'single' }
+        : {
+            kind: 'primary',
+            workersHealth: () => pool?.health() ?? Promise.resolve([]),
+            // before the workers started: not ready, no metrics of theirs
+            workersMonitoring: { running: () => pool?.running() ?? false, metrics: () => pool?.metrics() ?? Promise.resolve([]) },
+          };
     app = await startApp(opts, logger, () => void exit(0), process.cwd(), beforeStart, role);
     if (several !== undefined) {
       // after the primary's own ports are bound: a worker's ephemeral management socket cannot take one of them

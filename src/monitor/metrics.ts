@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import v8 from 'node:v8';
 import { monitorEventLoopDelay, performance, type EventLoopUtilization } from 'node:perf_hooks';
-import { Counter, Gauge, Registry } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import type { CoapServer } from '../coap/server.js';
 import { BOUND_COUNTER_NAMES, COUNTER_NAMES, counterLabel, type BoundCounterName, type CounterName } from '../coap/stats.js';
 import { createDtlsDetailStats, type DtlsDetailStats, type DtlsStatsKey } from '../dtls/dtls-stats.js';
@@ -24,6 +24,8 @@ export interface Metrics {
   contentType: string;
   /** the current metrics in the Prometheus text format (0.0.4) */
   render(): Promise<string>;
+  /** the current metrics as prom-client JSON (a worker's, for the primary's sum) */
+  json(): Promise<MetricObjectWithValues<MetricValue<string>>[]>;
   /** ends the event-loop delay monitor (idempotent) */
   stop(): void;
 }
@@ -256,8 +258,12 @@ function readServers(servers: readonly CoapServer[], snap: Snapshot): void {
   }
 }
 
-/** Creates the metrics over `servers()` (read on every scrape); starts an event-loop delay monitor that stop() ends. */
-export function createMetrics(servers: () => readonly CoapServer[]): Metrics {
+/**
+ * Creates the metrics over `servers()` (read on every scrape); starts an event-loop delay monitor that stop() ends.
+ * `processLabel`: a process of a multi-worker server (`primary`, `worker-0`, ...): the process metrics (CPU, memory,
+ * event loop) carry it as label `process`, so that the primary's sum (aggregateMetrics) keeps one series per process.
+ */
+export function createMetrics(servers: () => readonly CoapServer[], processLabel?: string): Metrics {
   const register = new Registry();
   const lagMonitor = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
   lagMonitor.enable();
@@ -279,8 +285,9 @@ export function createMetrics(servers: () => readonly CoapServer[]): Metrics {
   };
 
   const readProcess = (s: Snapshot): void => {
+    const own: Labels = processLabel === undefined ? {} : { process: processLabel };
     const set = (name: string, value: number): void => {
-      s.set(name, [[{}, value]]);
+      s.set(name, [[own, value]]);
     };
     const cpu = process.cpuUsage();
     set(OTHER_METRICS.cpuUser[0], cpu.user / 1e6);
@@ -299,8 +306,9 @@ export function createMetrics(servers: () => readonly CoapServer[]): Metrics {
     lastElu = elu;
     if (osDrops) {
       const drops = parseUdpDrops(readText('/proc/net/snmp') ?? '', readText('/proc/net/snmp6') ?? '');
-      set(OTHER_METRICS.osInErrors[0], drops.inErrors);
-      set(OTHER_METRICS.osRcvbufErrors[0], drops.rcvbufErrors);
+      // machine-wide: the same in every process (the primary's sum takes the largest)
+      s.set(OTHER_METRICS.osInErrors[0], [[{}, drops.inErrors]]);
+      s.set(OTHER_METRICS.osRcvbufErrors[0], [[{}, drops.rcvbufErrors]]);
     }
     // delays beyond the sampling interval, since the previous scrape (0 without samples)
     const beyond = (ns: number): number => (lagMonitor.count > 0 ? Math.max(0, ns - LAG_RESOLUTION_MS * 1e6) / 1e9 : 0);
@@ -314,7 +322,8 @@ export function createMetrics(servers: () => readonly CoapServer[]): Metrics {
     lagMonitor.reset();
   };
 
-  const define = (spec: Spec, labelNames: readonly string[]): void => {
+  const processLabels: readonly string[] = processLabel === undefined ? [] : ['process'];
+  const define = (spec: Spec, labelNames: readonly string[], aggregator: 'sum' | 'max' = 'sum'): void => {
     const [short, help, kind] = spec;
     const name = METRIC_PREFIX + short;
     if (kind === 'counter') {
@@ -322,6 +331,7 @@ export function createMetrics(servers: () => readonly CoapServer[]): Metrics {
         name,
         help,
         labelNames,
+        aggregator,
         registers: [register],
         collect() {
           counter.reset();
@@ -333,6 +343,7 @@ export function createMetrics(servers: () => readonly CoapServer[]): Metrics {
         name,
         help,
         labelNames,
+        aggregator,
         registers: [register],
         collect() {
           gauge.reset();
@@ -352,11 +363,11 @@ export function createMetrics(servers: () => readonly CoapServer[]): Metrics {
   define(TRANSPORT_METRIC, ['server', 'endpoint', 'counter']);
   define(OTHER_METRICS.socketDrops, ['port']);
   if (osDrops) {
-    define(OTHER_METRICS.osInErrors, []);
-    define(OTHER_METRICS.osRcvbufErrors, []);
+    define(OTHER_METRICS.osInErrors, [], 'max');
+    define(OTHER_METRICS.osRcvbufErrors, [], 'max');
   }
   for (const key of ['cpuUser', 'cpuSystem', 'cpu', 'startTime', 'rss', 'heapTotal', 'heapUsed', 'heapLimit', 'external', 'arrayBuffers', 'elu'] as const) {
-    define(OTHER_METRICS[key], []);
+    define(OTHER_METRICS[key], processLabels);
   }
   const lagHelp: Record<keyof typeof LAG_METRICS, string> = {
     min: 'Minimum',
@@ -368,16 +379,18 @@ export function createMetrics(servers: () => readonly CoapServer[]): Metrics {
     p99: '99th percentile of the',
   };
   for (const key of Object.keys(LAG_METRICS) as Array<keyof typeof LAG_METRICS>) {
-    define([LAG_METRICS[key], `${lagHelp[key]} event-loop delay in seconds since the previous scrape (beyond the ${LAG_RESOLUTION_MS} ms sampling interval).`, 'gauge'], []);
+    define([LAG_METRICS[key], `${lagHelp[key]} event-loop delay in seconds since the previous scrape (beyond the ${LAG_RESOLUTION_MS} ms sampling interval).`, 'gauge'], processLabels);
   }
   const lagNow: Gauge<string> = new Gauge({
     name: METRIC_PREFIX + LAG_NOW,
     help: 'Delay of a setImmediate callback scheduled at scrape time, in seconds.',
+    labelNames: processLabels,
     registers: [register],
     async collect() {
       const start = process.hrtime.bigint();
       await new Promise<void>((resolve) => setImmediate(resolve));
-      lagNow.set(Number(process.hrtime.bigint() - start) / 1e9);
+      lagNow.reset();
+      lagNow.set(processLabel === undefined ? {} : { process: processLabel }, Number(process.hrtime.bigint() - start) / 1e9);
     },
   });
 
@@ -387,10 +400,30 @@ export function createMetrics(servers: () => readonly CoapServer[]): Metrics {
       scrape++;
       return register.metrics();
     },
+    json() {
+      scrape++;
+      return register.getMetricsAsJSON();
+    },
     stop() {
       if (stopped) return;
       stopped = true;
       lagMonitor.disable();
     },
+  };
+}
+
+/**
+ * The metrics of a multi-worker server (issue 13): this process' and the workers' (their json(), fetched per scrape)
+ * summed by metric and labels; a machine-wide figure takes the largest, a process figure keeps its `process` label.
+ */
+export function aggregateMetrics(own: Metrics, workers: () => Promise<MetricObjectWithValues<MetricValue<string>>[][]>): Metrics {
+  return {
+    contentType: own.contentType,
+    async render() {
+      const [mine, theirs] = await Promise.all([own.json(), workers()]);
+      return AggregatorRegistry.aggregate([mine, ...theirs]).metrics();
+    },
+    json: () => own.json(),
+    stop: () => own.stop(),
   };
 }

@@ -22,7 +22,7 @@ import { createWorkerNode } from '../workers/worker-endpoints.js';
 import { createServerDtlsConnector, dtlsPeerOf, loadServerCredentials, serverDtlsConfig, type ServerCredentials } from './dtls-endpoints.js';
 import { clusterOptionsOf, createClusterEndpoints, waitForClusterReady } from './cluster-endpoints.js';
 import type { ClusterConnector } from '../cluster/cluster-connector.js';
-import { restoreConfigOf, startMonitoring, type Monitoring } from './monitoring.js';
+import { restoreConfigOf, startMonitoring, type Monitoring, type WorkerMonitoring } from './monitoring.js';
 import { dtlsConnectorsOf } from '../restart/persist.js';
 
 /**
@@ -37,6 +37,8 @@ export type AppRole =
       kind: 'primary';
       /** the health of the workers' endpoints, summed (the health log shows one server) */
       workersHealth: () => Promise<EndpointHealth[]>;
+      /** --k8s-monitor: the workers' readiness and metrics */
+      workersMonitoring: WorkerMonitoring;
     }
   | {
       kind: 'worker';
@@ -169,10 +171,18 @@ export async function startApp(
   };
   // cli.md §4 step 7: the monitor and restore services start before the CoAP servers
   let monitoring: Monitoring | undefined;
-  if (opts.k8sMonitor !== undefined || restore !== undefined) {
-    if (ext === undefined) throw new StartupError('the monitor and restore services need the extended server in this process');
+  // a worker runs neither: the primary's monitor reports for all workers (restore is refused with several)
+  if (role.kind !== 'worker' && (opts.k8sMonitor !== undefined || restore !== undefined)) {
+    if (ext === undefined && (role.kind !== 'primary' || restore !== undefined)) throw new StartupError('the restore service needs the extended server in this process');
     try {
-      monitoring = await startMonitoring(opts, restore, { extended: ext, servers: () => servers, connectors: () => dtlsConnectorsOf(servers), stopServers, logger });
+      monitoring = await startMonitoring(opts, restore, {
+        ...(ext !== undefined ? { extended: ext } : {}),
+        ...(role.kind === 'primary' ? { workers: role.workersMonitoring } : {}),
+        servers: () => servers,
+        connectors: () => dtlsConnectorsOf(servers),
+        stopServers,
+        logger,
+      });
     } catch (err) {
       throw new StartupError((err as Error).message);
     }

@@ -6,7 +6,8 @@ import { parseAddress, type OptionAddress } from '../cli/address.js';
 import type { ServerOptions } from '../cli/options.js';
 import type { CoapServer } from '../coap/server.js';
 import type { DtlsConnector } from '../dtls/connector.js';
-import { createMetrics, type Metrics } from '../monitor/metrics.js';
+import { aggregateMetrics, createMetrics, type Metrics } from '../monitor/metrics.js';
+import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import { startMonitorServer, type RunningService } from '../monitor/monitor-server.js';
 import { createMonitorState, type MonitorState } from '../monitor/readiness.js';
 import { HttpsCredentialsError, loadHttpsCredentials, type HttpsCredentials } from '../restart/https-certs.js';
@@ -38,12 +39,20 @@ export function restoreConfigOf(opts: ServerOptions, clusterMode: boolean): Rest
 
 /** What the services need from the process. */
 export interface MonitoringParts {
-  /** The server registered for readiness (the extended server). */
-  extended: CoapServer;
+  /** The server registered for readiness (the extended server; absent in the primary of several workers). */
+  extended?: CoapServer;
+  /** The workers of a multi-worker server (issue 13): ready while all run; their metrics are summed with this process'. */
+  workers?: WorkerMonitoring;
   servers: () => readonly CoapServer[];
   connectors: () => DtlsConnector[];
   stopServers: () => Promise<void>;
   logger: Logger;
+}
+
+/** What the monitor of a multi-worker primary needs of its workers. */
+export interface WorkerMonitoring {
+  running(): boolean;
+  metrics(): Promise<MetricObjectWithValues<MetricValue<string>>[][]>;
 }
 
 /** The running services; `restore()` runs step 12 (after the servers started and the cluster is ready). */
@@ -57,7 +66,9 @@ export interface Monitoring {
 export async function startMonitoring(opts: ServerOptions, restore: RestoreConfig | undefined, parts: MonitoringParts): Promise<Monitoring> {
   const { logger } = parts;
   const state = createMonitorState();
-  state.servers.push(parts.extended);
+  if (parts.extended !== undefined) state.servers.push(parts.extended);
+  const workers = parts.workers;
+  if (workers !== undefined) state.servers.push({ get running() { return workers.running(); } });
   const restoreComponent = { ready: restore === undefined };
   state.components.push(restoreComponent);
   const services: RunningService[] = [];
@@ -69,7 +80,7 @@ export async function startMonitoring(opts: ServerOptions, restore: RestoreConfi
   try {
     if (opts.k8sMonitor !== undefined) {
       const at = parseAddress(opts.k8sMonitor);
-      metrics = createMetrics(parts.servers);
+      metrics = workers === undefined ? createMetrics(parts.servers) : aggregateMetrics(createMetrics(parts.servers, 'primary'), workers.metrics);
       services.push(await startMonitorServer({ host: at.host, port: at.port, state, metrics, logger }));
     }
     if (restore !== undefined) {

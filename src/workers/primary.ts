@@ -14,6 +14,7 @@ import { createLocalRequestHistory } from '../resources/extended/request-history
 import { REQUESTS_MAX_DEVICES, REQUESTS_MAX_HISTORY } from '../resources/extended/requests.js';
 import { sumHealth, type EndpointHealth } from '../server/health.js';
 import type { SavedState } from '../restart/persist.js';
+import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import { serveRequestHistory, type IpcPort } from './request-history-channel.js';
 import { createRpc, type Rpc } from './rpc.js';
 import { createSupervisor, type Supervisor } from './supervisor.js';
@@ -42,6 +43,10 @@ export interface WorkerPool {
   readonly supervisor: Supervisor;
   /** the workers' endpoints' health, summed (starts a new period in each worker) */
   health(): Promise<EndpointHealth[]>;
+  /** every worker runs (the monitor's /ready) */
+  running(): boolean;
+  /** the workers' metrics (prom-client JSON), for the primary's sum */
+  metrics(): Promise<MetricObjectWithValues<MetricValue<string>>[][]>;
   /** the primary's own /diagnose: its endpoints are listed and summed by the workers' /diagnose */
   setPrimaryDiagnostics(source: DiagnosticsSource): void;
   /** shutdown with --store-file: every worker stops serving and hands over its connections (plain streams) */
@@ -132,6 +137,10 @@ export async function startWorkerPool(o: WorkerPoolOptions): Promise<WorkerPool>
   const sup = supervisor;
   return {
     supervisor: sup,
+    running: () => sup.workers.every((w) => w.state === 'running'),
+    async metrics() {
+      return (await everyWorker('metrics')) as MetricObjectWithValues<MetricValue<string>>[][];
+    },
     setPrimaryDiagnostics(source) {
       primaryDiagnostics = source;
       sup.broadcast(endpointsMessage());

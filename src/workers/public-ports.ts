@@ -29,7 +29,6 @@ export function workerPlanOf(opts: ServerOptions, cwd: string): WorkerPlan {
   const setup: WorkerSetup = {
     cluster: (opts.dtlsCluster?.length ?? 0) > 0 || opts.k8sDtlsCluster !== undefined,
     restore: opts.k8sRestore !== undefined || opts.localRestore !== undefined,
-    monitor: opts.k8sMonitor !== undefined,
     cidLength: props.getFor<number>('extended', CONNECTION_ID_LENGTH) ?? 0,
     nodeId: props.getFor<number>('extended', CONNECTION_ID_NODE_ID),
   };

@@ -27,8 +27,6 @@ export interface WorkerSetup {
   cluster: boolean;
   /** --k8s-restore / --local-restore given */
   restore: boolean;
-  /** --k8s-monitor given */
-  monitor: boolean;
   /** DTLS.CONNECTION_ID_LENGTH of the extended server */
   cidLength: number;
   /** DTLS.CONNECTION_ID_NODE_ID of the extended server */
@@ -49,7 +47,6 @@ export function workerConflicts(s: WorkerSetup): string[] {
   const out: string[] = [];
   if (s.cluster) out.push('several workers inside a DTLS cluster node are not available in this version yet');
   if (s.restore) out.push('the restore service with several workers is not available in this version yet');
-  if (s.monitor) out.push('--k8s-monitor with several workers is not available in this version yet');
   if (s.cidLength > 0 && s.cidLength < 5) {
     out.push(`the workers route by the node-id byte of the CIDs, which needs DTLS.CONNECTION_ID_LENGTH of at least 5 (or 0: no CIDs), not ${s.cidLength}`);
   }

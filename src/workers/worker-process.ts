@@ -7,6 +7,7 @@ import type { ServerOptions } from '../cli/options.js';
 import type { CounterGroup } from '../resources/extended/diagnose.js';
 import { startApp, type App } from '../server/app.js';
 import { collectHealth } from '../server/health.js';
+import { createMetrics, type Metrics } from '../monitor/metrics.js';
 import { createConsoleRestart } from '../restart/console.js';
 import { dtlsConnectorsOf, loadStream, saveStream } from '../restart/persist.js';
 import type { CoapServer } from '../coap/server.js';
@@ -51,11 +52,13 @@ export async function runWorker(opts: ServerOptions, logger: Logger, index: numb
   const systemStart = Number(env[SYSTEM_START_ENV] ?? Math.round(performance.timeOrigin));
   const history = remoteRequestHistory(port);
   let app: App | undefined;
+  let metrics: Metrics | undefined;
   let ending = false;
   const end = async (status: number): Promise<never> => {
     if (!ending) {
       ending = true;
       try {
+        metrics?.stop();
         await app?.stop();
       } catch (err) {
         logger.warn(`worker ${index}: stop failed: ${(err as Error).message}`);
@@ -76,6 +79,11 @@ export async function runWorker(opts: ServerOptions, logger: Logger, index: numb
     // this worker's groups of one /diagnose endpoint (the asking worker sums them)
     'diag.own': (name) => (app === undefined || typeof name !== 'string' ? [] : localGroups(app.diagnostics, name)),
     health: () => collectHealth(app?.servers ?? []),
+    // --k8s-monitor: this worker's metrics, summed by the primary's /metrics
+    metrics: () => {
+      metrics ??= createMetrics(() => app?.servers ?? [], `worker-${index}`);
+      return metrics.json();
+    },
     save: (password) => restart.save(typeof password === 'string' ? password : ''),
     // shutdown with --store-file: stop serving, hand the connections to the primary (it writes the one file)
     'store.save': async (maxAgeMs) => {

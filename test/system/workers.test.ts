@@ -7,6 +7,7 @@ import dgram from 'node:dgram';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Code, Format } from '../../src/coap/message.js';
 import { reusePortSupported } from '../../src/transport/datagram.js';
@@ -206,6 +207,32 @@ describe.skipIf(!reusePortSupported())('--workers (SO_REUSEPORT, Node.js 22.12+)
     expect(sp.output()).not.toMatch(/workers serve the extended server/);
   });
 
+  it('--k8s-monitor: /ready while every worker runs, /metrics sums the workers\' counters and keeps one series per process', async () => {
+    const [monitorPort] = await freeTcpPort();
+    const sp = await serverWith(2, ['--k8s-monitor', `127.0.0.1:${monitorPort}`]);
+    const get = async (p: string): Promise<{ status: number; body: string }> => {
+      const res = await fetch(`http://127.0.0.1:${monitorPort}${p}`);
+      return { status: res.status, body: await res.text() };
+    };
+    expect((await get('/ready')).status).toBe(200);
+    const sent = 16;
+    for (let i = 0; i < sent; i++) {
+      const client = await createClient(HOST, sp.ports.ext);
+      try {
+        expect((await client.send({ method: Code.GET, path: 'mycontext' })).code).toBe(Code.CONTENT);
+      } finally {
+        await client.close();
+      }
+    }
+    const metrics = (await get('/metrics')).body;
+    const line = metrics.split('\n').find((l) => l.startsWith(`extplugtest_coap_received_requests_total{server="EXTENDED-TEST",endpoint="coap://${HOST}:${sp.ports.ext}"}`));
+    expect(line, metrics.slice(0, 2000)).toBeDefined();
+    // the 16 clients spread over both workers: only the sum counts them all
+    expect(Number(line!.split(' ').at(-1))).toBe(sent);
+    for (const p of ['primary', 'worker-0', 'worker-1']) expect(metrics).toMatch(new RegExp(`^extplugtest_process_resident_memory_bytes\\{process="${p}"\\} \\d+`, 'm'));
+    expect(metrics.match(/^# TYPE extplugtest_coap_received_requests_total /gm)).toHaveLength(1);
+  });
+
   it('start-up fails clearly when a public port is taken, before any worker starts', async () => {
     const blocker = dgram.createSocket('udp4');
     await new Promise<void>((r) => blocker.bind(0, HOST, () => r()));
@@ -270,3 +297,12 @@ describe.skipIf(reusePortSupported())('--workers before Node.js 22.12', () => {
     expect(sp.output()).not.toMatch(/workers serve the extended server/);
   });
 });
+
+/** A free TCP port on 127.0.0.1 (bound and released). */
+async function freeTcpPort(): Promise<[number]> {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => server.close(() => r()));
+  return [port];
+}
