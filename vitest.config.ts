@@ -6,8 +6,8 @@ function workersSupported(): boolean {
   return process.platform === 'linux' && (major > 22 || (major === 22 && minor >= 12));
 }
 
-/** The suites that run again against a server of several workers (issue 13: "every plugtest case passes"). */
-const WORKER_SUITES = ['test/system/plugtest-*.test.ts', 'test/system/extended-resources.test.ts'];
+/** The suites that run again against a server of several workers (issue 13: "every plugtest case passes"; blue/green restore). */
+const WORKER_SUITES = ['test/system/plugtest-*.test.ts', 'test/system/extended-resources.test.ts', 'test/system/restore-pair.test.ts'];
 
 // Tests import the TypeScript sources directly; system tests spawn the built server (dist/).
 export default defineConfig({

@@ -6,7 +6,7 @@ import { logStarted, startApp, type App, type AppRole } from '../server/app.js';
 import { collectHealth, dumpHealth, logHealth } from '../server/health.js';
 import { runWorker, workerIndexOf } from '../workers/worker-process.js';
 import { startWorkerPool, type WorkerPool } from '../workers/primary.js';
-import { readStoreForWorkers, saveWorkersStoreFile, type SplitStream } from '../workers/store-parts.js';
+import { loadRestoredForWorkers, readStoreForWorkers, restoreStateOfWorkers, saveWorkersStoreFile, type SplitStream, type WorkerStreams } from '../workers/store-parts.js';
 import { checkPortsFree, workerPlanOf, type WorkerPlan } from '../workers/public-ports.js';
 import { startConsole } from '../server/console.js';
 import { createConsoleRestart } from '../restart/console.js';
@@ -128,6 +128,15 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void exit(0));
   try {
     const several = plan !== undefined && workers.workers > 1 ? plan : undefined;
+    // the pool once it runs (the restore service may only be called after start-up)
+    const workerStreams = (): WorkerStreams => {
+      if (pool === undefined) throw new Error('the workers are not running');
+      return pool;
+    };
+    let poolStarted: () => void = () => {};
+    const started = new Promise<void>((resolve) => (poolStarted = resolve));
+    // after /restore handed the connections out, the workers' servers are stopped: not ready any more
+    let handedOver = false;
     let split: SplitStream | undefined;
     if (several !== undefined) {
       await checkPortsFree(several.ports);
@@ -152,7 +161,16 @@ async function main(): Promise<void> {
             kind: 'primary',
             workersHealth: () => pool?.health() ?? Promise.resolve([]),
             // before the workers started: not ready, no metrics of theirs
-            workersMonitoring: { running: () => pool?.running() ?? false, metrics: () => pool?.metrics() ?? Promise.resolve([]) },
+            workersMonitoring: {
+              started: () => started,
+              running: () => !handedOver && (pool?.running() ?? false),
+              metrics: () => pool?.metrics() ?? Promise.resolve([]),
+              restoreState: (maxAgeMs) => {
+                handedOver = true;
+                return restoreStateOfWorkers(dtlsConnectorsOf(app?.servers ?? []), workerStreams(), maxAgeMs, logger);
+              },
+              restoreLoad: (plain) => loadRestoredForWorkers(plain, dtlsConnectorsOf(app?.servers ?? []), workerStreams(), workers.workers, several.coapsLabels, logger),
+            },
           };
     app = await startApp(opts, logger, () => void exit(0), process.cwd(), beforeStart, role);
     if (several !== undefined) {
@@ -168,6 +186,7 @@ async function main(): Promise<void> {
         ...(parts !== undefined ? { storePart: (i: number) => parts[i] } : {}),
       });
       pool.setPrimaryDiagnostics(app.diagnostics);
+      poolStarted();
       if (store !== undefined && split !== undefined) {
         logger.info(`store file ${store.file}: loaded by the primary and ${workers.workers} workers`);
         deleteStoreFile(store.file, logger);

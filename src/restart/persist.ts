@@ -142,4 +142,5 @@ export function loadStream(connectors: readonly DtlsConnector[], plain: Buffer, 
 }
 
 /** Labels of connectors bound to the IPv4 or IPv6 wildcard address. */
-const WILDCARD_LABEL = /^dtls:\/\/(0\.0\.0\.0|\[::\]):\d+$/;
+/** Label of a wildcard-bound connector's component. */
+export const WILDCARD_LABEL = /^dtls:\/\/(0\.0\.0\.0|\[::\]):\d+$/;

@@ -7,7 +7,7 @@ import { readK8sEnv, type K8sEnvSource } from '../cluster/k8s/env.js';
 import { findRestoreDouble } from '../cluster/k8s/restore-double.js';
 import type { DtlsConnector } from '../dtls/connector.js';
 import type { HttpsCredentials } from './https-certs.js';
-import { loadStream } from './persist.js';
+import { loadStream, type LoadOutcome } from './persist.js';
 import { downloadRestoreState, hostPort } from './restore-client.js';
 
 /** Where the old instance is: a fixed address (pair mode) or the k8s double on the same port. */
@@ -19,6 +19,8 @@ export interface RestoreRunOptions {
   /** The client credentials; undefined when they could not be loaded (then nothing is restored). */
   credentials: HttpsCredentials | undefined;
   connectors(): DtlsConnector[];
+  /** loads the downloaded plain stream (default: loadStream into connectors(); a multi-worker primary: split over the workers) */
+  load?: (plain: Buffer) => Promise<LoadOutcome>;
   logger: Logger;
 }
 
@@ -34,7 +36,7 @@ export async function runRestore(options: RestoreRunOptions): Promise<number> {
     }
     const start = performance.now();
     const plain = await downloadRestoreState({ ...target, credentials: options.credentials, logger });
-    const outcome = loadStream(options.connectors(), plain, logger, { remapWildcard: true });
+    const outcome = options.load !== undefined ? await options.load(plain) : loadStream(options.connectors(), plain, logger, { remapWildcard: true });
     plain.fill(0);
     if (!outcome.ok) logger.warn(`restore from ${hostPort(target)}: damaged state stream (see the load message); the failed component's connections were dropped`);
     logger.info(`restored ${outcome.items} connections from ${hostPort(target)} in ${Math.round(performance.now() - start)} ms`);

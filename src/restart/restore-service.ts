@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { DtlsConnector } from '../dtls/connector.js';
 import { listenService, type RunningService } from '../monitor/monitor-server.js';
 import type { HttpsCredentials } from './https-certs.js';
-import { saveStream } from './persist.js';
+import { saveStream, type SavedState } from './persist.js';
 
 /** What the service needs from the process. */
 export interface RestoreServiceOptions {
@@ -19,6 +19,8 @@ export interface RestoreServiceOptions {
   /** --restore-max-age in ms */
   maxAgeMs: number;
   connectors(): DtlsConnector[];
+  /** the state to hand out, servers stopped (default: saveStream of connectors(); a multi-worker primary: every worker's) */
+  state?: (maxAgeMs: number) => Promise<SavedState>;
   stopServers(): Promise<void>;
   /** Called once the state was handed out (the monitor's /alive and /ready go down after their grace). */
   onRestored(): void;
@@ -53,7 +55,7 @@ async function serve(req: IncomingMessage, res: ServerResponse, options: Restore
   const subject = (req.socket as TLSSocket).getPeerCertificate?.()?.subject?.CN ?? '?';
   const start = performance.now();
   await options.stopServers();
-  const state = saveStream(options.connectors(), options.maxAgeMs, options.logger);
+  const state = options.state !== undefined ? await options.state(options.maxAgeMs) : saveStream(options.connectors(), options.maxAgeMs, options.logger);
   options.onRestored();
   await new Promise<void>((resolve) => {
     res.writeHead(200, { 'content-type': 'application/octet-stream' });

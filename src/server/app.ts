@@ -153,11 +153,15 @@ export async function startApp(
       }
     }
     // cli.md §3.3: restore without cluster: one coaps endpoint on the wildcard address (equal labels on both instances)
-    if (restore !== undefined && clusterOpts === undefined) addRestoreEndpoint(ext, props, opts, creds, logger);
+    if (restore !== undefined && clusterOpts === undefined) addRestoreEndpoint(ext, props, opts, creds, logger, worker === undefined);
     const ownDtls = clusterOpts === undefined && restore === undefined && worker === undefined;
     addEndpoints(ext, props, 'extended', addresses, opts, creds, logger, ownDtls, worker !== undefined);
     // after the public coap endpoints: they bind before the nodes' ephemeral management sockets
-    if (worker !== undefined) workerNodes.push(...addWorkerNodes(ext, props, addresses, worker.index, creds, opts, logger));
+    if (worker !== undefined) {
+      // restore mode: the one coaps endpoint on the wildcard address (as addRestoreEndpoint), else one per address
+      const binds = restore !== undefined ? [RESTORE_BIND] : addresses.map(bindAddressOf);
+      workerNodes.push(...addWorkerNodes(ext, props, binds, worker.index, creds, opts, logger));
+    }
     if (ext.endpoints.length === 0) throw new StartupError(noEndpointMessage(opts));
     servers.push(ext);
   }
@@ -171,9 +175,8 @@ export async function startApp(
   };
   // cli.md §4 step 7: the monitor and restore services start before the CoAP servers
   let monitoring: Monitoring | undefined;
-  // a worker runs neither: the primary's monitor reports for all workers (restore is refused with several)
+  // a worker runs neither: the primary's monitor and restore services act for all workers
   if (role.kind !== 'worker' && (opts.k8sMonitor !== undefined || restore !== undefined)) {
-    if (ext === undefined && (role.kind !== 'primary' || restore !== undefined)) throw new StartupError('the restore service needs the extended server in this process');
     try {
       monitoring = await startMonitoring(opts, restore, {
         ...(ext !== undefined ? { extended: ext } : {}),
@@ -253,7 +256,11 @@ export async function startApp(
 }
 
 /** The extended server's coaps endpoint of the restore mode: wildcard address, coaps port, CIDs of at least 6 bytes. */
-function addRestoreEndpoint(server: CoapServer, props: Properties, opts: ServerOptions, creds: ServerCredentials, logger: Logger): void {
+/** Bind address of the restore mode's coaps endpoint. */
+const RESTORE_BIND = '0.0.0.0';
+
+/** `add` false: only the checks (a worker adds its own node on the wildcard address). */
+function addRestoreEndpoint(server: CoapServer, props: Properties, opts: ServerOptions, creds: ServerCredentials, logger: Logger, add = true): void {
   let config;
   try {
     config = serverDtlsConfig(props, 'extended', opts);
@@ -262,7 +269,8 @@ function addRestoreEndpoint(server: CoapServer, props: Properties, opts: ServerO
   }
   // cli.md §2.2: restore needs CIDs to find the connections (the reference's wording)
   if ((config.cidLength ?? 0) < 6) throw new StartupError('cid length must be at least 6 for cluster!');
-  const dtls = createServerDtlsConnector('0.0.0.0', portsFor(props, 'extended').coaps, config, creds, logger);
+  if (!add) return;
+  const dtls = createServerDtlsConnector(RESTORE_BIND, portsFor(props, 'extended').coaps, config, creds, logger);
   server.addEndpoint(dtls, stackConfigFor(props, 'extended', false), dtlsPeerOf);
 }
 
@@ -282,7 +290,7 @@ async function primaryHealth(servers: readonly CoapServer[], workers: () => Prom
 function addWorkerNodes(
   server: CoapServer,
   props: Properties,
-  addresses: LocalAddress[],
+  binds: readonly string[],
   index: number,
   creds: ServerCredentials,
   opts: ServerOptions,
@@ -296,9 +304,9 @@ function addWorkerNodes(
   }
   const port = portsFor(props, 'extended').coaps;
   const stack = stackConfigFor(props, 'extended', false);
-  return addresses.map((a) => {
+  return binds.map((address) => {
     const node = createWorkerNode({
-      address: bindAddressOf(a),
+      address,
       port,
       index,
       config,

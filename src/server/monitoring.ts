@@ -8,6 +8,7 @@ import type { CoapServer } from '../coap/server.js';
 import type { DtlsConnector } from '../dtls/connector.js';
 import { aggregateMetrics, createMetrics, type Metrics } from '../monitor/metrics.js';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
+import type { LoadOutcome, SavedState } from '../restart/persist.js';
 import { startMonitorServer, type RunningService } from '../monitor/monitor-server.js';
 import { createMonitorState, type MonitorState } from '../monitor/readiness.js';
 import { HttpsCredentialsError, loadHttpsCredentials, type HttpsCredentials } from '../restart/https-certs.js';
@@ -51,8 +52,14 @@ export interface MonitoringParts {
 
 /** What the monitor of a multi-worker primary needs of its workers. */
 export interface WorkerMonitoring {
+  /** resolves once every worker serves (the restore download waits for it) */
+  started(): Promise<void>;
   running(): boolean;
   metrics(): Promise<MetricObjectWithValues<MetricValue<string>>[][]>;
+  /** /restore: the connections of this process and every worker, merged (the servers stop) */
+  restoreState(maxAgeMs: number): Promise<SavedState>;
+  /** the downloaded state, split over this process and the workers by CID */
+  restoreLoad(plain: Buffer): Promise<LoadOutcome>;
 }
 
 /** The running services; `restore()` runs step 12 (after the servers started and the cluster is ready). */
@@ -93,6 +100,7 @@ export async function startMonitoring(opts: ServerOptions, restore: RestoreConfi
             credentials,
             maxAgeMs: restore.maxAgeMs,
             connectors: parts.connectors,
+            ...(workers !== undefined ? { state: (maxAgeMs: number) => workers.restoreState(maxAgeMs) } : {}),
             stopServers: parts.stopServers,
             onRestored: () => {
               state.restoredAt ??= Date.now();
@@ -110,7 +118,15 @@ export async function startMonitoring(opts: ServerOptions, restore: RestoreConfi
     state,
     async restore() {
       if (restore === undefined) return;
-      await runRestore({ source: restore.source, credentials: credentialsOf('client', logger), connectors: parts.connectors, logger });
+      // a multi-worker primary starts its workers after its own servers: the download waits for them
+      if (workers !== undefined) await workers.started();
+      await runRestore({
+        source: restore.source,
+        credentials: credentialsOf('client', logger),
+        connectors: parts.connectors,
+        ...(workers !== undefined ? { load: (plain: Buffer) => workers.restoreLoad(plain) } : {}),
+        logger,
+      });
       restoreComponent.ready = true;
     },
     stop,

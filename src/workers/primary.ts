@@ -13,7 +13,7 @@ import { localGroups, remoteEndpointsOf } from '../resources/extended/diagnostic
 import { createLocalRequestHistory } from '../resources/extended/request-history.js';
 import { REQUESTS_MAX_DEVICES, REQUESTS_MAX_HISTORY } from '../resources/extended/requests.js';
 import { sumHealth, type EndpointHealth } from '../server/health.js';
-import type { SavedState } from '../restart/persist.js';
+import type { LoadOutcome, SavedState } from '../restart/persist.js';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import { serveRequestHistory, type IpcPort } from './request-history-channel.js';
 import { createRpc, type Rpc } from './rpc.js';
@@ -49,8 +49,10 @@ export interface WorkerPool {
   metrics(): Promise<MetricObjectWithValues<MetricValue<string>>[][]>;
   /** the primary's own /diagnose: its endpoints are listed and summed by the workers' /diagnose */
   setPrimaryDiagnostics(source: DiagnosticsSource): void;
-  /** shutdown with --store-file: every worker stops serving and hands over its connections (plain streams) */
+  /** shutdown with --store-file, /restore: every worker stops serving and hands over its connections (plain streams) */
   saveStreams(maxAgeMs: number): Promise<SavedState[]>;
+  /** restore: worker i loads parts[i] into its running connectors */
+  loadParts(parts: readonly Buffer[]): Promise<LoadOutcome>;
   /** console `save`/`load` in every worker */
   save(password: string): Promise<void>;
   load(password: string): Promise<void>;
@@ -154,6 +156,22 @@ export async function startWorkerPool(o: WorkerPoolOptions): Promise<WorkerPool>
         const s = a as { data?: unknown; connections?: unknown };
         return typeof s.data === 'string' && typeof s.connections === 'number' ? [{ data: Buffer.from(s.data, 'base64'), connections: s.connections }] : [];
       });
+    },
+    async loadParts(parts) {
+      const answers = await Promise.allSettled(parts.map((p, i) => (rpcs[i] === undefined ? Promise.resolve(undefined) : rpcs[i]!.call('restore.load', p.toString('base64'), SAVE_TIMEOUT_MS))));
+      let items = 0;
+      let ok = true;
+      answers.forEach((a, i) => {
+        const outcome = a.status === 'fulfilled' ? (a.value as Partial<LoadOutcome> | undefined) : undefined;
+        if (outcome === undefined || typeof outcome.items !== 'number') {
+          ok = false;
+          o.logger.warn(`restore: worker ${i} did not load its part${a.status === 'rejected' ? `: ${(a.reason as Error).message}` : ''}`);
+          return;
+        }
+        items += outcome.items;
+        ok &&= outcome.ok === true;
+      });
+      return { ok, items };
     },
     async save(password) {
       await everyWorker('save', password, SAVE_TIMEOUT_MS);

@@ -28,16 +28,18 @@ export function workerPlanOf(opts: ServerOptions, cwd: string): WorkerPlan {
   const props = loadProperties(cwd);
   const setup: WorkerSetup = {
     cluster: (opts.dtlsCluster?.length ?? 0) > 0 || opts.k8sDtlsCluster !== undefined,
-    restore: opts.k8sRestore !== undefined || opts.localRestore !== undefined,
     cidLength: props.getFor<number>('extended', CONNECTION_ID_LENGTH) ?? 0,
     nodeId: props.getFor<number>('extended', CONNECTION_ID_NODE_ID),
   };
   const addresses = selectAddresses({ loopback: opts.loopback, external: opts.external, ipv4: opts.ipv4, ipv6: opts.ipv6, patterns: opts.interfacesPattern });
   const { coap, coaps } = portsFor(props, 'extended');
   const ports: PeerAddress[] = [];
-  const coapsLabels = new Set(addresses.map((a) => componentLabel(bindAddressOf(a), coaps)));
+  // the restore mode's coaps endpoint is on the wildcard address (server/app.ts addRestoreEndpoint)
+  const restore = opts.k8sRestore !== undefined || opts.localRestore !== undefined;
+  const coapsLabels = new Set(restore ? [componentLabel('0.0.0.0', coaps)] : addresses.map((a) => componentLabel(bindAddressOf(a), coaps)));
+  if (restore) ports.push({ address: '0.0.0.0', port: coaps });
   for (const a of addresses) {
-    ports.push({ address: bindAddressOf(a), port: coaps });
+    if (!restore) ports.push({ address: bindAddressOf(a), port: coaps });
     if (!opts.dtlsOnly) ports.push({ address: bindAddressOf(a), port: coap });
   }
   return { setup, workersProperty: props.get<number>(WORKERS), ports, coapsLabels };

@@ -9,7 +9,7 @@
 import type { Logger } from 'pino';
 import type { Connection } from '../dtls/connection.js';
 import type { DtlsConnector } from '../dtls/connector.js';
-import { saveStream, type SavedState } from '../restart/persist.js';
+import { loadStream, saveStream, WILDCARD_LABEL, type LoadOutcome, type SavedState } from '../restart/persist.js';
 import { readStoreFile, saveStoreStream, type StoreFileOptions } from '../restart/store-file.js';
 import { readStream, writeStream, type Component } from '../restart/stream.js';
 
@@ -44,14 +44,14 @@ export interface SplitStream {
   unroutable: number;
 }
 
-/** Splits a plain stream: components labelled `workerLabels` by the CIDs' node-id byte over `count` workers. */
-export function splitStream(plain: Buffer, count: number, workerLabels: ReadonlySet<string>): SplitStream {
+/** Splits a plain stream: the components of the workers' endpoints (`isWorkerLabel`) by the CIDs' node-id byte over `count` workers. */
+export function splitStream(plain: Buffer, count: number, isWorkerLabel: (label: string) => boolean): SplitStream {
   const parts: Component[][] = Array.from({ length: count }, () => []);
   const own: Component[] = [];
   let withoutCid = 0;
   let unroutable = 0;
   for (const c of componentsOf(plain)) {
-    if (!workerLabels.has(c.label)) {
+    if (!isWorkerLabel(c.label)) {
       own.push(c);
       continue;
     }
@@ -78,7 +78,7 @@ export function readStoreForWorkers(store: StoreFileOptions, count: number, work
   const plain = readStoreFile(store, logger);
   if (plain === undefined) return undefined;
   try {
-    const split = splitStream(plain, count, workerLabels);
+    const split = splitStream(plain, count, (label) => WILDCARD_LABEL.test(label) || workerLabels.has(label));
     if (split.withoutCid > 0) logger.warn(`store file ${store.file}: ${split.withoutCid} connection(s) without a CID loaded into worker 0 (their clients may need a new handshake)`);
     if (split.unroutable > 0) logger.warn(`store file ${store.file}: ${split.unroutable} connection(s) with the CID of no current worker (of ${count}) left out`);
     return split;
@@ -108,4 +108,47 @@ export function saveWorkersStoreFile(store: StoreFileOptions, own: readonly Dtls
     for (const w of workers) w.data.fill(0);
   }
   saveStoreStream(store, merged, logger);
+}
+
+/** What the restore of several workers needs of the worker pool. */
+export interface WorkerStreams {
+  /** every worker stops and hands over its connections */
+  saveStreams(maxAgeMs: number): Promise<SavedState[]>;
+  /** worker i loads parts[i] (wildcard components remapped, restore.md); the items each loaded, or an error */
+  loadParts(parts: readonly Buffer[]): Promise<LoadOutcome>;
+}
+
+/** /restore of a multi-worker instance: this process' connections (servers stopped) and every worker's, one stream. */
+export async function restoreStateOfWorkers(own: readonly DtlsConnector[], workers: WorkerStreams, maxAgeMs: number, logger: Logger): Promise<SavedState> {
+  const theirs = await workers.saveStreams(maxAgeMs);
+  const mine = saveStream(own, maxAgeMs, logger);
+  try {
+    const data = mergeStreams([mine.data, ...theirs.map((w) => w.data)], (label, err) => logger.warn(`save: connection of ${label} skipped: ${err.message}`));
+    return { data, connections: theirs.reduce((n, w) => n + w.connections, mine.connections) };
+  } finally {
+    mine.data.fill(0);
+    for (const w of theirs) w.data.fill(0);
+  }
+}
+
+/**
+ * The downloaded state of the old instance into a multi-worker one: the wildcard components (the restore mode's
+ * coaps endpoint) and `workerLabels` split over the workers by CID, the rest into this process' connectors.
+ */
+export async function loadRestoredForWorkers(
+  plain: Buffer,
+  own: readonly DtlsConnector[],
+  workers: WorkerStreams,
+  count: number,
+  workerLabels: ReadonlySet<string>,
+  logger: Logger,
+): Promise<LoadOutcome> {
+  const split = splitStream(plain, count, (label) => WILDCARD_LABEL.test(label) || workerLabels.has(label));
+  if (split.withoutCid > 0) logger.warn(`restore: ${split.withoutCid} connection(s) without a CID loaded into worker 0 (their clients may need a new handshake)`);
+  if (split.unroutable > 0) logger.warn(`restore: ${split.unroutable} connection(s) with the CID of no current worker (of ${count}) left out`);
+  const mine = loadStream(own, split.primary, logger, { remapWildcard: true });
+  split.primary.fill(0);
+  const theirs = await workers.loadParts(split.workers);
+  for (const p of split.workers) p.fill(0);
+  return { ok: mine.ok && theirs.ok, items: mine.items + theirs.items };
 }

@@ -25,8 +25,6 @@ export function requestedWorkers(flag: number | undefined, property: number | un
 export interface WorkerSetup {
   /** --dtls-cluster / --k8s-dtls-cluster given */
   cluster: boolean;
-  /** --k8s-restore / --local-restore given */
-  restore: boolean;
   /** DTLS.CONNECTION_ID_LENGTH of the extended server */
   cidLength: number;
   /** DTLS.CONNECTION_ID_NODE_ID of the extended server */
@@ -46,7 +44,6 @@ export interface WorkerDecision {
 export function workerConflicts(s: WorkerSetup): string[] {
   const out: string[] = [];
   if (s.cluster) out.push('several workers inside a DTLS cluster node are not available in this version yet');
-  if (s.restore) out.push('the restore service with several workers is not available in this version yet');
   if (s.cidLength > 0 && s.cidLength < 5) {
     out.push(`the workers route by the node-id byte of the CIDs, which needs DTLS.CONNECTION_ID_LENGTH of at least 5 (or 0: no CIDs), not ${s.cidLength}`);
   }

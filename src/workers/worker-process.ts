@@ -85,6 +85,14 @@ export async function runWorker(opts: ServerOptions, logger: Logger, index: numb
       return metrics.json();
     },
     save: (password) => restart.save(typeof password === 'string' ? password : ''),
+    // restore: the connections of the old instance whose CIDs this worker issued, into the running connectors
+    'restore.load': (part) => {
+      if (typeof part !== 'string') return { ok: false, items: 0 };
+      const plain = Buffer.from(part, 'base64');
+      const outcome = loadStream(dtlsConnectorsOf(app?.servers ?? []), plain, logger, { remapWildcard: true });
+      plain.fill(0);
+      return outcome;
+    },
     // shutdown with --store-file: stop serving, hand the connections to the primary (it writes the one file)
     'store.save': async (maxAgeMs) => {
       await app?.stop();
