@@ -1,0 +1,132 @@
+// COSE parts of OSCORE (RFC 8613 §5): minimal CBOR, AEAD nonce (§5.2), AAD (§5.4), AES-CCM-16-64-128 (RFC 8152 §10.2).
+import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { MAX_PARTIAL_IV_LENGTH } from './option.js';
+
+/** COSE algorithm number of AES-CCM-16-64-128 (RFC 8152 §10.2), the only AEAD supported. */
+export const AES_CCM_16_64_128 = 10;
+/** AES-CCM-16-64-128 key length in bytes. */
+export const KEY_LENGTH = 16;
+/** AES-CCM-16-64-128 nonce length in bytes. */
+export const NONCE_LENGTH = 13;
+/** AES-CCM-16-64-128 authentication tag length in bytes. */
+export const TAG_LENGTH = 8;
+/** Longest Sender / Recipient ID: nonce length - 6 (§3.3). */
+export const MAX_ID_LENGTH = NONCE_LENGTH - 6;
+
+const EMPTY = Buffer.alloc(0);
+
+// ---- minimal deterministic CBOR (RFC 8949 §3), enough for §3.2.1 info and §5.4 AAD ----
+
+function cborHead(major: number, n: number): Buffer {
+  const m = major << 5;
+  if (n < 24) return Buffer.from([m | n]);
+  if (n < 0x100) return Buffer.from([m | 24, n]);
+  if (n < 0x10000) return Buffer.from([m | 25, n >> 8, n & 0xff]);
+  const b = Buffer.allocUnsafe(5);
+  b[0] = m | 26;
+  b.writeUInt32BE(n >>> 0, 1);
+  return b;
+}
+
+/** CBOR integer (major type 0 or 1), up to 32 bits. */
+export function cborInt(n: number): Buffer {
+  return n >= 0 ? cborHead(0, n) : cborHead(1, -1 - n);
+}
+
+/** CBOR byte string (major type 2). */
+export function cborBstr(b: Buffer): Buffer {
+  return Buffer.concat([cborHead(2, b.length), b]);
+}
+
+/** CBOR text string (major type 3, UTF-8). */
+export function cborTstr(s: string): Buffer {
+  const b = Buffer.from(s, 'utf8');
+  return Buffer.concat([cborHead(3, b.length), b]);
+}
+
+/** CBOR array (major type 4) of already encoded items. */
+export function cborArray(items: readonly Buffer[]): Buffer {
+  return Buffer.concat([cborHead(4, items.length), ...items]);
+}
+
+/** CBOR null (simple value 22). */
+export const CBOR_NULL: Buffer = Buffer.from([0xf6]);
+
+// ---- Partial IV (§6.1) ----
+
+/** Partial IV bytes of a sequence number (§6.1: big-endian, no leading zeros, 0 → 0x00). */
+export function encodePartialIv(seq: number): Buffer {
+  if (!Number.isSafeInteger(seq) || seq < 0 || seq >= 2 ** 40) throw new RangeError(`sequence number ${seq}`);
+  const bytes: number[] = [];
+  let v = seq;
+  do {
+    bytes.unshift(v % 256);
+    v = Math.floor(v / 256);
+  } while (v > 0);
+  return Buffer.from(bytes);
+}
+
+/** Sequence number carried by a Partial IV (big-endian, up to 5 bytes). */
+export function decodePartialIv(piv: Buffer): number {
+  if (piv.length > MAX_PARTIAL_IV_LENGTH) throw new RangeError(`Partial IV of ${piv.length} bytes`);
+  let v = 0;
+  for (let i = 0; i < piv.length; i++) v = v * 256 + piv[i]!;
+  return v;
+}
+
+// ---- §5.2 nonce ----
+
+/**
+ * AEAD nonce (§5.2): size of ID_PIV (1 byte) | ID_PIV left-padded to nonce length - 6 |
+ * Partial IV left-padded to 5 bytes, XORed with the Common IV.
+ */
+export function computeNonce(commonIv: Buffer, idPiv: Buffer, partialIv: Buffer): Buffer {
+  if (commonIv.length !== NONCE_LENGTH) throw new RangeError(`Common IV of ${commonIv.length} bytes`);
+  if (idPiv.length > MAX_ID_LENGTH) throw new RangeError(`ID_PIV of ${idPiv.length} bytes`);
+  if (partialIv.length > MAX_PARTIAL_IV_LENGTH) throw new RangeError(`Partial IV of ${partialIv.length} bytes`);
+  const nonce = Buffer.alloc(NONCE_LENGTH);
+  nonce[0] = idPiv.length;
+  idPiv.copy(nonce, 1 + MAX_ID_LENGTH - idPiv.length);
+  partialIv.copy(nonce, NONCE_LENGTH - partialIv.length);
+  for (let i = 0; i < NONCE_LENGTH; i++) nonce[i] = nonce[i]! ^ commonIv[i]!;
+  return nonce;
+}
+
+// ---- §5.4 AAD ----
+
+/** external_aad (§5.4): bstr-wrapped [oscore_version 1, [alg_aead], request_kid, request_piv, options h''] (the bstr content). */
+export function externalAad(requestKid: Buffer, requestPiv: Buffer, algAead = AES_CCM_16_64_128): Buffer {
+  return cborArray([cborInt(1), cborArray([cborInt(algAead)]), cborBstr(requestKid), cborBstr(requestPiv), cborBstr(EMPTY)]);
+}
+
+/** AEAD additional data (§5.4): COSE Enc_structure ["Encrypt0", h'', external_aad] (RFC 8152 §5.3). */
+export function buildAad(requestKid: Buffer, requestPiv: Buffer, algAead = AES_CCM_16_64_128): Buffer {
+  return cborArray([cborTstr('Encrypt0'), cborBstr(EMPTY), cborBstr(externalAad(requestKid, requestPiv, algAead))]);
+}
+
+// ---- AES-CCM-16-64-128 (RFC 8152 §10.2) ----
+
+/** Encrypts with AES-CCM-16-64-128; returns ciphertext | 8-byte tag. */
+export function aeadEncrypt(key: Buffer, nonce: Buffer, aad: Buffer, plaintext: Buffer): Buffer {
+  const cipher = createCipheriv('aes-128-ccm', key, nonce, { authTagLength: TAG_LENGTH });
+  cipher.setAAD(aad, { plaintextLength: plaintext.length });
+  const ct = cipher.update(plaintext);
+  cipher.final();
+  return Buffer.concat([ct, cipher.getAuthTag()]);
+}
+
+/** Decrypts ciphertext | tag with AES-CCM-16-64-128; undefined when it is too short or does not verify. */
+export function aeadDecrypt(key: Buffer, nonce: Buffer, aad: Buffer, ciphertext: Buffer): Buffer | undefined {
+  if (ciphertext.length < TAG_LENGTH) return undefined;
+  const ctLen = ciphertext.length - TAG_LENGTH;
+  try {
+    const decipher = createDecipheriv('aes-128-ccm', key, nonce, { authTagLength: TAG_LENGTH });
+    decipher.setAuthTag(ciphertext.subarray(ctLen));
+    decipher.setAAD(aad, { plaintextLength: ctLen });
+    const pt = decipher.update(ciphertext.subarray(0, ctLen));
+    decipher.final();
+    return pt;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,146 @@
+// OSCORE message protection on plain data (RFC 8613 §5.3 plaintext, §8.1-§8.4 protect / verify requests and responses).
+import { decodeMessage, encode, isFormatFailure } from '../coap/codec.js';
+import { Code, EMPTY, type CoapOption } from '../coap/message.js';
+import { nextSequenceNumber, replayAccept, replayCheck, type SecurityContext } from './context.js';
+import { aeadDecrypt, aeadEncrypt, buildAad, computeNonce, decodePartialIv, encodePartialIv } from './cose.js';
+import { OscoreError, decodeOscoreOption, encodeOscoreOption } from './option.js';
+
+/** The inner message OSCORE encrypts (§5.3): the real code, the Class E options (sorted by number) and the payload. */
+export interface InnerMessage {
+  code: number;
+  options: CoapOption[];
+  payload: Buffer;
+}
+
+/** What a request's responses are bound to (§5.4 request_kid / request_piv, §5.2 nonce reused without a Partial IV). */
+export interface RequestBinding {
+  readonly kid: Buffer;
+  readonly partialIv: Buffer;
+  readonly nonce: Buffer;
+}
+
+/** A protected message in parts (§6): the OSCORE option value and the outer payload (ciphertext | tag). */
+export interface ProtectedParts {
+  option: Buffer;
+  ciphertext: Buffer;
+}
+
+/** A protected request: its parts and the binding to keep for its responses. */
+export interface ProtectedRequest extends ProtectedParts {
+  request: RequestBinding;
+}
+
+/** A verified request: the inner message, the binding for the response, and its sequence number. */
+export interface UnprotectedRequest {
+  inner: InnerMessage;
+  request: RequestBinding;
+  sequenceNumber: number;
+}
+
+/** Options of protectRequest. */
+export interface ProtectRequestOptions {
+  /** put the ID Context as kid context into the option (§6.1); default: when the context has one */
+  kidContext?: boolean;
+}
+
+/** Options of protectResponse. */
+export interface ProtectResponseOptions {
+  /** use a fresh Partial IV from the Sender Sequence Number (§8.3; needed e.g. for Observe notifications); default false */
+  partialIv?: boolean;
+}
+
+/** Outer code of a protected message (§4.2): POST / FETCH (Observe) for requests, 2.04 / 2.05 (Observe) for responses. */
+export function outerCode(request: boolean, observe = false): number {
+  if (request) return observe ? Code.FETCH : Code.POST;
+  return observe ? Code.CONTENT : Code.CHANGED;
+}
+
+/** The plaintext (§5.3): code byte | Class E options in CoAP option encoding | 0xFF | payload (marker only with a payload). */
+export function encodePlaintext(inner: InnerMessage): Buffer {
+  const options = [...inner.options].sort((a, b) => a.number - b.number);
+  // the project's message encoder with an empty token: 4 header bytes, then options, marker and payload
+  const msg = encode({ type: 0, code: inner.code, mid: 0, token: EMPTY, options, payload: inner.payload });
+  const out = Buffer.allocUnsafe(msg.length - 3);
+  out[0] = inner.code;
+  msg.copy(out, 1, 4);
+  return out;
+}
+
+/** Parses a plaintext (§5.3); throws OscoreError 'bad-plaintext' when it is no valid inner message. */
+export function decodePlaintext(plaintext: Buffer): InnerMessage {
+  if (plaintext.length === 0) throw new OscoreError('bad-plaintext', 'empty plaintext');
+  const code = plaintext[0]!;
+  if (code === 0) throw new OscoreError('bad-plaintext', 'inner code 0.00');
+  const r = decodeMessage(Buffer.concat([Buffer.from([0x40, code, 0, 0]), plaintext.subarray(1)]));
+  if (isFormatFailure(r)) throw new OscoreError('bad-plaintext', `bad plaintext: ${r.reason}`);
+  return { code, options: r.options, payload: r.payload };
+}
+
+function encrypt(ctx: SecurityContext, nonce: Buffer, kid: Buffer, piv: Buffer, inner: InnerMessage): Buffer {
+  return aeadEncrypt(ctx.sender.key, nonce, buildAad(kid, piv, ctx.aeadAlg), encodePlaintext(inner));
+}
+
+function decrypt(ctx: SecurityContext, nonce: Buffer, kid: Buffer, piv: Buffer, ciphertext: Buffer): Buffer {
+  const pt = aeadDecrypt(ctx.recipient.key, nonce, buildAad(kid, piv, ctx.aeadAlg), ciphertext);
+  if (pt === undefined) throw new OscoreError('decryption-failed', 'Decryption failed');
+  return pt;
+}
+
+/** Protects a request (§8.1) with the next Sender Sequence Number; kid = Sender ID, Partial IV = sequence number. */
+export function protectRequest(ctx: SecurityContext, inner: InnerMessage, opts: ProtectRequestOptions = {}): ProtectedRequest {
+  const seq = nextSequenceNumber(ctx.sender);
+  const kid = ctx.sender.id;
+  const piv = encodePartialIv(seq);
+  const nonce = computeNonce(ctx.commonIv, kid, piv);
+  const withKidContext = (opts.kidContext ?? true) && ctx.idContext !== undefined;
+  const option = encodeOscoreOption({ partialIv: piv, kid, ...(withKidContext ? { kidContext: ctx.idContext } : {}) });
+  return { option, ciphertext: encrypt(ctx, nonce, kid, piv, inner), request: { kid, partialIv: piv, nonce } };
+}
+
+/**
+ * Verifies and decrypts a request (§8.2): option value and outer payload in; throws OscoreError
+ * ('bad-option', 'context-not-found', 'replay', 'decryption-failed', 'bad-plaintext'). The replay window
+ * is updated only after the request verified.
+ */
+export function unprotectRequest(ctx: SecurityContext, optionValue: Buffer, ciphertext: Buffer): UnprotectedRequest {
+  const o = decodeOscoreOption(optionValue);
+  // §6.1: a request carries both kid and Partial IV
+  if (o.partialIv === undefined) throw new OscoreError('bad-option', 'request without Partial IV');
+  if (o.kid === undefined) throw new OscoreError('bad-option', 'request without kid');
+  if (!o.kid.equals(ctx.recipient.id)) throw new OscoreError('context-not-found', 'Security context not found');
+  if (o.kidContext !== undefined && (ctx.idContext === undefined || !o.kidContext.equals(ctx.idContext))) {
+    throw new OscoreError('context-not-found', 'Security context not found');
+  }
+  const kid = Buffer.from(o.kid);
+  const piv = Buffer.from(o.partialIv);
+  const seq = decodePartialIv(piv);
+  const verdict = replayCheck(ctx.recipient.replay, seq);
+  if (verdict !== 'ok') throw new OscoreError('replay', `Replay detected (${verdict} Partial IV ${seq})`);
+  const nonce = computeNonce(ctx.commonIv, kid, piv);
+  const plaintext = decrypt(ctx, nonce, kid, piv, ciphertext);
+  replayAccept(ctx.recipient.replay, seq);
+  return { inner: decodePlaintext(plaintext), request: { kid, partialIv: piv, nonce }, sequenceNumber: seq };
+}
+
+/**
+ * Protects a response to a request (§8.3): without a Partial IV it reuses the request nonce and the option is
+ * empty; with one it takes the next Sender Sequence Number and the nonce from the Sender ID.
+ */
+export function protectResponse(ctx: SecurityContext, inner: InnerMessage, request: RequestBinding, opts: ProtectResponseOptions = {}): ProtectedParts {
+  if (!opts.partialIv) {
+    return { option: encodeOscoreOption({}), ciphertext: encrypt(ctx, request.nonce, request.kid, request.partialIv, inner) };
+  }
+  const piv = encodePartialIv(nextSequenceNumber(ctx.sender));
+  const nonce = computeNonce(ctx.commonIv, ctx.sender.id, piv);
+  return { option: encodeOscoreOption({ partialIv: piv }), ciphertext: encrypt(ctx, nonce, request.kid, request.partialIv, inner) };
+}
+
+/**
+ * Verifies and decrypts a response to the request it is bound to (§8.4); throws OscoreError ('bad-option',
+ * 'decryption-failed', 'bad-plaintext'). Ordering of notifications (§7.4.1) is the caller's.
+ */
+export function unprotectResponse(ctx: SecurityContext, optionValue: Buffer, ciphertext: Buffer, request: RequestBinding): InnerMessage {
+  const o = decodeOscoreOption(optionValue);
+  const nonce = o.partialIv === undefined ? request.nonce : computeNonce(ctx.commonIv, ctx.recipient.id, o.partialIv);
+  return decodePlaintext(decrypt(ctx, nonce, request.kid, request.partialIv, ciphertext));
+}
