@@ -141,7 +141,7 @@ async function main(): Promise<void> {
     if (several !== undefined) {
       await checkPortsFree(several.ports);
       // --store-file: the primary's connections, and each worker's: those whose CIDs it issued
-      split = store === undefined ? undefined : readStoreForWorkers(store, workers.workers, several.coapsLabels, logger);
+      split = store === undefined ? undefined : readStoreForWorkers(store, workers.workers, several.coapsLabels, several.cidWorkerByte, logger);
     }
     const own = split?.primary;
     const beforeStart =
@@ -169,7 +169,7 @@ async function main(): Promise<void> {
                 handedOver = true;
                 return restoreStateOfWorkers(dtlsConnectorsOf(app?.servers ?? []), workerStreams(), maxAgeMs, logger);
               },
-              restoreLoad: (plain) => loadRestoredForWorkers(plain, dtlsConnectorsOf(app?.servers ?? []), workerStreams(), workers.workers, several.coapsLabels, logger),
+              restoreLoad: (plain) => loadRestoredForWorkers(plain, dtlsConnectorsOf(app?.servers ?? []), workerStreams(), workers.workers, several.coapsLabels, several.cidWorkerByte, logger),
             },
           };
     app = await startApp(opts, logger, () => void exit(0), process.cwd(), beforeStart, role);

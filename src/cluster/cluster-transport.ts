@@ -10,7 +10,7 @@ import type dgram from 'node:dgram';
 import { CLUSTER_MAC_LENGTH, decodeClusterPacket, encodeClusterPacket, RECORD_TYPE_INCOMING, RECORD_TYPE_OUTGOING } from './header.js';
 import { verifyClusterMac, writeClusterMac } from './mac.js';
 import type { MgmtChannel } from './mgmt-channel.js';
-import type { NodeResolver } from './resolver.js';
+import { staticResolver, type NodeResolver } from './resolver.js';
 import { createClusterStats, type ClusterStats } from './stats.js';
 
 
@@ -27,6 +27,11 @@ export interface ClusterTransportOptions {
   mac: boolean;
   /** other nodes' management addresses */
   resolver: NodeResolver;
+  /**
+   * A worker of a cluster node (issue 13): CID byte 1 names the worker. Records of this node for another worker go
+   * to it over a loopback socket; the workers share the node's public and management ports (SO_REUSEPORT).
+   */
+  worker?: { index: number; socket: UdpTransportOptions };
   logger?: Logger;
 }
 
@@ -40,8 +45,12 @@ export class ClusterTransport implements DatagramTransport {
   channel: MgmtChannel | undefined;
   /** resolver of other nodes (a manager may replace the initial one before start) */
   resolver: NodeResolver;
+  /** a worker of a cluster node: the other workers' loopback sockets by worker index (replaced by the management table) */
+  workerResolver: NodeResolver = staticResolver(new Map());
   private dtlsSocket: dgram.Socket | undefined;
   private mgmtSocket: dgram.Socket | undefined;
+  private workerSocket: dgram.Socket | undefined;
+  private workerPortValue = 0;
   private dtlsPort: number;
   private mgmtPortValue: number;
   private readonly macLength: number;
@@ -66,6 +75,11 @@ export class ClusterTransport implements DatagramTransport {
   /** Bound management port. */
   get mgmtPort(): number {
     return this.mgmtPortValue;
+  }
+
+  /** Bound port of a worker's loopback socket (0 when it is no worker of a cluster node). */
+  get workerPort(): number {
+    return this.workerPortValue;
   }
 
   /** Bound management address. */
@@ -95,6 +109,17 @@ export class ClusterTransport implements DatagramTransport {
       await new Promise<void>((resolve) => dtls.close(() => resolve()));
       throw err;
     }
+    const worker = this.o.worker;
+    if (worker !== undefined) {
+      try {
+        this.workerSocket = await bindUdpSocket(worker.socket, this.workerPortValue);
+      } catch (err) {
+        await Promise.all([dtls, mgmt].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+        throw err;
+      }
+      this.workerPortValue = this.workerSocket.address().port;
+      this.workerSocket.on('message', (msg, rinfo) => this.fromWorker(msg, { address: rinfo.address, port: rinfo.port }));
+    }
     this.mgmtSocket = mgmt;
     this.dtlsSocket = dtls;
     this.mgmtPortValue = mgmt.address().port;
@@ -104,9 +129,10 @@ export class ClusterTransport implements DatagramTransport {
   }
 
   async stop(): Promise<void> {
-    const sockets = [this.dtlsSocket, this.mgmtSocket];
+    const sockets = [this.dtlsSocket, this.mgmtSocket, this.workerSocket];
     this.dtlsSocket = undefined;
     this.mgmtSocket = undefined;
+    this.workerSocket = undefined;
     await Promise.all(sockets.map((s) => (s ? new Promise<void>((resolve) => s.close(() => resolve())) : undefined)));
   }
 
@@ -125,7 +151,8 @@ export class ClusterTransport implements DatagramTransport {
    * (cluster.md §4.4), failing when the router is no current node; otherwise from the DTLS socket.
    */
   send(data: Buffer, address: string, port: number, router: PeerAddress | undefined, done: SendDone): void {
-    if (router !== undefined && this.o.backward) {
+    // a record another worker of this node handed over came in on the public port: the answer leaves from it too
+    if (router !== undefined && this.o.backward && !this.workerResolver.isNode(router)) {
       if (!this.resolver.routerAvailable(router)) {
         this.stats['drop backward']++;
         done(new Error(`Cluster internal destination ${router.address}:${router.port} not longer available!`));
@@ -156,7 +183,47 @@ export class ClusterTransport implements DatagramTransport {
       this.forward(nodeId, data, address, port);
       return;
     }
+    if (this.toWorker(data, { address, port }, undefined)) return;
     this.onDatagram(data, address, port, undefined);
+  }
+
+  /**
+   * A worker of a cluster node: a record of this node whose CID byte 1 names another worker goes to that worker's
+   * loopback socket (with the node that forwarded it, if any: backward answers go through that node). True when
+   * the record was handed over (or dropped for want of the worker).
+   */
+  private toWorker(record: Buffer, client: PeerAddress, router: PeerAddress | undefined): boolean {
+    const worker = this.o.worker;
+    if (worker === undefined || cidNodeId(record) === undefined || record[12] === (worker.index & 0xff)) return false;
+    const to = this.workerResolver.nodeAddress(record[12]!);
+    // loopback packets: type 63 (client, record), or type 62 (router, type 63 packet) when another node forwarded it
+    const inner = to === undefined ? undefined : encodeClusterPacket(RECORD_TYPE_INCOMING, client, record, 0);
+    const packet = inner === undefined || router === undefined ? inner : encodeClusterPacket(RECORD_TYPE_OUTGOING, router, inner.packet, 0);
+    const socket = this.workerSocket;
+    if (to === undefined || packet === undefined || socket === undefined) {
+      this.stats['drop forward']++;
+      return true;
+    }
+    this.stats.forwarded++;
+    socket.send(packet.packet, to.port, to.address, this.countMgmtSendError);
+    return true;
+  }
+
+  /** A record another worker of this node handed over (see toWorker); only from the other workers' sockets. */
+  private fromWorker(data: Buffer, from: PeerAddress): void {
+    if (!this.workerResolver.isNode(from)) {
+      this.stats['bad forward']++;
+      return;
+    }
+    const outer = decodeClusterPacket(data, 0);
+    const inner = outer?.type === RECORD_TYPE_OUTGOING ? decodeClusterPacket(data.subarray(outer.payloadOffset), 0) : outer;
+    if (outer === undefined || inner === undefined || inner.type !== RECORD_TYPE_INCOMING) {
+      this.stats['drop forward']++;
+      return;
+    }
+    const payload = outer === inner ? data.subarray(inner.payloadOffset) : data.subarray(outer.payloadOffset + inner.payloadOffset);
+    this.stats['process forwarded']++;
+    this.onDatagram(payload, inner.client.address, inner.client.port, outer === inner ? from : outer.client);
   }
 
   /** Forwards a datagram with another node's CID to that node (type 63). */
@@ -209,6 +276,8 @@ export class ClusterTransport implements DatagramTransport {
       }
       const record = data.subarray(packet.payloadOffset);
       if (incoming) {
+        // the node's workers share its management port: the one the kernel picked may not own the CID
+        if (this.toWorker(record, packet.client, from)) return;
         this.stats['process forwarded']++;
         this.onDatagram(record, packet.client.address, packet.client.port, from);
         return;

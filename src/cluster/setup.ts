@@ -50,6 +50,12 @@ export interface ClusterSetupOptions {
   timers: ClusterTimers;
   /** the DTLS sockets bind with SO_REUSEPORT: the nodes are workers sharing the public port (issue 13) */
   reusePort?: boolean;
+  /**
+   * This process is worker `index` of its cluster node (issue 13, static mode): CID byte 1 carries the index, the
+   * node's DTLS and management ports are shared with the other workers (SO_REUSEPORT), and records for another
+   * worker go over a loopback socket.
+   */
+  worker?: { index: number };
   /** UDP buffer sizes of the management socket (DTLS.RECEIVE/SEND_BUFFER_SIZE + 28) */
   receiveBufferSize?: number;
   sendBufferSize?: number;
@@ -60,6 +66,9 @@ export type NodeConnectorFactory = (address: string, port: number, config: DtlsC
 
 /** A start-up error of the cluster flags, with the reference's message. */
 export class ClusterSetupError extends Error {}
+
+/** Where the workers of a cluster node hand records to each other. */
+export const WORKER_LOOPBACK = '127.0.0.1';
 
 /** PSK identity of the dynamic mode's management channel (cluster.md §6.1). */
 export const MGMT_IDENTITY = 'dtls-mgmt';
@@ -80,6 +89,9 @@ export async function createClusterConnectors(
   k8s?: K8sClusterSource,
 ): Promise<ClusterConnector[]> {
   if ((base.cidLength ?? 0) < 6) throw new ClusterSetupError('cid length must be at least 6 for cluster!');
+  if (o.worker !== undefined && (o.k8s !== undefined || (o.group !== undefined && o.group.length > 0))) {
+    throw new ClusterSetupError('several workers are available with a static cluster (--dtls-cluster alone) only in this version');
+  }
   if (o.k8s !== undefined) return [await k8sNode(o, o.k8s, base, factory, logger, k8s)];
   const nodes = o.nodes ?? [];
   const local = nodes.filter((n) => n.dtls !== undefined);
@@ -94,7 +106,7 @@ export async function createClusterConnectors(
   for (const n of local) {
     const dtls = await resolve(n.dtls!);
     const mgmt = mgmtOf.get(n.nodeId)!;
-    const config = { ...base, nodeId: n.nodeId };
+    const config = { ...base, nodeId: n.nodeId, ...(o.worker !== undefined ? { workerId: o.worker.index } : {}) };
     if (group === undefined) {
       // static mode: the other listed nodes, no management channel
       const others = new Map([...mgmtOf].filter(([id]) => id !== n.nodeId));
@@ -192,13 +204,16 @@ function dynamicNode(
 
 function nodeTransport(o: ClusterSetupOptions, dtls: PeerAddress, mgmt: PeerAddress, nodeId: number, mac: boolean, resolver: ReturnType<typeof staticResolver>, logger: Logger): ClusterTransport {
   const room = (n: number | undefined): number | undefined => (n === undefined ? undefined : n + HEADER_ROOM);
+  const shared = o.reusePort === true || o.worker !== undefined ? { reusePort: true } : {};
   return new ClusterTransport({
-    dtls: { address: dtls.address, port: dtls.port, receiveBufferSize: o.receiveBufferSize, sendBufferSize: o.sendBufferSize, ...(o.reusePort === true ? { reusePort: true } : {}) },
-    mgmt: { address: mgmt.address, port: mgmt.port, receiveBufferSize: room(o.receiveBufferSize), sendBufferSize: room(o.sendBufferSize) },
+    dtls: { address: dtls.address, port: dtls.port, receiveBufferSize: o.receiveBufferSize, sendBufferSize: o.sendBufferSize, ...shared },
+    // the workers of a node share its management port too: other nodes know the node by that one address
+    mgmt: { address: mgmt.address, port: mgmt.port, receiveBufferSize: room(o.receiveBufferSize), sendBufferSize: room(o.sendBufferSize), ...(o.worker !== undefined ? { reusePort: true } : {}) },
     nodeId,
     backward: o.backward,
     mac,
     resolver,
+    ...(o.worker !== undefined ? { worker: { index: o.worker.index, socket: { address: WORKER_LOOPBACK, port: 0 } } } : {}),
     logger,
   });
 }

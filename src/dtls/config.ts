@@ -14,6 +14,8 @@ export interface DtlsConfig {
   cidLength: number | undefined;
   /** cluster node id put in CID byte 0 (requires cidLength ≥ 5) */
   nodeId: number | undefined;
+  /** a worker of a cluster node (issue 13): its index put in CID byte 1 (requires nodeId and cidLength ≥ 6) */
+  workerId?: number;
   /** enabled suites in preference order (the selection follows the client's order) */
   cipherSuites: readonly CipherSuite[];
   /** named group codes in preference order (23 secp256r1, 29 x25519, 30 x448, 24 secp384r1) */

@@ -16,6 +16,8 @@ export interface ConnectionStoreOptions {
   cidLength: number | undefined;
   /** node id for CID byte 0 */
   nodeId: number | undefined;
+  /** worker index for CID byte 1 (a worker of a cluster node; needs nodeId and cidLength ≥ 6) */
+  workerId?: number;
   /** random source (tests inject) */
   random?: (n: number) => Buffer;
   /** called after a connection was removed (timers must be cancelled by the owner) */
@@ -47,6 +49,7 @@ export class ConnectionStore {
   readonly maxConnections: number;
   readonly staleConnectionThreshold: number;
   private readonly cidLength: number;
+  private readonly workerId: number | undefined;
   private readonly nodeId: number | undefined;
   private readonly random: (n: number) => Buffer;
   private readonly onRemoved: ((conn: Connection, reason: RemovalReason) => void) | undefined;
@@ -66,10 +69,12 @@ export class ConnectionStore {
 
   constructor(opts: ConnectionStoreOptions) {
     if (opts.nodeId !== undefined && (opts.cidLength ?? 0) < 5) throw new Error('a node id requires a CID length of at least 5');
+    if (opts.workerId !== undefined && (opts.nodeId === undefined || (opts.cidLength ?? 0) < 6)) throw new Error('a worker id requires a node id and a CID length of at least 6');
     this.maxConnections = opts.maxConnections;
     this.staleConnectionThreshold = opts.staleConnectionThreshold;
     this.cidLength = opts.cidLength ?? 0;
     this.nodeId = opts.nodeId;
+    this.workerId = opts.workerId;
     this.random = opts.random ?? randomBytes;
     this.onRemoved = opts.onRemoved;
     this.touchGranularity = Math.max(1, Math.min(1000, Math.floor(opts.staleConnectionThreshold / 10)));
@@ -128,13 +133,14 @@ export class ConnectionStore {
     return true;
   }
 
-  /** A fresh CID unique in this store: cidLength random bytes, byte 0 = node id if set (dtls.md §6). */
+  /** A fresh CID unique in this store: cidLength random bytes, byte 0 = node id if set (dtls.md §6), byte 1 = worker id if set. */
   newCid(): Buffer {
     const n = this.cidLength;
     if (n === 0) return Buffer.alloc(0);
     for (let attempt = 0; attempt < 16; attempt++) {
       const cid = Buffer.from(this.random(n));
       if (this.nodeId !== undefined) cid[0] = this.nodeId & 0xff;
+      if (this.workerId !== undefined) cid[1] = this.workerId & 0xff;
       if (!this.byCid.has(cidKey(cid))) return cid;
     }
     throw new Error('no unique CID found');

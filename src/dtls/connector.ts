@@ -146,6 +146,7 @@ export class DtlsConnector implements Connector {
       staleConnectionThreshold: config.staleConnectionThreshold,
       cidLength: config.cidLength,
       nodeId: config.nodeId,
+      ...(config.workerId !== undefined ? { workerId: config.workerId } : {}),
       random: (n) => random('cid', n),
       onRemoved: (conn, reason) => {
         releaseHandshake(this.state.flood, conn);

@@ -147,7 +147,9 @@ export async function startApp(
     ext = new CoapServer('EXTENDED-TEST', extTree.root, logger);
     if (clusterOpts !== undefined) {
       try {
-        cluster = await createClusterEndpoints(ext, clusterOpts, props, opts, creds, logger);
+        cluster = await createClusterEndpoints(ext, worker !== undefined ? { ...clusterOpts, worker: { index: worker.index } } : clusterOpts, props, opts, creds, logger);
+        // a worker of a cluster node: its nodes take part in the workers' management table
+        if (worker !== undefined) workerNodes.push(...cluster);
       } catch (err) {
         throw new StartupError((err as Error).message);
       }

@@ -3,6 +3,8 @@
 // the kernel lets any process of the same user share: a second server of the same user would silently take half of
 // the traffic, so the primary first binds every port exclusively itself and fails start-up if one is taken.
 import dgram from 'node:dgram';
+import { isIP } from 'node:net';
+import { parseClusterNode } from '../cli/address.js';
 import type { ServerOptions } from '../cli/options.js';
 import { CONNECTION_ID_LENGTH, CONNECTION_ID_NODE_ID } from '../config/keys-dtls.js';
 import { WORKERS } from '../config/keys-server.js';
@@ -21,28 +23,48 @@ export interface WorkerPlan {
   ports: PeerAddress[];
   /** the store-file labels of the workers' coaps endpoints (restart/stream.ts componentLabel) */
   coapsLabels: Set<string>;
+  /** the CID byte that names the worker: 0 (its node-id), 1 in a static cluster (byte 0 is the cluster node's) */
+  cidWorkerByte: 0 | 1;
 }
 
 /** Reads the options and the properties of `cwd` (creates the file with defaults; throws the start-up errors the server would report). */
 export function workerPlanOf(opts: ServerOptions, cwd: string): WorkerPlan {
   const props = loadProperties(cwd);
+  const localNodes = (opts.dtlsCluster ?? []).map(parseClusterNode).filter((n) => n.dtls !== undefined);
+  const staticCluster = localNodes.length > 0 && (opts.dtlsClusterGroup ?? []).length === 0;
   const setup: WorkerSetup = {
-    cluster: (opts.dtlsCluster?.length ?? 0) > 0 || opts.k8sDtlsCluster !== undefined,
+    dynamicCluster: opts.k8sDtlsCluster !== undefined || (localNodes.length > 0 && !staticCluster),
     cidLength: props.getFor<number>('extended', CONNECTION_ID_LENGTH) ?? 0,
     nodeId: props.getFor<number>('extended', CONNECTION_ID_NODE_ID),
   };
   const addresses = selectAddresses({ loopback: opts.loopback, external: opts.external, ipv4: opts.ipv4, ipv6: opts.ipv6, patterns: opts.interfacesPattern });
   const { coap, coaps } = portsFor(props, 'extended');
   const ports: PeerAddress[] = [];
-  // the restore mode's coaps endpoint is on the wildcard address (server/app.ts addRestoreEndpoint)
+  const coapsLabels = new Set<string>();
+  // the coaps endpoints: a static cluster's local nodes (with their shared management ports), the restore mode's
+  // wildcard endpoint (server/app.ts addRestoreEndpoint), or one per address
   const restore = opts.k8sRestore !== undefined || opts.localRestore !== undefined;
-  const coapsLabels = new Set(restore ? [componentLabel('0.0.0.0', coaps)] : addresses.map((a) => componentLabel(bindAddressOf(a), coaps)));
-  if (restore) ports.push({ address: '0.0.0.0', port: coaps });
+  if (staticCluster) {
+    for (const n of localNodes) {
+      const dtls = { address: n.dtls!.host ?? '0.0.0.0', port: n.dtls!.port };
+      coapsLabels.add(componentLabel(dtls.address, dtls.port));
+      // a host name is resolved by the cluster set-up; only literal addresses are checked here
+      if (isIP(dtls.address) !== 0) ports.push(dtls);
+      const mgmt = n.mgmt.host ?? '0.0.0.0';
+      if (isIP(mgmt) !== 0) ports.push({ address: mgmt, port: n.mgmt.port });
+    }
+  } else if (restore) {
+    coapsLabels.add(componentLabel('0.0.0.0', coaps));
+    ports.push({ address: '0.0.0.0', port: coaps });
+  }
   for (const a of addresses) {
-    if (!restore) ports.push({ address: bindAddressOf(a), port: coaps });
+    if (!staticCluster && !restore) {
+      coapsLabels.add(componentLabel(bindAddressOf(a), coaps));
+      ports.push({ address: bindAddressOf(a), port: coaps });
+    }
     if (!opts.dtlsOnly) ports.push({ address: bindAddressOf(a), port: coap });
   }
-  return { setup, workersProperty: props.get<number>(WORKERS), ports, coapsLabels };
+  return { setup, workersProperty: props.get<number>(WORKERS), ports, coapsLabels, cidWorkerByte: staticCluster ? 1 : 0 };
 }
 
 /** Binds each address and port exclusively and releases it again; rejects naming the first one taken. */

@@ -1,11 +1,11 @@
 // The store file of a multi-worker server (issue 13, restart.md §3): one file holds every worker's connections. At
 // shutdown the primary gathers each worker's plain components stream (restart/stream.ts) and merges the components
-// of the same label (the workers share their public addresses, so each label appears once per worker); at start-up
-// it splits the file: a connection of the workers' labels goes to the worker whose index is the node-id byte of the
-// CID it issued (the worker that receives the client's records by CID), a connection without a CID to worker 0 (the
-// kernel picks the worker by the client's address, which cannot be known here: such a client may need a new
-// handshake), one whose node-id names no current worker is left out; the other components (the primary's plugtest
-// endpoints) stay with the primary.
+// of the same label (the workers share their public addresses, so each label appears once per worker). At start-up
+// it splits the file: a connection of the workers' labels goes to the worker whose index is in the CID it issued
+// (byte 0, its node-id; byte 1 in a static cluster, whose byte 0 is the cluster node's), the worker that receives
+// the client's records by CID. A connection without a CID goes to worker 0 (the kernel picks the worker by the
+// client's address, which cannot be known here: such a client may need a new handshake); one whose CID names no
+// current worker is left out; the other components (the primary's plugtest endpoints) stay with the primary.
 import type { Logger } from 'pino';
 import type { Connection } from '../dtls/connection.js';
 import type { DtlsConnector } from '../dtls/connector.js';
@@ -45,7 +45,7 @@ export interface SplitStream {
 }
 
 /** Splits a plain stream: the components of the workers' endpoints (`isWorkerLabel`) by the CIDs' node-id byte over `count` workers. */
-export function splitStream(plain: Buffer, count: number, isWorkerLabel: (label: string) => boolean): SplitStream {
+export function splitStream(plain: Buffer, count: number, isWorkerLabel: (label: string) => boolean, workerByte: 0 | 1 = 0): SplitStream {
   const parts: Component[][] = Array.from({ length: count }, () => []);
   const own: Component[] = [];
   let withoutCid = 0;
@@ -58,10 +58,11 @@ export function splitStream(plain: Buffer, count: number, isWorkerLabel: (label:
     const byWorker: Connection[][] = Array.from({ length: count }, () => []);
     for (const conn of c.connections) {
       const cid = conn.readCid;
-      if (cid === undefined || cid.length === 0) {
+      const worker = cid === undefined || cid.length <= workerByte ? undefined : cid[workerByte]!;
+      if (worker === undefined) {
         withoutCid++;
         byWorker[0]!.push(conn);
-      } else if (cid[0]! < count) byWorker[cid[0]!]!.push(conn);
+      } else if (worker < count) byWorker[worker]!.push(conn);
       // a node-id beyond the workers (fewer workers than at shutdown): no worker receives its records
       else unroutable++;
     }
@@ -74,11 +75,17 @@ export function splitStream(plain: Buffer, count: number, isWorkerLabel: (label:
  * Reads the store file for `count` workers (components labelled `workerLabels` split by CID, the rest for the
  * primary); undefined without a file or when it cannot be read or opened (logged, the file is kept).
  */
-export function readStoreForWorkers(store: StoreFileOptions, count: number, workerLabels: ReadonlySet<string>, logger: Logger): SplitStream | undefined {
+export function readStoreForWorkers(
+  store: StoreFileOptions,
+  count: number,
+  workerLabels: ReadonlySet<string>,
+  workerByte: 0 | 1,
+  logger: Logger,
+): SplitStream | undefined {
   const plain = readStoreFile(store, logger);
   if (plain === undefined) return undefined;
   try {
-    const split = splitStream(plain, count, (label) => WILDCARD_LABEL.test(label) || workerLabels.has(label));
+    const split = splitStream(plain, count, (label) => WILDCARD_LABEL.test(label) || workerLabels.has(label), workerByte);
     if (split.withoutCid > 0) logger.warn(`store file ${store.file}: ${split.withoutCid} connection(s) without a CID loaded into worker 0 (their clients may need a new handshake)`);
     if (split.unroutable > 0) logger.warn(`store file ${store.file}: ${split.unroutable} connection(s) with the CID of no current worker (of ${count}) left out`);
     return split;
@@ -141,9 +148,10 @@ export async function loadRestoredForWorkers(
   workers: WorkerStreams,
   count: number,
   workerLabels: ReadonlySet<string>,
+  workerByte: 0 | 1,
   logger: Logger,
 ): Promise<LoadOutcome> {
-  const split = splitStream(plain, count, (label) => WILDCARD_LABEL.test(label) || workerLabels.has(label));
+  const split = splitStream(plain, count, (label) => WILDCARD_LABEL.test(label) || workerLabels.has(label), workerByte);
   if (split.withoutCid > 0) logger.warn(`restore: ${split.withoutCid} connection(s) without a CID loaded into worker 0 (their clients may need a new handshake)`);
   if (split.unroutable > 0) logger.warn(`restore: ${split.unroutable} connection(s) with the CID of no current worker (of ${count}) left out`);
   const mine = loadStream(own, split.primary, logger, { remapWildcard: true });

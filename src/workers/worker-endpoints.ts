@@ -13,13 +13,14 @@ import type { Logger } from 'pino';
 import { ClusterConnector } from '../cluster/cluster-connector.js';
 import { ClusterTransport } from '../cluster/cluster-transport.js';
 import { staticResolver } from '../cluster/resolver.js';
+import { WORKER_LOOPBACK } from '../cluster/setup.js';
 import type { DtlsConfig } from '../dtls/config.js';
 import type { DtlsConnector } from '../dtls/connector.js';
 import type { PeerAddress } from '../transport/connector.js';
 import type { DatagramTransport } from '../transport/datagram.js';
 
 /** Where the workers' management sockets listen (loopback only: the forwarding never leaves the host). */
-export const WORKER_MGMT_ADDRESS = '127.0.0.1';
+export const WORKER_MGMT_ADDRESS = WORKER_LOOPBACK;
 
 /** Management ports of the workers: worker index → public bind address → management port. */
 export type WorkerMgmtTable = Record<number, Record<string, number>>;
@@ -56,12 +57,18 @@ export function createWorkerNode(o: WorkerNodeOptions): ClusterConnector {
   return new ClusterConnector(o.connector(o.address, o.port, config, transport), transport);
 }
 
-/** This worker's management ports by public bind address (for its ready message). */
+/**
+ * This worker's loopback ports by public bind address (for its ready message): a worker node's management port, or
+ * a cluster node's worker socket (a worker of a cluster node, cluster/setup.ts).
+ */
 export function ownMgmtPorts(nodes: readonly ClusterConnector[]): Record<string, number> {
-  return Object.fromEntries(nodes.map((n) => [n.transport.localAddress, n.transport.mgmtPort]));
+  return Object.fromEntries(nodes.map((n) => [n.transport.localAddress, n.transport.workerPort || n.transport.mgmtPort]));
 }
 
-/** Points every node's forwarding at the other workers' nodes on the same public address. */
+/**
+ * Points every node's forwarding at the other workers' nodes on the same public address: a worker node's node
+ * resolver (its CIDs' node-id is the worker index), a cluster node's worker resolver (CID byte 1).
+ */
 export function applyMgmtTable(nodes: readonly ClusterConnector[], own: number, table: WorkerMgmtTable): void {
   for (const node of nodes) {
     const others = new Map<number, PeerAddress>();
@@ -70,7 +77,8 @@ export function applyMgmtTable(nodes: readonly ClusterConnector[], own: number, 
       const port = ports[node.transport.localAddress];
       if (worker !== own && port !== undefined) others.set(worker, { address: WORKER_MGMT_ADDRESS, port });
     }
-    node.transport.resolver = staticResolver(others);
+    if (node.transport.workerPort > 0) node.transport.workerResolver = staticResolver(others);
+    else node.transport.resolver = staticResolver(others);
   }
 }
 

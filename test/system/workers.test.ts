@@ -14,6 +14,7 @@ import { reusePortSupported } from '../../src/transport/datagram.js';
 import { DtlsPeer, parseDiagnose } from '../helpers/dtls-client.js';
 import { createClient } from '../helpers/coap-client.js';
 import { startServer, type ServerProcess } from '../helpers/server-process.js';
+import { startCluster, startTestNat } from '../helpers/cluster.js';
 
 const HOST = '127.0.0.1';
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -232,6 +233,35 @@ describe.skipIf(!reusePortSupported())('--workers (SO_REUSEPORT, Node.js 22.12+)
     for (const p of ['primary', 'worker-0', 'worker-1']) expect(metrics).toMatch(new RegExp(`^extplugtest_process_resident_memory_bytes\\{process="${p}"\\} \\d+`, 'm'));
     expect(metrics.match(/^# TYPE extplugtest_coap_received_requests_total /gm)).toHaveLength(1);
   });
+
+  for (const direct of [false, true]) {
+    it(`a static cluster of 2 nodes with 2 workers each behind the NAT (${direct ? 'direct' : 'backward'} mode): a CID client keeps its session, node and worker`, async () => {
+      const cluster = await startCluster({ mode: 'static', size: 2, direct, args: ['--workers', '2'] });
+      cleanups.push(() => cluster.stop());
+      for (const n of cluster.nodes) expect(n.output()).toMatch(/"msg":"2 workers serve the extended server"/);
+      // direct mode: the owner answers the client itself, so the NAT must accept answers from every node (reverse)
+      const nat = await startTestNat(cluster.destinations, direct ? { reverse: true } : {});
+      cleanups.push(() => nat.stop());
+      const peer = await cidClient(nat.port);
+      const first = (await peer.context(4000, 2)).fields;
+      const node = first.get('node-id')!;
+      const readCid = first.get('read-cid')!;
+      // byte 0: the cluster node, byte 1: its worker
+      expect(readCid.slice(0, 2)).toBe(`0${node}`);
+      expect(['00', '01']).toContain(readCid.slice(2, 4));
+      let routed = 0;
+      for (let i = 0; i < 12; i++) {
+        // a new NAT entry: another node and, by the kernel's choice, another worker of it
+        nat.command('clear');
+        const f = (await peer.context(4000, 2)).fields;
+        expect(f.get('node-id')).toBe(node);
+        expect(f.get('read-cid')).toBe(readCid);
+        if (f.get('via') === 'dtls-cid-router') routed++;
+      }
+      expect(peer.handshakes).toBe(1);
+      expect(routed).toBeGreaterThan(0);
+    });
+  }
 
   it('start-up fails clearly when a public port is taken, before any worker starts', async () => {
     const blocker = dgram.createSocket('udp4');

@@ -121,6 +121,13 @@ describe('connection store', () => {
     expect(() => new ConnectionStore({ maxConnections: 1, staleConnectionThreshold: 1, cidLength: 4, nodeId: 1 })).toThrow();
   });
 
+  it('a worker of a cluster node: its index in byte 1, after the node id; it needs a node id and 6-byte CIDs', () => {
+    const store = new ConnectionStore({ maxConnections: 10, staleConnectionThreshold: 1000, cidLength: 6, nodeId: 2, workerId: 3, random: (len) => Buffer.alloc(len, 0xee) });
+    expect(store.newCid()).toEqual(Buffer.from([2, 3, 0xee, 0xee, 0xee, 0xee]));
+    expect(() => new ConnectionStore({ maxConnections: 1, staleConnectionThreshold: 1, cidLength: 6, nodeId: undefined, workerId: 1 })).toThrow('a worker id requires a node id');
+    expect(() => new ConnectionStore({ maxConnections: 1, staleConnectionThreshold: 1, cidLength: 5, nodeId: 1, workerId: 1 })).toThrow('CID length of at least 6');
+  });
+
   it('capacity: refuse while the LRU connection is fresh, evict it once stale', () => {
     const removed: string[] = [];
     const store = new ConnectionStore({ maxConnections: 2, staleConnectionThreshold: 100, cidLength: 6, nodeId: undefined, onRemoved: (c, r) => removed.push(`${c.port}:${r}`) });
