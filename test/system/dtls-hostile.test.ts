@@ -205,7 +205,11 @@ describe('hostile DTLS input against the real server', () => {
     // (with an alert, or by timeout when the server still waits for an intact fragment)
     expect(outcomes.succeeded, summary).toBe(0);
     const after = await dtlsCounters(good);
-    expect(after.get('handshakes failed')![0] - before.get('handshakes failed')![0], summary).toBeGreaterThan(0);
+    // the server completed none of them: a broken key exchange is answered with an alert (counted as failed at
+    // once), a Finished it cannot authenticate is discarded and its handshake fails only when the server's
+    // retransmissions give up, long after this window (whether any alert comes depends on where the flips land)
+    const total = (c: Map<string, [number, number]>, key: string): number => c.get(key)![0] + c.get(key)![1];
+    expect(total(after, 'handshakes succeeded') - total(before, 'handshakes succeeded'), summary).toBe(0);
     expect(sp.proc.exitCode).toBeNull();
     expect(sp.output()).not.toMatch(/"level":(50|60)/);
     expect((await good.context()).fields.get('peer')).toBe('Client_identity');
