@@ -7,7 +7,6 @@ import dgram from 'node:dgram';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Code, Format } from '../../src/coap/message.js';
 import { reusePortSupported } from '../../src/transport/datagram.js';
@@ -15,6 +14,7 @@ import { DtlsPeer, parseDiagnose } from '../helpers/dtls-client.js';
 import { createClient } from '../helpers/coap-client.js';
 import { startServer, type ServerProcess } from '../helpers/server-process.js';
 import { startCluster, startTestNat } from '../helpers/cluster.js';
+import { freeTcpPorts } from '../helpers/restore.js';
 
 const HOST = '127.0.0.1';
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -57,6 +57,18 @@ async function receiveTest(sp: ServerProcess, dev: string, count: number): Promi
   return (JSON.parse(last) as Array<{ rid?: string }>).flatMap((e) => (e.rid !== undefined ? [e.rid] : []));
 }
 
+/** GET /mycontext from `count` clients, each on its own port (the kernel spreads them over the workers). */
+async function requestsFromNewPorts(sp: ServerProcess, count: number): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    const client = await createClient(HOST, sp.ports.ext);
+    try {
+      expect((await client.send({ method: Code.GET, path: 'mycontext' })).code).toBe(Code.CONTENT);
+    } finally {
+      await client.close();
+    }
+  }
+}
+
 describe.skipIf(!reusePortSupported())('--workers (SO_REUSEPORT, Node.js 22.12+)', () => {
   for (const workers of [2, 4]) {
     it(`${workers} workers share the extended ports; a CID client whose port changes on every request keeps its session and worker`, async () => {
@@ -92,14 +104,7 @@ describe.skipIf(!reusePortSupported())('--workers (SO_REUSEPORT, Node.js 22.12+)
     const sp = await serverWith(2);
     // 16 clients on 16 ports: the kernel spreads them over both workers
     const sent = 16;
-    for (let i = 0; i < sent; i++) {
-      const client = await createClient(HOST, sp.ports.ext);
-      try {
-        expect((await client.send({ method: Code.GET, path: 'mycontext' })).code).toBe(Code.CONTENT);
-      } finally {
-        await client.close();
-      }
-    }
+    await requestsFromNewPorts(sp, sent);
     const client = await createClient(HOST, sp.ports.ext);
     cleanups.push(() => client.close());
     const text = (await client.send({ method: Code.GET, path: 'diagnose' })).payload.toString();
@@ -209,7 +214,7 @@ describe.skipIf(!reusePortSupported())('--workers (SO_REUSEPORT, Node.js 22.12+)
   });
 
   it('--k8s-monitor: /ready while every worker runs, /metrics sums the workers\' counters and keeps one series per process', async () => {
-    const [monitorPort] = await freeTcpPort();
+    const [monitorPort] = await freeTcpPorts(1);
     const sp = await serverWith(2, ['--k8s-monitor', `127.0.0.1:${monitorPort}`]);
     const get = async (p: string): Promise<{ status: number; body: string }> => {
       const res = await fetch(`http://127.0.0.1:${monitorPort}${p}`);
@@ -217,14 +222,7 @@ describe.skipIf(!reusePortSupported())('--workers (SO_REUSEPORT, Node.js 22.12+)
     };
     expect((await get('/ready')).status).toBe(200);
     const sent = 16;
-    for (let i = 0; i < sent; i++) {
-      const client = await createClient(HOST, sp.ports.ext);
-      try {
-        expect((await client.send({ method: Code.GET, path: 'mycontext' })).code).toBe(Code.CONTENT);
-      } finally {
-        await client.close();
-      }
-    }
+    await requestsFromNewPorts(sp, sent);
     const metrics = (await get('/metrics')).body;
     const line = metrics.split('\n').find((l) => l.startsWith(`extplugtest_coap_received_requests_total{server="EXTENDED-TEST",endpoint="coap://${HOST}:${sp.ports.ext}"}`));
     expect(line, metrics.slice(0, 2000)).toBeDefined();
@@ -327,12 +325,3 @@ describe.skipIf(reusePortSupported())('--workers before Node.js 22.12', () => {
     expect(sp.output()).not.toMatch(/workers serve the extended server/);
   });
 });
-
-/** A free TCP port on 127.0.0.1 (bound and released). */
-async function freeTcpPort(): Promise<[number]> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return [port];
-}
