@@ -6,6 +6,8 @@ import { COUNTER_NAMES } from '../coap/stats.js';
 import { startUdpDropsReader } from './udp-drops.js';
 import { observeStatsOf } from '../resources/extended/observe-stats.js';
 import { boundGroups, transferConnectorCounters } from '../resources/extended/diagnostics-source.js';
+import type { CounterRow } from '../resources/extended/diagnose.js';
+import { sumCounterRows } from '../workers/sum-counters.js';
 
 /**
  * Starts the periodic dump (only endpoints that counted something); the returned stop() ends it. `collect`
@@ -38,7 +40,7 @@ export function startHealthLog(
 }
 
 /** One counter of a health line: the current period and the total including it. */
-type Row = [key: string, cur: number, all: number];
+type Row = CounterRow;
 
 /** `key cur` or `key cur (all overall)` when earlier periods counted too. */
 function rowText([key, cur, all]: Row): string {
@@ -128,22 +130,6 @@ export function collectHealth(servers: readonly CoapServer[]): EndpointHealth[] 
   return out;
 }
 
-/** Rows summed by key, in the order the keys first appear. */
-function sumRows(lists: readonly (readonly Row[])[]): Row[] {
-  const sums = new Map<string, Row>();
-  for (const rows of lists) {
-    for (const [k, cur, all] of rows) {
-      const sum = sums.get(k);
-      if (sum === undefined) sums.set(k, [k, cur, all]);
-      else {
-        sum[1] += cur;
-        sum[2] += all;
-      }
-    }
-  }
-  return [...sums.values()];
-}
-
 /** The health of several workers as one server's: endpoints matched by server and URI, every number summed. */
 export function sumHealth(perWorker: readonly (readonly EndpointHealth[])[]): EndpointHealth[] {
   const byEndpoint = new Map<string, EndpointHealth[]>();
@@ -163,12 +149,12 @@ export function sumHealth(perWorker: readonly (readonly EndpointHealth[])[]): En
     return {
       server: first.server,
       endpoint: first.endpoint,
-      ...(dtls.length > 0 ? { dtls: { group: dtls[0]!.group, rows: sumRows(dtls.map((d) => d.rows)) } } : {}),
+      ...(dtls.length > 0 ? { dtls: { group: dtls[0]!.group, rows: sumCounterRows(dtls.map((d) => d.rows)) } } : {}),
       dtlsCounted: same.some((h) => h.dtlsCounted),
-      coap: sumRows(same.map((h) => h.coap)),
+      coap: sumCounterRows(same.map((h) => h.coap)),
       observes: same.reduce((n, h) => n + h.observes, 0),
       dedup: same.reduce((n, h) => n + h.dedup, 0),
-      further: [...further].map(([tag, rows]) => ({ tag, rows: sumRows(rows) })),
+      further: [...further].map(([tag, rows]) => ({ tag, rows: sumCounterRows(rows) })),
     };
   });
 }
