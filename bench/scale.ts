@@ -16,8 +16,8 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { formatTable } from './sections.js';
 import { measureWithGenerator, type Measurement } from './measure.js';
-import { childPids, killChildren, spawnNode, tryPort } from './proc-util.js';
-import { probeCoap } from './probe.js';
+import { childPids, killChildren } from './proc-util.js';
+import { startWorkersServer } from './workers-server.js';
 
 /** Target: N workers' req/s at least this multiple of N × one worker's. */
 export const TARGET_EFFICIENCY = 0.7;
@@ -233,24 +233,10 @@ export async function measureScale(o: ScaleOptions, kind: Kind, workers: number,
     `${kind.id}, --workers ${workers} on cores ${cpuList(workerCores)}, ${generators} generator(s) ` +
       `${shared ? 'sharing all cores (none left to them)' : `on cores ${cpuList(generatorCores)}`}`,
   );
-  const coapPort = (await tryPort(0))!;
-  let coapsPort = (await tryPort(0))!;
-  while (coapsPort === coapPort) coapsPort = (await tryPort(0))!;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `extplugtest-scale-${kind.id}-${workers}-`));
-  fs.writeFileSync(path.join(dir, 'Californium3.properties'), `COAP.COAP_PORT=${coapPort}\nCOAP.COAP_SECURE_PORT=${coapsPort}\n`);
-  const main = path.join(distRoot, 'src', 'cli', 'server-main.js');
-  const server = spawnNode('server', [main, '--no-plugtest', '--no-ipv6', '--no-external', '--workers', String(workers)], dir, [], process.execPath);
+  // pinned at once, so that the workers it forks inherit the affinity; and below once more for every worker
+  const { server, dir, coapPort, coapsPort } = await startWorkersServer({ distRoot, workers, name: `scale-${kind.id}`, onSpawn: (pid) => pinProcess(pid, workerCores) });
   let failed = true;
   try {
-    if (server.pid < 0) throw new Error('server did not spawn');
-    // at once, so that the workers it forks inherit the affinity; and below once more for every worker
-    pinProcess(server.pid, workerCores);
-    await probeCoap(coapPort, '127.0.0.1', 'echo', 30_000);
-    const deadline = Date.now() + 30_000;
-    while (!server.logTail(1 << 20).includes('started ...')) {
-      if (server.exited() || Date.now() > deadline) throw new Error(`server with --workers ${workers} did not start:\n${server.logTail(1500)}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
     const children = childPids(server.pid);
     for (const child of children) pinProcess(child, workerCores);
     const port = kind.id === 'coap' ? coapPort : coapsPort;

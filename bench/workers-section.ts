@@ -13,8 +13,8 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { formatTable, type BenchContext, type Section, type SectionResult, type TargetCheck } from './sections.js';
 import { measureWithGenerator, type Measurement } from './measure.js';
-import { spawnNode, tryPort, waitForQuiet } from './proc-util.js';
-import { probeCoap } from './probe.js';
+import { waitForQuiet } from './proc-util.js';
+import { startWorkersServer } from './workers-server.js';
 import { KINDS, type Kind } from './scale.js';
 
 /** Target: 2 workers' throughput at least this multiple of one worker's (never slower). */
@@ -70,21 +70,9 @@ export const workersSection: Section = {
 async function measureOnce(ctx: BenchContext, node: string, kind: Kind, workers: number, round: number): Promise<WorkerRun> {
   const o = ctx.options;
   if (o.quietWait > 0) await waitForQuiet(0.15, Math.min(o.quietWait, 10) * 1000);
-  const coapPort = (await tryPort(0))!;
-  let coapsPort = (await tryPort(0))!;
-  while (coapsPort === coapPort) coapsPort = (await tryPort(0))!;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `extplugtest-bench-workers-${kind.id}-${workers}-`));
-  fs.writeFileSync(path.join(dir, 'Californium3.properties'), [`COAP.COAP_PORT=${coapPort}`, `COAP.COAP_SECURE_PORT=${coapsPort}`, ...o.oursProps].join('\n') + '\n');
-  const main = path.join(ctx.distRoot, 'src', 'cli', 'server-main.js');
-  const server = spawnNode('server', [main, '--no-plugtest', '--no-ipv6', '--no-external', '--workers', String(workers)], dir, [], node);
+  const { server, dir, coapPort, coapsPort } = await startWorkersServer({ distRoot: ctx.distRoot, workers, node, props: o.oursProps, name: `bench-workers-${kind.id}` });
   let failed = true;
   try {
-    await probeCoap(coapPort, '127.0.0.1', 'echo', 30_000);
-    const deadline = Date.now() + 30_000;
-    while (!server.logTail(1 << 20).includes('started ...')) {
-      if (server.exited() || Date.now() > deadline) throw new Error(`server with --workers ${workers} did not start:\n${server.logTail(1500)}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
     const duration = Math.min(o.duration, WINDOW_MAX_S);
     const port = kind.id === 'coap' ? coapPort : coapsPort;
     const args = ['--port', String(port), kind.peersFlag, String(PEERS), '--outstanding', String(o.outstanding), '--duration', String(duration), '--warmup', String(WARMUP_S)];
