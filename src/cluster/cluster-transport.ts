@@ -31,9 +31,25 @@ export interface ClusterTransportOptions {
    * A worker of a cluster node (issue 13): CID byte 1 names the worker. Records of this node for another worker go
    * to it over a loopback socket; the workers share the node's public and management ports (SO_REUSEPORT).
    */
-  worker?: { index: number; socket: UdpTransportOptions };
+  worker?: WorkerRole;
   logger?: Logger;
 }
+
+/** This process as one of several workers of a cluster node (issue 13). */
+export interface WorkerRole {
+  index: number;
+  /** the loopback socket the node's workers hand records to each other on */
+  socket: UdpTransportOptions;
+  /**
+   * The node's management channel and manager run in worker 0 alone (dynamic and k8s modes: other nodes know the
+   * node by one management address, and its node table and MAC keys live in one place). A relaying worker binds no
+   * management socket: records for other nodes and backward answers go through worker 0's loopback socket.
+   */
+  relay?: boolean;
+}
+
+/** The worker that runs the management channel of a node whose other workers relay (WorkerRole.relay). */
+export const MANAGING_WORKER = 0;
 
 /** The two sockets of a cluster node, as one DatagramTransport for its DTLS connector. */
 export class ClusterTransport implements DatagramTransport {
@@ -63,7 +79,8 @@ export class ClusterTransport implements DatagramTransport {
     this.o = o;
     this.localAddress = o.dtls.address;
     this.dtlsPort = o.dtls.port;
-    this.mgmtPortValue = o.mgmt.port;
+    // a relaying worker has no management socket (port 0)
+    this.mgmtPortValue = o.worker?.relay === true ? 0 : o.mgmt.port;
     this.macLength = o.mac ? CLUSTER_MAC_LENGTH : 0;
     this.resolver = o.resolver;
   }
@@ -72,7 +89,7 @@ export class ClusterTransport implements DatagramTransport {
     return this.dtlsPort;
   }
 
-  /** Bound management port. */
+  /** Bound management port (0 in a relaying worker: WorkerRole.relay). */
   get mgmtPort(): number {
     return this.mgmtPortValue;
   }
@@ -102,30 +119,29 @@ export class ClusterTransport implements DatagramTransport {
    */
   async start(): Promise<void> {
     const dtls = await bindUdpSocket(this.o.dtls, this.dtlsPort);
-    let mgmt: dgram.Socket;
+    const bound: dgram.Socket[] = [dtls];
+    const worker = this.o.worker;
     try {
-      mgmt = await bindUdpSocket(this.o.mgmt, this.mgmtPortValue);
+      if (worker?.relay !== true) bound.push(await bindUdpSocket(this.o.mgmt, this.mgmtPortValue));
+      if (worker !== undefined) bound.push(await bindUdpSocket(worker.socket, this.workerPortValue));
     } catch (err) {
-      await new Promise<void>((resolve) => dtls.close(() => resolve()));
+      await Promise.all(bound.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
       throw err;
     }
-    const worker = this.o.worker;
+    const mgmt = worker?.relay !== true ? bound[1] : undefined;
     if (worker !== undefined) {
-      try {
-        this.workerSocket = await bindUdpSocket(worker.socket, this.workerPortValue);
-      } catch (err) {
-        await Promise.all([dtls, mgmt].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-        throw err;
-      }
+      this.workerSocket = bound.at(-1)!;
       this.workerPortValue = this.workerSocket.address().port;
       this.workerSocket.on('message', (msg, rinfo) => this.fromWorker(msg, { address: rinfo.address, port: rinfo.port }));
     }
     this.mgmtSocket = mgmt;
     this.dtlsSocket = dtls;
-    this.mgmtPortValue = mgmt.address().port;
     this.dtlsPort = dtls.address().port;
     dtls.on('message', (msg, rinfo) => this.fromClient(msg, rinfo.address, rinfo.port));
-    mgmt.on('message', (msg, rinfo) => this.fromNode(msg, { address: rinfo.address, port: rinfo.port }));
+    if (mgmt !== undefined) {
+      this.mgmtPortValue = mgmt.address().port;
+      mgmt.on('message', (msg, rinfo) => this.fromNode(msg, { address: rinfo.address, port: rinfo.port }));
+    }
   }
 
   async stop(): Promise<void> {
@@ -153,6 +169,14 @@ export class ClusterTransport implements DatagramTransport {
   send(data: Buffer, address: string, port: number, router: PeerAddress | undefined, done: SendDone): void {
     // a record another worker of this node handed over came in on the public port: the answer leaves from it too
     if (router !== undefined && this.o.backward && !this.workerResolver.isNode(router)) {
+      if (this.o.worker?.relay === true) {
+        // worker 0 holds the node table and the MAC keys: it sends the type 62 packet (see fromWorker)
+        const inner = encodeClusterPacket(RECORD_TYPE_OUTGOING, { address, port }, data, 0);
+        if (!this.relay(inner === undefined ? undefined : encodeClusterPacket(RECORD_TYPE_OUTGOING, router, inner.packet, 0)?.packet, done)) {
+          this.stats['drop backward']++;
+        }
+        return;
+      }
       if (!this.resolver.routerAvailable(router)) {
         this.stats['drop backward']++;
         done(new Error(`Cluster internal destination ${router.address}:${router.port} not longer available!`));
@@ -209,7 +233,24 @@ export class ClusterTransport implements DatagramTransport {
     return true;
   }
 
-  /** A record another worker of this node handed over (see toWorker); only from the other workers' sockets. */
+  /** Hands a loopback packet to worker 0, the node's manager (WorkerRole.relay); false (done with an error) when it cannot. */
+  private relay(packet: Buffer | undefined, done: SendDone): boolean {
+    const to = this.workerResolver.nodeAddress(MANAGING_WORKER);
+    const socket = this.workerSocket;
+    if (packet === undefined || to === undefined || socket === undefined) {
+      done(new Error(`worker ${MANAGING_WORKER} of this cluster node is not available`));
+      return false;
+    }
+    socket.send(packet, to.port, to.address, done);
+    return true;
+  }
+
+  /**
+   * A packet another worker of this node handed over; only from the other workers' sockets. Type 63 (client,
+   * record): a record for this worker (toWorker) or, in worker 0 of a relaying node, for another node (forward);
+   * type 62 (router, type 63 packet): a record another node forwarded; type 62 (router, type 62 packet): in worker 0
+   * of a relaying node, a backward answer to send through the router.
+   */
   private fromWorker(data: Buffer, from: PeerAddress): void {
     if (!this.workerResolver.isNode(from)) {
       this.stats['bad forward']++;
@@ -217,17 +258,33 @@ export class ClusterTransport implements DatagramTransport {
     }
     const outer = decodeClusterPacket(data, 0);
     const inner = outer?.type === RECORD_TYPE_OUTGOING ? decodeClusterPacket(data.subarray(outer.payloadOffset), 0) : outer;
-    if (outer === undefined || inner === undefined || inner.type !== RECORD_TYPE_INCOMING) {
+    if (outer === undefined || inner === undefined) {
       this.stats['drop forward']++;
       return;
     }
     const payload = outer === inner ? data.subarray(inner.payloadOffset) : data.subarray(outer.payloadOffset + inner.payloadOffset);
+    if (inner.type === RECORD_TYPE_OUTGOING) {
+      // outer !== inner here: a relaying worker's backward answer (send() of that worker)
+      this.send(payload, inner.client.address, inner.client.port, outer.client, this.countMgmtSendError);
+      return;
+    }
+    if (outer === inner) {
+      const nodeId = cidNodeId(payload);
+      if (nodeId !== undefined && nodeId !== (this.o.nodeId & 0xff)) {
+        this.forward(nodeId, payload, inner.client.address, inner.client.port);
+        return;
+      }
+    }
     this.stats['process forwarded']++;
     this.onDatagram(payload, inner.client.address, inner.client.port, outer === inner ? from : outer.client);
   }
 
-  /** Forwards a datagram with another node's CID to that node (type 63). */
+  /** Forwards a datagram with another node's CID to that node (type 63); a relaying worker hands it to worker 0. */
   private forward(nodeId: number, data: Buffer, address: string, port: number): void {
+    if (this.o.worker?.relay === true) {
+      this.relay(encodeClusterPacket(RECORD_TYPE_INCOMING, { address, port }, data, 0)?.packet, this.countMgmtSendError);
+      return;
+    }
     const to = this.resolver.nodeAddress(nodeId);
     const packet = to === undefined ? undefined : this.packet(RECORD_TYPE_INCOMING, { address, port }, data, to);
     if (to === undefined || packet === undefined) {

@@ -7,7 +7,7 @@ import type { DtlsConnector } from '../dtls/connector.js';
 import type { PeerAddress } from '../transport/connector.js';
 import type { DatagramTransport } from '../transport/datagram.js';
 import { ClusterConnector } from './cluster-connector.js';
-import { ClusterTransport } from './cluster-transport.js';
+import { ClusterTransport, MANAGING_WORKER, type WorkerRole } from './cluster-transport.js';
 import { ClusterManager, type ClusterTimers } from './manager.js';
 import { createDtlsChannel, createPlainChannel, type MgmtChannel } from './mgmt-channel.js';
 import { staticResolver } from './resolver.js';
@@ -51,9 +51,10 @@ export interface ClusterSetupOptions {
   /** the DTLS sockets bind with SO_REUSEPORT: the nodes are workers sharing the public port (issue 13) */
   reusePort?: boolean;
   /**
-   * This process is worker `index` of its cluster node (issue 13, static mode): CID byte 1 carries the index, the
-   * node's DTLS and management ports are shared with the other workers (SO_REUSEPORT), and records for another
-   * worker go over a loopback socket.
+   * This process is worker `index` of its cluster node (issue 13): CID byte 1 carries the index, the node's DTLS
+   * port is shared with the other workers (SO_REUSEPORT), and records for another worker go over a loopback socket.
+   * Static mode: the workers share the management port too; dynamic and k8s modes: worker 0 runs the management
+   * channel and the manager, the others relay through it (cluster-transport.ts WorkerRole).
    */
   worker?: { index: number };
   /** UDP buffer sizes of the management socket (DTLS.RECEIVE/SEND_BUFFER_SIZE + 28) */
@@ -89,9 +90,6 @@ export async function createClusterConnectors(
   k8s?: K8sClusterSource,
 ): Promise<ClusterConnector[]> {
   if ((base.cidLength ?? 0) < 6) throw new ClusterSetupError('cid length must be at least 6 for cluster!');
-  if (o.worker !== undefined && (o.k8s !== undefined || (o.group !== undefined && o.group.length > 0))) {
-    throw new ClusterSetupError('several workers are available with a static cluster (--dtls-cluster alone) only in this version');
-  }
   if (o.k8s !== undefined) return [await k8sNode(o, o.k8s, base, factory, logger, k8s)];
   const nodes = o.nodes ?? [];
   const local = nodes.filter((n) => n.dtls !== undefined);
@@ -141,7 +139,7 @@ async function k8sNode(
   if (o.mac === true && !secure) throw new ClusterSetupError('MAC for cluster traffic requires enabled encryption!');
   const dtls = await resolve(spec.dtls);
   const mgmt = await resolve(spec.mgmt);
-  const config = { ...base, nodeId: prepared.nodeId };
+  const config = { ...base, nodeId: prepared.nodeId, ...(o.worker !== undefined ? { workerId: o.worker.index } : {}) };
   const mac = secure && (o.mac ?? true);
   logger.info(
     { node: prepared.nodeId, initialNodes: prepared.initialNodes, dtls: hostPort(dtls), mgmt: hostPort(mgmt), channel: secure ? (mac ? 'mgmt-dtls-mac' : 'mgmt-dtls') : 'mgmt-udp' },
@@ -175,7 +173,9 @@ function dynamicNode(
   logger: Logger,
   d: DynamicSpec,
 ): ClusterConnector {
-  const transport = nodeTransport(o, dtls, mgmt, nodeId, d.mac, staticResolver(new Map()), logger);
+  const transport = nodeTransport(o, dtls, mgmt, nodeId, d.mac, staticResolver(new Map()), logger, true);
+  // several workers: the channel and the manager run in worker 0, the others relay through it (WorkerRole.relay)
+  if (o.worker !== undefined && o.worker.index !== MANAGING_WORKER) return new ClusterConnector(factory(dtls.address, dtls.port, config, transport), transport);
   const send = transport.sendMgmt.bind(transport);
   const channel: MgmtChannel =
     d.secret !== undefined
@@ -202,18 +202,32 @@ function dynamicNode(
   return new ClusterConnector(factory(dtls.address, dtls.port, config, transport), transport, channel, manager);
 }
 
-function nodeTransport(o: ClusterSetupOptions, dtls: PeerAddress, mgmt: PeerAddress, nodeId: number, mac: boolean, resolver: ReturnType<typeof staticResolver>, logger: Logger): ClusterTransport {
+/**
+ * The sockets of a node. Several workers share its DTLS port; in static mode they share its management port too
+ * (other nodes know the node by that one address), in the dynamic modes (`managed`) worker 0 alone binds it.
+ */
+function nodeTransport(
+  o: ClusterSetupOptions,
+  dtls: PeerAddress,
+  mgmt: PeerAddress,
+  nodeId: number,
+  mac: boolean,
+  resolver: ReturnType<typeof staticResolver>,
+  logger: Logger,
+  managed = false,
+): ClusterTransport {
   const room = (n: number | undefined): number | undefined => (n === undefined ? undefined : n + HEADER_ROOM);
   const shared = o.reusePort === true || o.worker !== undefined ? { reusePort: true } : {};
+  const worker: WorkerRole | undefined =
+    o.worker === undefined ? undefined : { index: o.worker.index, socket: { address: WORKER_LOOPBACK, port: 0 }, relay: managed && o.worker.index !== MANAGING_WORKER };
   return new ClusterTransport({
     dtls: { address: dtls.address, port: dtls.port, receiveBufferSize: o.receiveBufferSize, sendBufferSize: o.sendBufferSize, ...shared },
-    // the workers of a node share its management port too: other nodes know the node by that one address
-    mgmt: { address: mgmt.address, port: mgmt.port, receiveBufferSize: room(o.receiveBufferSize), sendBufferSize: room(o.sendBufferSize), ...(o.worker !== undefined ? { reusePort: true } : {}) },
+    mgmt: { address: mgmt.address, port: mgmt.port, receiveBufferSize: room(o.receiveBufferSize), sendBufferSize: room(o.sendBufferSize), ...(o.worker !== undefined && !managed ? { reusePort: true } : {}) },
     nodeId,
     backward: o.backward,
     mac,
     resolver,
-    ...(o.worker !== undefined ? { worker: { index: o.worker.index, socket: { address: WORKER_LOOPBACK, port: 0 } } } : {}),
+    ...(worker !== undefined ? { worker } : {}),
     logger,
   });
 }

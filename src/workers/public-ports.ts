@@ -4,7 +4,8 @@
 // the traffic, so the primary first binds every port exclusively itself and fails start-up if one is taken.
 import dgram from 'node:dgram';
 import { isIP } from 'node:net';
-import { parseClusterNode } from '../cli/address.js';
+import { parseClusterNode, parseK8sCluster } from '../cli/address.js';
+import type { HostPort } from '../cluster/setup.js';
 import type { ServerOptions } from '../cli/options.js';
 import { CONNECTION_ID_LENGTH, CONNECTION_ID_NODE_ID } from '../config/keys-dtls.js';
 import { WORKERS } from '../config/keys-server.js';
@@ -23,17 +24,18 @@ export interface WorkerPlan {
   ports: PeerAddress[];
   /** the store-file labels of the workers' coaps endpoints (restart/stream.ts componentLabel) */
   coapsLabels: Set<string>;
-  /** the CID byte that names the worker: 0 (its node-id), 1 in a static cluster (byte 0 is the cluster node's) */
+  /** the CID byte that names the worker: 0 (its node-id), 1 in a cluster (byte 0 is the cluster node's) */
   cidWorkerByte: 0 | 1;
 }
 
 /** Reads the options and the properties of `cwd` (creates the file with defaults; throws the start-up errors the server would report). */
 export function workerPlanOf(opts: ServerOptions, cwd: string): WorkerPlan {
   const props = loadProperties(cwd);
-  const localNodes = (opts.dtlsCluster ?? []).map(parseClusterNode).filter((n) => n.dtls !== undefined);
-  const staticCluster = localNodes.length > 0 && (opts.dtlsClusterGroup ?? []).length === 0;
+  // the local cluster nodes (static, dynamic, k8s): their DTLS and management ports instead of the coaps ports
+  const localNodes: Array<{ dtls?: HostPort; mgmt: HostPort }> = (opts.dtlsCluster ?? []).map(parseClusterNode).filter((n) => n.dtls !== undefined);
+  if (opts.k8sDtlsCluster !== undefined) localNodes.push(parseK8sCluster(opts.k8sDtlsCluster));
+  const cluster = localNodes.length > 0;
   const setup: WorkerSetup = {
-    dynamicCluster: opts.k8sDtlsCluster !== undefined || (localNodes.length > 0 && !staticCluster),
     cidLength: props.getFor<number>('extended', CONNECTION_ID_LENGTH) ?? 0,
     nodeId: props.getFor<number>('extended', CONNECTION_ID_NODE_ID),
   };
@@ -41,10 +43,10 @@ export function workerPlanOf(opts: ServerOptions, cwd: string): WorkerPlan {
   const { coap, coaps } = portsFor(props, 'extended');
   const ports: PeerAddress[] = [];
   const coapsLabels = new Set<string>();
-  // the coaps endpoints: a static cluster's local nodes (with their shared management ports), the restore mode's
-  // wildcard endpoint (server/app.ts addRestoreEndpoint), or one per address
+  // the coaps endpoints: a cluster's local nodes (with their management ports), the restore mode's wildcard
+  // endpoint (server/app.ts addRestoreEndpoint), or one per address
   const restore = opts.k8sRestore !== undefined || opts.localRestore !== undefined;
-  if (staticCluster) {
+  if (cluster) {
     for (const n of localNodes) {
       const dtls = { address: n.dtls!.host ?? '0.0.0.0', port: n.dtls!.port };
       coapsLabels.add(componentLabel(dtls.address, dtls.port));
@@ -58,13 +60,13 @@ export function workerPlanOf(opts: ServerOptions, cwd: string): WorkerPlan {
     ports.push({ address: '0.0.0.0', port: coaps });
   }
   for (const a of addresses) {
-    if (!staticCluster && !restore) {
+    if (!cluster && !restore) {
       coapsLabels.add(componentLabel(bindAddressOf(a), coaps));
       ports.push({ address: bindAddressOf(a), port: coaps });
     }
     if (!opts.dtlsOnly) ports.push({ address: bindAddressOf(a), port: coap });
   }
-  return { setup, workersProperty: props.get<number>(WORKERS), ports, coapsLabels, cidWorkerByte: staticCluster ? 1 : 0 };
+  return { setup, workersProperty: props.get<number>(WORKERS), ports, coapsLabels, cidWorkerByte: cluster ? 1 : 0 };
 }
 
 /** Binds each address and port exclusively and releases it again; rejects naming the first one taken. */

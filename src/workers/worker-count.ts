@@ -23,8 +23,6 @@ export function requestedWorkers(flag: number | undefined, property: number | un
 
 /** What of the server's set-up matters to several workers. */
 export interface WorkerSetup {
-  /** a dynamic or k8s cluster (--dtls-cluster-group, --k8s-dtls-cluster); a static one runs with workers */
-  dynamicCluster: boolean;
   /** DTLS.CONNECTION_ID_LENGTH of the extended server */
   cidLength: number;
   /** DTLS.CONNECTION_ID_NODE_ID of the extended server */
@@ -43,7 +41,6 @@ export interface WorkerDecision {
 /** The parts of the set-up that cannot run with several workers yet, each naming itself. */
 export function workerConflicts(s: WorkerSetup): string[] {
   const out: string[] = [];
-  if (s.dynamicCluster) out.push('several workers inside a node of a dynamic or k8s DTLS cluster are not available in this version yet (a static cluster, --dtls-cluster alone, is)');
   if (s.cidLength > 0 && s.cidLength < 5) {
     out.push(`the workers route by the node-id byte of the CIDs, which needs DTLS.CONNECTION_ID_LENGTH of at least 5 (or 0: no CIDs), not ${s.cidLength}`);
   }

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestNat, waitForOutput } from '../helpers/cluster.js';
 import { DtlsPeer } from '../helpers/dtls-client.js';
 import { requirePeer } from '../helpers/peers.js';
+import { reusePortSupported } from '../../src/transport/datagram.js';
 import { freeUdpPorts, startServer, type ServerProcess } from '../helpers/server-process.js';
 
 const openssl = requirePeer('openssl');
@@ -23,6 +24,8 @@ let apiPort: number;
 const nodes: ServerProcess[] = [];
 let dtlsPort: number;
 let mgmtPort: number;
+
+const WORKERS = reusePortSupported() ? 2 : 1;
 
 const POD = (n: number) => ({
   kind: 'Pod',
@@ -51,7 +54,8 @@ beforeAll(async () => {
     const ip = `127.0.0.${n + 1}`;
     nodes.push(
       await startServer({
-        args: ['--no-external', '--no-ipv6', '--dtls-only', '--no-plugtest', '--diagnose', `--k8s-dtls-cluster=${ip}:${dtlsPort};${ip}:${mgmtPort};${mgmtPort}`],
+        // with SO_REUSEPORT (Node.js 24 in CI) each pod runs 2 workers: worker 0 runs the management channel
+        args: ['--no-external', '--no-ipv6', '--dtls-only', '--no-plugtest', '--diagnose', `--k8s-dtls-cluster=${ip}:${dtlsPort};${ip}:${mgmtPort};${mgmtPort}`, ...(WORKERS > 1 ? ['--workers', String(WORKERS)] : [])],
         properties: ['CLUSTER_MGMT.TIMER_INTERVAL=500ms'],
         env: {
           HOSTNAME: `cf-extserver-a-${n}`,
@@ -82,6 +86,7 @@ describe.skipIf(openssl.skipReason !== undefined)('k8s DTLS cluster', () => {
     expect(seen).toContain('/api/v1/namespaces/cf/pods/cf-extserver-a-2');
     expect(seen).toContain('/api/v1/namespaces/cf/pods?labelSelector=controller-revision-hash%3Dcf-extserver-a-7d9');
     expect(nodes[0]!.output()).toMatch(/"channel":"mgmt-dtls-mac"/);
+    if (WORKERS > 1) for (const n of nodes) expect(n.output()).toContain(`"msg":"${WORKERS} workers serve the extended server"`);
     const nat = await startTestNat([`127.0.0.2:${dtlsPort}`, `127.0.0.3:${dtlsPort}`]);
     const peer = await DtlsPeer.open('127.0.0.1', nat.port, { cidLength: 6 });
     try {

@@ -13,7 +13,7 @@ import { reusePortSupported } from '../../src/transport/datagram.js';
 import { DtlsPeer, parseDiagnose } from '../helpers/dtls-client.js';
 import { createClient } from '../helpers/coap-client.js';
 import { startServer, type ServerProcess } from '../helpers/server-process.js';
-import { startCluster, startTestNat } from '../helpers/cluster.js';
+import { startCluster, startTestNat, type ClusterMode } from '../helpers/cluster.js';
 import { freeTcpPorts } from '../helpers/restore.js';
 
 const HOST = '127.0.0.1';
@@ -232,9 +232,17 @@ describe.skipIf(!reusePortSupported())('--workers (SO_REUSEPORT, Node.js 22.12+)
     expect(metrics.match(/^# TYPE extplugtest_coap_received_requests_total /gm)).toHaveLength(1);
   });
 
-  for (const direct of [false, true]) {
-    it(`a static cluster of 2 nodes with 2 workers each behind the NAT (${direct ? 'direct' : 'backward'} mode): a CID client keeps its session, node and worker`, async () => {
-      const cluster = await startCluster({ mode: 'static', size: 2, direct, args: ['--workers', '2'] });
+  const clusterCases: Array<{ mode: ClusterMode; direct: boolean }> = [
+    { mode: 'static', direct: false },
+    { mode: 'static', direct: true },
+    // dynamic modes: worker 0 of each node runs the management channel, worker 1 relays through it
+    { mode: 'dynamic', direct: false },
+    { mode: 'secure', direct: false },
+    { mode: 'secure', direct: true },
+  ];
+  for (const { mode, direct } of clusterCases) {
+    it(`a ${mode} cluster of 2 nodes with 2 workers each behind the NAT (${direct ? 'direct' : 'backward'} mode): a CID client keeps its session, node and worker`, async () => {
+      const cluster = await startCluster({ mode, size: 2, direct, args: ['--workers', '2'] });
       cleanups.push(() => cluster.stop());
       for (const n of cluster.nodes) expect(n.output()).toMatch(/"msg":"2 workers serve the extended server"/);
       // direct mode: the owner answers the client itself, so the NAT must accept answers from every node (reverse)

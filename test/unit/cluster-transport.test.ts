@@ -231,3 +231,93 @@ describe.runIf(reusePortSupported())('workers: two nodes sharing one DTLS port (
     expect(from[0]).toBe(a.t.localPort);
   });
 });
+
+describe.runIf(reusePortSupported())('workers of a dynamic-mode node: worker 0 runs the management socket, worker 1 relays through it (issue 13)', () => {
+  it('records for another node and backward answers of worker 1 go through worker 0 (with the cluster MAC); records for worker 1 reach it', async () => {
+    const got = (): Node['got'] => [];
+    const mkA = async (index: number, port: number): Promise<Node> => {
+      const t = new ClusterTransport({
+        dtls: { address: '127.0.0.2', port, reusePort: true },
+        mgmt: { address: '127.0.0.2', port: 0 },
+        nodeId: 1,
+        backward: true,
+        mac: true,
+        resolver: staticResolver(new Map()),
+        worker: { index, socket: { address: '127.0.0.1', port: 0 }, relay: index !== 0 },
+      });
+      if (index === 0) t.channel = keyChannel(K1, K2);
+      const n: Node = { t, got: got() };
+      t.onDatagram = (data, address, p, router) => n.got.push({ data: Buffer.from(data), address, port: p, router });
+      await t.start();
+      started.push(t);
+      return n;
+    };
+    const a0 = await mkA(0, 0);
+    const a1 = await mkA(1, a0.t.localPort);
+    // worker 1 binds no management socket: other nodes know node 1 by worker 0's alone
+    expect(a1.t.mgmtPort).toBe(0);
+    const table = new Map([
+      [0, { address: '127.0.0.1', port: a0.t.workerPort }],
+      [1, { address: '127.0.0.1', port: a1.t.workerPort }],
+    ]);
+    a0.t.workerResolver = staticResolver(new Map([[1, table.get(1)!]]));
+    a1.t.workerResolver = staticResolver(new Map([[0, table.get(0)!]]));
+    const b: Node = { t: new ClusterTransport({ dtls: { address: '127.0.0.3', port: 0 }, mgmt: { address: '127.0.0.3', port: 0 }, nodeId: 2, backward: true, mac: true, resolver: staticResolver(new Map()) }), got: got() };
+    b.t.channel = keyChannel(K2, K1);
+    b.t.onDatagram = (data, address, p, router) => b.got.push({ data: Buffer.from(data), address, port: p, router });
+    await b.t.start();
+    started.push(b.t);
+    const nodeA = { address: '127.0.0.2', port: a0.t.mgmtPort };
+    const nodeB = { address: '127.0.0.3', port: b.t.mgmtPort };
+    a0.t.resolver = staticResolver(new Map([[2, nodeB]]));
+    b.t.resolver = staticResolver(new Map([[1, nodeA]]));
+
+    // 16 clients send a record for node 2 to node 1's shared port: the kernel spreads them over both workers,
+    // and every one reaches node 2 from node 1's one management address, forwarded by worker 0
+    const clients = [];
+    for (let i = 0; i < 16; i++) clients.push(await clientSocket());
+    for (const c of clients) c.send(cidDatagram(2), a0.t.localPort, '127.0.0.2');
+    expect(await waitFor(() => b.got.length === 16)).toBe(true);
+    expect(b.got.every((g) => g.router?.address === nodeA.address && g.router.port === nodeA.port)).toBe(true);
+    expect(new Set(b.got.map((g) => g.port))).toEqual(new Set(clients.map((c) => c.address().port)));
+    expect(a0.t.stats.forwarded).toBe(16);
+    expect(a0.got.length + a1.got.length).toBe(0);
+
+    // node 2 forwards a record of node 1's worker 1: it arrives at worker 0's management socket and is handed over
+    const record = cidDatagram(1);
+    record[12] = 1;
+    const client = clients[0]!;
+    client.send(record, b.t.localPort, '127.0.0.3');
+    expect(await waitFor(() => a1.got.length === 1)).toBe(true);
+    expect(a1.got[0]!.router).toEqual(nodeB);
+    expect(a1.got[0]!.port).toBe(client.address().port);
+    // worker 1's answer goes back through node 2 (backward), relayed by worker 0, and leaves from node 2's port
+    const from: number[] = [];
+    client.on('message', (_m, rinfo) => from.push(rinfo.port));
+    await new Promise<void>((resolve, reject) => a1.t.send(Buffer.from('answer of worker 1, as long as a record'), '127.0.0.1', client.address().port, nodeB, (err) => (err ? reject(err) : resolve())));
+    expect(await waitFor(() => from.length === 1)).toBe(true);
+    expect(from[0]).toBe(b.t.localPort);
+    expect(a0.t.stats.backwarded).toBe(1);
+    expect(b.t.stats['send backwarded']).toBe(1);
+  });
+
+  it('without worker 0 a relaying worker drops and counts what it cannot hand over', async () => {
+    const t = new ClusterTransport({
+      dtls: { address: '127.0.0.2', port: 0 },
+      mgmt: { address: '127.0.0.2', port: 0 },
+      nodeId: 1,
+      backward: true,
+      mac: false,
+      resolver: staticResolver(new Map()),
+      worker: { index: 1, socket: { address: '127.0.0.1', port: 0 }, relay: true },
+    });
+    await t.start();
+    started.push(t);
+    const client = await clientSocket();
+    client.send(cidDatagram(2), t.localPort, '127.0.0.2');
+    expect(await waitFor(() => t.stats['drop forward'] === 1)).toBe(true);
+    const err = await new Promise<Error | null>((resolve) => t.send(Buffer.from('x'), '127.0.0.1', 5, { address: '127.0.0.3', port: 7 }, resolve));
+    expect(err?.message).toBe('worker 0 of this cluster node is not available');
+    expect(t.stats['drop backward']).toBe(1);
+  });
+});

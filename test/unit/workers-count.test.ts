@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { parseServerArgs } from '../../src/cli/options.js';
 import { decideWorkers, requestedWorkers, workerConflicts, type WorkerSetup } from '../../src/workers/worker-count.js';
 
-const plain: WorkerSetup = { dynamicCluster: false, cidLength: 6, nodeId: undefined };
+const plain: WorkerSetup = { cidLength: 6, nodeId: undefined };
 
 describe('--workers and WORKERS', () => {
   it('the flag takes integers from 1 to 256; without it nothing is set', () => {
@@ -54,14 +54,14 @@ describe('decideWorkers', () => {
   });
 
   it('a set-up several workers cannot run yet: refused when asked for, one worker when only the default', () => {
-    const cluster = { ...plain, dynamicCluster: true };
-    expect(decideWorkers({ count: 2, explicit: true }, cluster, '24.22.3', 'linux')).toEqual({
+    const fixed = { ...plain, nodeId: 3 };
+    expect(decideWorkers({ count: 2, explicit: true }, fixed, '24.22.3', 'linux')).toEqual({
       workers: 1,
-      refused: ['--workers 2: several workers inside a node of a dynamic or k8s DTLS cluster are not available in this version yet (a static cluster, --dtls-cluster alone, is); use --workers 1'],
+      refused: ["--workers 2: each worker writes its own index as the CIDs' node-id; DTLS.CONNECTION_ID_NODE_ID (3) must be empty; use --workers 1"],
     });
-    expect(decideWorkers({ count: 2, explicit: false }, cluster, '24.22.3', 'linux')).toEqual({
+    expect(decideWorkers({ count: 2, explicit: false }, fixed, '24.22.3', 'linux')).toEqual({
       workers: 1,
-      message: { level: 'info', text: 'running one worker, not 2 workers (one per core): several workers inside a node of a dynamic or k8s DTLS cluster are not available in this version yet (a static cluster, --dtls-cluster alone, is)' },
+      message: { level: 'info', text: "running one worker, not 2 workers (one per core): each worker writes its own index as the CIDs' node-id; DTLS.CONNECTION_ID_NODE_ID (3) must be empty" },
     });
   });
 });
@@ -73,8 +73,7 @@ describe('what cannot run with several workers yet', () => {
   });
 
   it('each conflict is named', () => {
-    expect(workerConflicts({ dynamicCluster: true, cidLength: 4, nodeId: 7 })).toEqual([
-      'several workers inside a node of a dynamic or k8s DTLS cluster are not available in this version yet (a static cluster, --dtls-cluster alone, is)',
+    expect(workerConflicts({ cidLength: 4, nodeId: 7 })).toEqual([
       'the workers route by the node-id byte of the CIDs, which needs DTLS.CONNECTION_ID_LENGTH of at least 5 (or 0: no CIDs), not 4',
       "each worker writes its own index as the CIDs' node-id; DTLS.CONNECTION_ID_NODE_ID (7) must be empty",
     ]);
