@@ -41,12 +41,16 @@ export interface UnprotectedRequest {
 export interface ProtectRequestOptions {
   /** put the ID Context as kid context into the option (§6.1); default: when the context has one */
   kidContext?: boolean;
+  /** the kid context bytes to send instead of the ID Context (Appendix B.2 with an encoded ID Context) */
+  kidContextValue?: Buffer;
 }
 
 /** Options of protectResponse. */
 export interface ProtectResponseOptions {
   /** use a fresh Partial IV from the Sender Sequence Number (§8.3; needed e.g. for Observe notifications); default false */
   partialIv?: boolean;
+  /** kid context to put into the response's option (§6.1; Appendix B.2 Response #1 carries R2); implies partialIv */
+  kidContext?: Buffer;
 }
 
 /** Outer code of a protected message (§4.2): POST / FETCH (Observe) for requests, 2.04 / 2.05 (Observe) for responses. */
@@ -92,8 +96,8 @@ export function protectRequest(ctx: SecurityContext, inner: InnerMessage, opts: 
   const kid = ctx.sender.id;
   const piv = encodePartialIv(seq);
   const nonce = computeNonce(ctx.commonIv, kid, piv);
-  const withKidContext = (opts.kidContext ?? true) && ctx.idContext !== undefined;
-  const option = encodeOscoreOption({ partialIv: piv, kid, ...(withKidContext ? { kidContext: ctx.idContext } : {}) });
+  const kidContext = opts.kidContextValue ?? ((opts.kidContext ?? true) ? ctx.idContext : undefined);
+  const option = encodeOscoreOption({ partialIv: piv, kid, ...(kidContext !== undefined ? { kidContext } : {}) });
   return { option, ciphertext: encrypt(ctx, nonce, kid, piv, inner), request: { kid, partialIv: piv, nonce } };
 }
 
@@ -111,8 +115,17 @@ export function unprotectRequest(ctx: SecurityContext, optionValue: Buffer, ciph
   if (o.kidContext !== undefined && (ctx.idContext === undefined || !o.kidContext.equals(ctx.idContext))) {
     throw new OscoreError('context-not-found', 'Security context not found');
   }
-  const kid = Buffer.from(o.kid);
-  const piv = Buffer.from(o.partialIv);
+  return verifyRequest(ctx, o.kid, o.partialIv, ciphertext);
+}
+
+/**
+ * Steps 4-7 of §8.2 for a request whose context is already chosen: replay check (§7.4), nonce, AAD,
+ * decryption, then the replay window update and the plaintext. Throws OscoreError ('replay',
+ * 'decryption-failed', 'bad-plaintext').
+ */
+export function verifyRequest(ctx: SecurityContext, requestKid: Buffer, partialIv: Buffer, ciphertext: Buffer): UnprotectedRequest {
+  const kid = Buffer.from(requestKid);
+  const piv = Buffer.from(partialIv);
   const seq = decodePartialIv(piv);
   const verdict = replayCheck(ctx.recipient.replay, seq);
   if (verdict !== 'ok') throw new OscoreError('replay', `Replay detected (${verdict} Partial IV ${seq})`);
@@ -127,12 +140,13 @@ export function unprotectRequest(ctx: SecurityContext, optionValue: Buffer, ciph
  * empty; with one it takes the next Sender Sequence Number and the nonce from the Sender ID.
  */
 export function protectResponse(ctx: SecurityContext, inner: InnerMessage, request: RequestBinding, opts: ProtectResponseOptions = {}): ProtectedParts {
-  if (!opts.partialIv) {
+  if (!opts.partialIv && opts.kidContext === undefined) {
     return { option: encodeOscoreOption({}), ciphertext: encrypt(ctx, request.nonce, request.kid, request.partialIv, inner) };
   }
   const piv = encodePartialIv(nextSequenceNumber(ctx.sender));
   const nonce = computeNonce(ctx.commonIv, ctx.sender.id, piv);
-  return { option: encodeOscoreOption({ partialIv: piv }), ciphertext: encrypt(ctx, nonce, request.kid, request.partialIv, inner) };
+  const option = encodeOscoreOption({ partialIv: piv, ...(opts.kidContext !== undefined ? { kidContext: opts.kidContext } : {}) });
+  return { option, ciphertext: encrypt(ctx, nonce, request.kid, request.partialIv, inner) };
 }
 
 /**
