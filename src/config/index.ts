@@ -19,6 +19,7 @@ export { KEYS, KEY_GROUPS, buildIndex } from './keys.js';
 export * from './keys-server.js';
 export * from './keys-coap.js';
 export * from './keys-udp.js';
+export * from './keys-tcp.js';
 export * from './keys-sys.js';
 export {
   type KeyRef,

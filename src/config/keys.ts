@@ -4,11 +4,12 @@ import { COAP_KEYS } from './keys-coap.js';
 import { DTLS_KEYS } from './keys-dtls.js';
 import { SERVER_KEYS } from './keys-server.js';
 import { SYS_KEYS } from './keys-sys.js';
+import { TCP_KEYS } from './keys-tcp.js';
 import { UDP_KEYS } from './keys-udp.js';
 import type { KeyDef } from './registry.js';
 
 /** Every key group; a new group (one keys-xxx.ts module) is added here. */
-export const KEY_GROUPS: ReadonlyArray<readonly KeyDef[]> = [SERVER_KEYS, COAP_KEYS, DTLS_KEYS, UDP_KEYS, SYS_KEYS, CLUSTER_KEYS];
+export const KEY_GROUPS: ReadonlyArray<readonly KeyDef[]> = [SERVER_KEYS, COAP_KEYS, DTLS_KEYS, UDP_KEYS, TCP_KEYS, SYS_KEYS, CLUSTER_KEYS];
 
 /** All registered keys by name (duplicates fail at import time). */
 export const KEYS: ReadonlyMap<string, KeyDef> = buildIndex(KEY_GROUPS);
