@@ -1,6 +1,7 @@
-// The client role of an endpoint: requests with token matching, Block1 sending, Block2 fetching
-// (RFC 7959 §2.4-2.5), observe notifications with freshness check (RFC 7641 §3.4).
-import { ACK, CON, NON, RST, Code, Opt, type CoapMessage, type CoapOption, type MessageType, EMPTY } from './message.js';
+// The client role of the exchange layer: requests with token matching, Block1 sending, Block2 fetching
+// (RFC 7959 §2.4-2.5), observe notifications with freshness check (RFC 7641 §3.4). The message layer
+// sends the requests and matches responses to exchanges (message-layer.ts).
+import { CON, NON, Code, Opt, type CoapMessage, type CoapOption, type MessageType, EMPTY } from './message.js';
 import type { EndpointContext } from '../transport/connector.js';
 import {
   addOption,
@@ -14,10 +15,9 @@ import {
   sizeToSzx,
   sortOptions,
 } from './options.js';
-import { encode } from './codec.js';
-import type { CoapEndpoint, Outgoing } from './endpoint.js';
+import type { CoapEndpoint } from './endpoint.js';
 import type { TimerHandle } from '../util/timer-wheel.js';
-import type { DedupEntry } from './dedup.js';
+import type { Delivery, DeliveryHandlers, ResponseTarget } from './message-layer.js';
 
 /** What to request. */
 export interface RequestSpec {
@@ -55,15 +55,15 @@ export interface ResponseHandlers {
   onNotification?(res: CoapMessage, ctx: EndpointContext): void;
 }
 
-/** A request in progress (and, for observe, the relation it established). */
-export class ClientExchange {
+/** A request in progress (and, for observe, the relation it established); its own delivery handlers. */
+export class ClientExchange implements ResponseTarget, DeliveryHandlers {
   readonly ep: CoapEndpoint;
   ctx: EndpointContext;
   readonly token: Buffer;
   readonly key: string;
   private readonly base: CoapMessage;
   private readonly handlers: ResponseHandlers;
-  private outgoing: Outgoing | undefined;
+  private outgoing: Delivery | undefined;
   private timer: TimerHandle | undefined;
   private readonly body: Buffer;
   private block1Szx: number;
@@ -78,6 +78,8 @@ export class ClientExchange {
   lastMid = -1;
   /** number of retransmissions of all messages of this exchange */
   retransmissions = 0;
+  /** the message hooks' state of the exchange (e.g. OSCORE's request binding) */
+  hookState: unknown = undefined;
 
   constructor(ep: CoapEndpoint, spec: RequestSpec, ctx: EndpointContext, handlers: ResponseHandlers) {
     this.ep = ep;
@@ -129,32 +131,36 @@ export class ClientExchange {
   private transmit(msg: CoapMessage): void {
     if (this.done) return;
     const ep = this.ep;
-    msg.mid = ep.nextMid();
-    this.lastMid = msg.mid;
     ep.stats.inc('send-requests');
-    if (msg.type === CON) {
-      this.outgoing = ep.sendCon(
-        msg,
-        this.ctx,
-        {
-          onReset: () => this.fail(new Error('rejected')),
-          onTimeout: () => this.fail(new Error('timeout')),
-          onRetransmit: () => {
-            this.retransmissions++;
-          },
-        },
-        false,
-      );
-    } else {
-      ep.send(encode(msg), this.ctx, (err) => this.fail(err));
-    }
+    // the message layer sets the MID (and lastMid) and, for a CON, retransmits
+    this.outgoing = ep.layer.sendRequest(msg, this.ctx, this, this);
+  }
+
+  /** DeliveryHandlers: the peer rejected the request with RST. */
+  onReset(): void {
+    this.fail(new Error('rejected'));
+  }
+
+  /** DeliveryHandlers: no ACK after MAX_RETRANSMIT, or the send failed. */
+  onTimeout(): void {
+    this.fail(new Error('timeout'));
+  }
+
+  /** DeliveryHandlers: a CON of this exchange is retransmitted. */
+  onRetransmit(): void {
+    this.retransmissions++;
+  }
+
+  /** DeliveryHandlers: a NON request could not be sent. */
+  onSendError(err: Error): void {
+    this.fail(err);
   }
 
   /** Handles a response or notification matched by token. */
   receive(msg: CoapMessage, ctx: EndpointContext): void {
     if (this.done) return;
     if (this.outgoing) {
-      this.ep.cancelOutgoing(this.outgoing);
+      this.ep.layer.cancel(this.outgoing);
       this.outgoing = undefined;
     }
     const b1v = getOption(msg, Opt.BLOCK1);
@@ -248,7 +254,7 @@ export class ClientExchange {
     this.done = true;
     this.timer?.cancel();
     this.timer = undefined;
-    if (this.outgoing) this.ep.cancelOutgoing(this.outgoing);
+    if (this.outgoing) this.ep.layer.cancel(this.outgoing);
     this.outgoing = undefined;
     if (this.ep.exchanges.get(this.key) === this) this.ep.exchanges.delete(this.key);
   }
@@ -283,52 +289,4 @@ export function requestAsync(ep: CoapEndpoint, spec: RequestSpec, ctx: EndpointC
   return new Promise((resolve, reject) => {
     request(ep, spec, ctx, { onResponse: (res) => resolve(res), onError: reject });
   });
-}
-
-/** Matches a response message to its exchange (called by the endpoint for every response). */
-export function handleResponse(ep: CoapEndpoint, msg: CoapMessage, ctx: EndpointContext): void {
-  const peer = ep.peerOf(ctx);
-  if (msg.type === CON) {
-    // separate responses and CON notifications are deduplicated and acknowledged (§4.2, §4.5)
-    const entry: DedupEntry = { accepted: false, time: Date.now(), con: true };
-    const dup = ep.dedup.check(peer, msg.mid, entry);
-    if (dup) {
-      ep.stats.inc('recv-duplicate responses');
-      if (dup.response) ep.send(dup.response, ctx);
-      return;
-    }
-    const ex = ep.exchanges.get(peer + '#' + msg.token.toString('hex'));
-    if (!ex) {
-      ep.stats.inc('recv-ignored');
-      entry.response = rst(ep, msg.mid);
-      ep.send(entry.response, ctx);
-      return;
-    }
-    entry.response = ack(ep, msg.mid);
-    ep.send(entry.response, ctx);
-    ex.receive(msg, ctx);
-    return;
-  }
-  const ex = ep.exchanges.get(peer + '#' + msg.token.toString('hex'));
-  if (!ex) {
-    ep.stats.inc('recv-ignored');
-    if (msg.type === NON) ep.send(rst(ep, msg.mid), ctx);
-    return;
-  }
-  if (msg.type === ACK && ex.lastMid !== msg.mid) {
-    // a piggy-backed response must match the MID of our request (§5.3.2)
-    ep.stats.inc('recv-ignored');
-    return;
-  }
-  ex.receive(msg, ctx);
-}
-
-function ack(ep: CoapEndpoint, mid: number): Buffer {
-  ep.stats.inc('send-acks');
-  return encode({ type: ACK, code: 0, mid, token: EMPTY, options: [], payload: EMPTY });
-}
-
-function rst(ep: CoapEndpoint, mid: number): Buffer {
-  ep.stats.inc('send-rejects');
-  return encode({ type: RST, code: 0, mid, token: EMPTY, options: [], payload: EMPTY });
 }

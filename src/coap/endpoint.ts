@@ -1,42 +1,23 @@
-// A CoAP endpoint (RFC 7252 §4): message layer (dedup, CON reliability, ACK/RST) over one Connector,
-// with the server role (src/coap/server-layer.ts) and the client role (src/coap/client-layer.ts) on top.
+// A CoAP endpoint: the exchange layer (tokens, block-wise, observe, resource dispatch; server-layer.ts,
+// client-layer.ts, observe.ts) over the message layer of its transport (message-layer.ts; UDP/DTLS:
+// udp-message-layer.ts) over one Connector. The one inbound point (decode) and the one outbound point
+// (encode) are here, with the optional message hooks (where OSCORE, RFC 8613, plugs in).
 import { randomBytes, randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
-import { decodeMessage, encode, isFormatFailure } from './codec.js';
-import { ACK, CON, NON, RST, type CoapMessage, emptyMessage, isRequestCode, isResponseCode } from './message.js';
-import { type Connector, type EndpointContext, peerKey } from '../transport/connector.js';
+import { isFormatFailure } from './codec.js';
+import type { CoapMessage } from './message.js';
+import type { Connector, EndpointContext } from '../transport/connector.js';
 import type { CoapStackConfig } from './stack-config.js';
 import type { EndpointInfo, Resource } from './resource.js';
-import { createDeduplicator, type Deduplicator } from './dedup.js';
+import type { Deduplicator } from './dedup.js';
 import { TransferBudget, TransferStore, transferBytes, type Block1Transfer, type Block2Transfer } from './blockwise.js';
 import { EndpointStats } from './stats.js';
-import { TimerWheel, type TimerHandle } from '../util/timer-wheel.js';
+import { TimerWheel } from '../util/timer-wheel.js';
 import { handleRequest } from './server-layer.js';
-import { handleResponse, request, type ClientExchange } from './client-layer.js';
+import { request, type ClientExchange } from './client-layer.js';
 import type { ObserveRelation } from './observe.js';
-
-/** Callbacks of a confirmable message in flight. */
-export interface ConHandlers {
-  /** the ACK arrived (it may carry a piggy-backed response) */
-  onAck?(ack: CoapMessage): void;
-  onReset?(): void;
-  /** MAX_RETRANSMIT exhausted, or a send error */
-  onTimeout?(): void;
-  /** called before a retransmission; return replacement bytes to send a newer message instead */
-  onRetransmit?(): void;
-}
-
-/** A CON message awaiting its ACK (RFC 7252 §4.2). */
-export interface Outgoing {
-  key: string;
-  data: Buffer;
-  ctx: EndpointContext;
-  attempts: number;
-  timeout: number;
-  timer: TimerHandle | undefined;
-  handlers: ConHandlers;
-  response: boolean;
-}
+import type { HookSlot, MessageHooks, MessageLayer, MessageLayerFactory, MessageLayerHost, ResponseTarget, WireCodec } from './message-layer.js';
+import { createUdpMessageLayer } from './udp-message-layer.js';
 
 /** Observe events counted for statistics (e.g. /diagnose); optional. */
 export interface ObserveHooks {
@@ -59,6 +40,10 @@ export interface EndpointOptions {
   wheel?: TimerWheel;
   /** peer identity used for deduplication and matching; default address:port */
   peerOf?: (ctx: EndpointContext) => string;
+  /** the transport's message layer; default the UDP/DTLS one (RFC 7252 §4) */
+  messageLayer?: MessageLayerFactory;
+  /** hooks at the inbound and outbound point (e.g. OSCORE); default none */
+  messageHooks?: MessageHooks;
 }
 
 /** Process-wide timer wheel shared by endpoints that are not given one. */
@@ -68,8 +53,8 @@ function defaultWheel(): TimerWheel {
   return sharedWheel;
 }
 
-/** One CoAP endpoint bound to one connector. */
-export class CoapEndpoint {
+/** One CoAP endpoint bound to one connector; the exchange layer's state and the host of its message layer. */
+export class CoapEndpoint implements MessageLayerHost {
   readonly connector: Connector;
   readonly config: CoapStackConfig;
   readonly root: Resource | undefined;
@@ -77,15 +62,16 @@ export class CoapEndpoint {
   readonly stats = new EndpointStats();
   readonly logger: Logger | undefined;
   readonly wheel: TimerWheel;
-  readonly dedup: Deduplicator;
+  /** the message layer of the connector's transport */
+  readonly layer: MessageLayer;
+  /** hooks at the inbound and outbound point; undefined when none (the hot path checks only this) */
+  readonly messageHooks: MessageHooks | undefined;
+  /** true when the endpoint serves resources */
+  readonly serves: boolean;
   readonly block1: TransferStore<Block1Transfer>;
   readonly block2: TransferStore<Block2Transfer>;
   /** byte budget shared by block1 and block2 (COAP.BLOCKWISE_MAX_TOTAL_BYTES) */
   readonly blockBudget: TransferBudget;
-  /** CON messages in flight by peer#mid */
-  readonly outgoing = new Map<string, Outgoing>();
-  /** NON notifications by peer#mid, to match a RST (RFC 7641 §3.6) */
-  readonly nonNotifications = new Map<string, ObserveRelation>();
   /** observe relations by peer#token */
   readonly relations = new Map<string, ObserveRelation>();
   /** client exchanges by peer#token */
@@ -93,10 +79,11 @@ export class CoapEndpoint {
   readonly peerOf: (ctx: EndpointContext) => string;
   /** observe statistics of the server this endpoint belongs to */
   observeHooks: ObserveHooks | undefined;
-  private mid: number;
+  private readonly codec: WireCodec;
+  /** counts and logs a failed send (one function for all sends: no closure per message) */
+  private readonly sendFailed: (err: Error) => void;
   private tokenCounter = randomInt(0, 0x7fffffff);
   private readonly tokenPrefix = randomBytes(4);
-  private sweepTimer: NodeJS.Timeout | undefined;
   private blockTimer: NodeJS.Timeout | undefined;
   private running = false;
 
@@ -107,14 +94,22 @@ export class CoapEndpoint {
     this.logger = opts.logger;
     this.wheel = opts.wheel ?? defaultWheel();
     this.peerOf = opts.peerOf ?? defaultPeerOf;
+    this.serves = opts.root !== undefined;
+    this.messageHooks = opts.messageHooks;
     const bounds = this.stats.bounds;
-    this.dedup = createDeduplicator(opts.config, bounds);
     const maxTransfers = Math.max(16, Math.min(opts.config.maxActivePeers, 100_000));
     this.blockBudget = new TransferBudget(opts.config.blockwiseMaxTotalBytes, bounds);
     const lifetime = opts.config.blockwiseStatusLifetime;
     this.block1 = new TransferStore<Block1Transfer>(maxTransfers, lifetime, this.blockBudget, transferBytes, bounds);
     this.block2 = new TransferStore<Block2Transfer>(maxTransfers, lifetime, this.blockBudget, transferBytes, bounds);
-    this.mid = opts.config.useRandomMidStart ? randomInt(0, 0x10000) : 0;
+    const stats0 = this.stats;
+    const logger0 = this.logger;
+    this.sendFailed = (err) => {
+      stats0.inc('send-errors');
+      logger0?.debug({ err }, 'send failed');
+    };
+    this.layer = (opts.messageLayer ?? createUdpMessageLayer)(this);
+    this.codec = this.layer.codec;
     const c = opts.connector;
     const host = c.localAddress.includes(':') ? `[${c.localAddress}]` : c.localAddress;
     const connector = c;
@@ -145,8 +140,7 @@ export class CoapEndpoint {
     if (this.running) return;
     await this.connector.start();
     this.running = true;
-    this.sweepTimer = setInterval(() => this.dedup.sweep(Date.now()), this.config.markAndSweepInterval);
-    this.sweepTimer.unref();
+    this.layer.start();
     this.blockTimer = setInterval(() => {
       const now = Date.now();
       this.block1.sweep(now);
@@ -159,14 +153,10 @@ export class CoapEndpoint {
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
-    if (this.sweepTimer) clearInterval(this.sweepTimer);
     if (this.blockTimer) clearInterval(this.blockTimer);
-    for (const o of this.outgoing.values()) o.timer?.cancel();
-    this.outgoing.clear();
+    this.layer.stop();
     for (const rel of [...this.relations.values()]) rel.cancel();
     for (const ex of [...this.exchanges.values()]) ex.fail(new Error('endpoint stopped'));
-    this.nonNotifications.clear();
-    this.dedup.clear();
     this.block1.clear();
     this.block2.clear();
     await this.connector.stop();
@@ -177,10 +167,9 @@ export class CoapEndpoint {
     return this.running;
   }
 
-  /** Next message id (16-bit wrap). */
-  nextMid(): number {
-    this.mid = (this.mid + 1) & 0xffff;
-    return this.mid;
+  /** The message layer's deduplicator (health and metrics read its size). */
+  get dedup(): Deduplicator {
+    return this.layer.dedup;
   }
 
   /** A fresh 8-byte token: random prefix and a counter. */
@@ -192,168 +181,64 @@ export class CoapEndpoint {
     return t;
   }
 
-  /** Entry point for every datagram of the connector. */
+  /** The one inbound point: every datagram of the connector is decoded here and handed to the message layer. */
   receive(data: Buffer, ctx: EndpointContext): void {
-    const msg = decodeMessage(data);
+    const msg = this.codec.decode(data);
     if (isFormatFailure(msg)) {
       this.stats.inc('recv-malformed');
-      // §4.2/§4.3: a CON with a format error is rejected with RST, a NON is silently ignored
-      if (msg.hasHeader && msg.type === CON) this.sendEmpty(RST, msg.mid, ctx);
+      this.layer.receiveMalformed(msg, ctx);
       return;
     }
     try {
-      this.dispatch(msg, ctx);
+      this.layer.receive(msg, ctx);
     } catch (err) {
       this.logger?.warn({ err }, 'failure processing message');
     }
   }
 
-  private dispatch(msg: CoapMessage, ctx: EndpointContext): void {
-    const code = msg.code;
-    if (code === 0) {
-      this.receiveEmpty(msg, ctx);
-      return;
-    }
-    if (isRequestCode(code)) {
-      if (msg.type === ACK || msg.type === RST) {
-        this.stats.inc('recv-malformed');
-        return;
-      }
-      this.stats.inc('recv-requests');
-      if (!this.root) {
-        // client-only endpoint: reject requests
-        if (msg.type === CON) this.sendEmpty(RST, msg.mid, ctx);
-        return;
-      }
-      handleRequest(this, msg, ctx);
-      return;
-    }
-    if (isResponseCode(code)) {
-      if (msg.type === RST) {
-        this.stats.inc('recv-malformed');
-        return;
-      }
-      this.stats.inc('recv-responses');
-      if (msg.type === ACK) this.completeOutgoing(msg, ctx, false);
-      handleResponse(this, msg, ctx);
-      return;
-    }
-    // reserved code classes 1, 6, 7 (§12.1): reject a CON, ignore otherwise
-    this.stats.inc('recv-malformed');
-    if (msg.type === CON) this.sendEmpty(RST, msg.mid, ctx);
-  }
-
-  private receiveEmpty(msg: CoapMessage, ctx: EndpointContext): void {
-    switch (msg.type) {
-      case CON:
-        // §4.3: CoAP ping, answered with RST
-        this.sendEmpty(RST, msg.mid, ctx);
-        break;
-      case ACK:
-        this.stats.inc('recv-acks');
-        this.completeOutgoing(msg, ctx, false);
-        break;
-      case RST:
-        this.stats.inc('recv-rejects');
-        this.receiveReset(msg, ctx);
-        break;
-      default:
-        this.stats.inc('recv-ignored');
-    }
-  }
-
-  private receiveReset(msg: CoapMessage, ctx: EndpointContext): void {
-    const key = this.peerOf(ctx) + '#' + msg.mid;
-    if (this.completeOutgoing(msg, ctx, true)) return;
-    const rel = this.nonNotifications.get(key);
-    if (rel) {
-      this.nonNotifications.delete(key);
-      this.observeHooks?.rejectedNotify();
-      rel.cancel();
-      return;
-    }
-    this.stats.inc('recv-ignored');
-  }
-
-  /** Matches an ACK or RST to a CON in flight; returns true when one matched. */
-  private completeOutgoing(msg: CoapMessage, ctx: EndpointContext, reset: boolean): boolean {
-    const key = this.peerOf(ctx) + '#' + msg.mid;
-    const o = this.outgoing.get(key);
-    if (!o) {
-      if (!reset && msg.code === 0) this.stats.inc('recv-ignored');
-      return false;
-    }
-    this.outgoing.delete(key);
-    o.timer?.cancel();
-    if (reset) o.handlers.onReset?.();
-    else o.handlers.onAck?.(msg);
-    return true;
-  }
-
-  /** Sends an empty ACK or RST. */
-  sendEmpty(type: typeof ACK | typeof RST, mid: number, ctx: EndpointContext): void {
-    this.stats.inc(type === ACK ? 'send-acks' : 'send-rejects');
-    this.send(encode(emptyMessage(type, mid)), ctx);
-  }
-
-  /** Sends bytes through the connector, counting send errors. */
-  send(data: Buffer, ctx: EndpointContext, onError?: (err: Error) => void): void {
-    this.connector.send(data, ctx, (err) => {
-      this.stats.inc('send-errors');
-      this.logger?.debug({ err, peer: peerKey(ctx.address, ctx.port) }, 'send failed');
-      onError?.(err);
-    });
-  }
-
-  /** Sends a CON message and retransmits it until ACK/RST or MAX_RETRANSMIT (§4.2). */
-  sendCon(msg: CoapMessage, ctx: EndpointContext, handlers: ConHandlers, response: boolean, attempts = 0, timeout?: number): Outgoing {
-    const data = encode(msg);
-    const key = this.peerOf(ctx) + '#' + msg.mid;
-    const c = this.config;
-    const initial = timeout ?? Math.round(c.ackTimeout * (1 + Math.random() * (c.ackInitRandom - 1)));
-    const o: Outgoing = { key, data, ctx, attempts, timeout: initial, timer: undefined, handlers, response };
-    this.outgoing.set(key, o);
-    o.timer = this.wheel.schedule(o.timeout, () => this.retransmit(o));
-    this.send(data, ctx, () => {
-      if (this.outgoing.get(key) === o) {
-        this.outgoing.delete(key);
-        o.timer?.cancel();
-        handlers.onTimeout?.();
-      }
-    });
-    return o;
-  }
-
-  private retransmit(o: Outgoing): void {
-    if (this.outgoing.get(o.key) !== o) return;
-    if (o.attempts >= this.config.maxRetransmit) {
-      this.outgoing.delete(o.key);
-      o.handlers.onTimeout?.();
-      return;
-    }
-    o.attempts++;
-    o.timeout = Math.min(Math.round(o.timeout * this.config.ackTimeoutScale), this.config.maxAckTimeout);
-    if (o.handlers.onRetransmit) {
-      // the owner may replace this message by a newer one (observe: newest notification wins)
-      o.handlers.onRetransmit();
-      if (this.outgoing.get(o.key) !== o) return;
-    }
-    this.stats.inc(o.response ? 'send-response retransmissions' : 'send-request retransmissions');
-    o.timer = this.wheel.schedule(o.timeout, () => this.retransmit(o));
-    this.send(o.data, o.ctx);
-  }
-
-  /** Stops retransmitting a CON in flight without calling its handlers. */
-  cancelOutgoing(o: Outgoing): void {
-    if (this.outgoing.get(o.key) === o) this.outgoing.delete(o.key);
-    o.timer?.cancel();
-  }
-
-  /** Encodes and sends a NON or ACK message. */
-  sendMessage(msg: CoapMessage, ctx: EndpointContext): Buffer {
-    const data = encode(msg);
-    this.send(data, ctx);
+  /**
+   * The one outbound point: every message leaves through here, and only here is encoding done. The
+   * outbound hook runs when `slot` (the exchange's hook slot) is given; empty messages pass none.
+   */
+  transmit(msg: CoapMessage, ctx: EndpointContext, slot: HookSlot | undefined, onError?: (err: Error) => void): Buffer {
+    const hooks = this.messageHooks;
+    const data = this.codec.encode(hooks !== undefined && slot !== undefined ? hooks.outbound(msg, ctx, slot) : msg);
+    this.resend(data, ctx, onError);
     return data;
+  }
+
+  /** Sends bytes `transmit` produced before once more (retransmission, a duplicate's cached response), counting send errors. */
+  resend(data: Buffer, ctx: EndpointContext, onError?: (err: Error) => void): void {
+    if (onError === undefined) {
+      this.connector.send(data, ctx, this.sendFailed);
+      return;
+    }
+    this.connector.send(data, ctx, (err) => {
+      this.sendFailed(err);
+      onError(err);
+    });
+  }
+
+  /** MessageLayerHost: a new request for the server layer. */
+  receiveRequest(msg: CoapMessage, ctx: EndpointContext, peer: string, layerState: unknown): void {
+    handleRequest(this, msg, ctx, peer, layerState);
+  }
+
+  /** MessageLayerHost: the client exchange of a response, by peer and token (RFC 7252 §5.3.2). */
+  matchResponse(msg: CoapMessage, peer: string): ResponseTarget | undefined {
+    return this.exchanges.get(peer + '#' + msg.token.toString('hex'));
+  }
+
+  /** MessageLayerHost: a response for a client exchange, through the inbound hook. */
+  receiveResponse(target: ResponseTarget, msg: CoapMessage, ctx: EndpointContext): void {
+    const ex = target as ClientExchange;
+    const hooks = this.messageHooks;
+    if (hooks !== undefined) {
+      const verdict = hooks.inbound(msg, ctx, ex);
+      if (verdict === undefined || 'reply' in verdict) return;
+      msg = verdict;
+    }
+    ex.receive(msg, ctx);
   }
 }
 

@@ -1,40 +1,55 @@
-// Server-side observe relations (RFC 7641 §3.2, §4.2, §4.5): notifications, CON checks, cancel.
+// Server-side observe relations (RFC 7641 §3.2, §4.2, §4.5): notifications, CON checks, cancel. The relation
+// states its reliability wish; the message layer sends (message-layer.ts).
 import { CON, NON, Code, Opt, type CoapMessage, type CoapOption, EMPTY, isSuccess } from './message.js';
 import type { EndpointContext } from '../transport/connector.js';
 import type { EndpointInfo, Exchange, ObserveRelationRef, Resource, ResponseSpec } from './resource.js';
 import { addOption, encodeBlock, encodeUint, sortOptions } from './options.js';
-import { encode } from './codec.js';
-import type { CoapEndpoint, Outgoing } from './endpoint.js';
-import type { ServerExchange } from './server-layer.js';
-import { blockwiseResponse } from './server-layer.js';
+import type { CoapEndpoint } from './endpoint.js';
+import type { Delivery, DeliveryCarry, DeliveryHandlers, HookSlot } from './message-layer.js';
+import { blockwiseResponse } from './block2-response.js';
 
+/** NON notifications per relation that a RST may still reject (older ones are forgotten) */
 const MAX_NON_KEYS = 4;
 
-/** One observer of one resource on one endpoint. */
-export class ObserveRelation implements ObserveRelationRef {
+/** What registering a relation needs of the request (a ServerExchange). */
+export interface ObserveRegistration extends HookSlot {
+  readonly resource: Resource;
+  readonly request: CoapMessage;
+  readonly context: EndpointContext;
+  readonly peer: string;
+}
+
+const NO_HANDLERS: DeliveryHandlers = {};
+
+/** One observer of one resource on one endpoint; its own delivery handlers for CON notifications and RST. */
+export class ObserveRelation implements ObserveRelationRef, HookSlot, DeliveryHandlers {
   readonly ep: CoapEndpoint;
   readonly resource: Resource;
   readonly request: CoapMessage;
   context: EndpointContext;
   readonly peer: string;
   readonly key: string;
+  /** the message hooks' state, taken over from the registration request (OSCORE protects notifications with it) */
+  hookState: unknown;
   private seq = 1;
   private nonCount = 0;
   private lastCon: number;
-  private inflight: Outgoing | undefined;
+  private inflight: Delivery | undefined;
   private pending = false;
-  private carry: { attempts: number; timeout: number } | undefined;
-  private readonly nonKeys: string[] = [];
+  private carry: DeliveryCarry | undefined;
+  /** the last NON notifications a RST may still reject */
+  private readonly nonSent: Delivery[] = [];
   canceled = false;
 
-  constructor(ep: CoapEndpoint, resource: Resource, request: CoapMessage, context: EndpointContext, peer: string) {
+  constructor(ep: CoapEndpoint, reg: ObserveRegistration) {
     this.ep = ep;
-    this.resource = resource;
+    this.resource = reg.resource;
     // keep the registration request; its payload is not needed for rendering GETs
-    this.request = request;
-    this.context = context;
-    this.peer = peer;
-    this.key = relationKey(peer, request.token);
+    this.request = reg.request;
+    this.context = reg.context;
+    this.peer = reg.peer;
+    this.hookState = reg.hookState;
+    this.key = relationKey(reg.peer, reg.request.token);
     this.lastCon = Date.now();
   }
 
@@ -71,9 +86,9 @@ export class ObserveRelation implements ObserveRelationRef {
   cancel(code?: number): void {
     if (this.canceled) return;
     if (code !== undefined) {
-      const msg: CoapMessage = { type: CON, code, mid: this.ep.nextMid(), token: this.request.token, options: [], payload: EMPTY };
+      const msg: CoapMessage = { type: NON, code, mid: 0, token: this.request.token, options: [], payload: EMPTY };
       this.ep.stats.inc('send-responses');
-      this.ep.sendCon(msg, this.context, {}, true);
+      this.ep.layer.sendNotification(msg, this.context, this, true, NO_HANDLERS);
     }
     this.remove();
   }
@@ -84,11 +99,11 @@ export class ObserveRelation implements ObserveRelationRef {
     this.canceled = true;
     this.resource.observers.delete(this);
     if (this.ep.relations.get(this.key) === this) this.ep.relations.delete(this.key);
-    if (this.inflight) this.ep.cancelOutgoing(this.inflight);
+    const layer = this.ep.layer;
+    if (this.inflight) layer.cancel(this.inflight);
     this.inflight = undefined;
-    for (const k of this.nonKeys) {
-      if (this.ep.nonNotifications.get(k) === this) this.ep.nonNotifications.delete(k);
-    }
+    for (const d of this.nonSent) layer.cancel(d);
+    this.nonSent.length = 0;
   }
 
   /** Sends a rendered notification. */
@@ -119,39 +134,42 @@ export class ObserveRelation implements ObserveRelationRef {
       const cfg = ep.config;
       if (this.nonCount >= cfg.notificationCheckIntervalCount || now - this.lastCon >= cfg.notificationCheckInterval) type = CON;
     }
-    const msg: CoapMessage = { type, code: res.code, mid: ep.nextMid(), token: this.request.token, options: body.options, payload: body.payload };
+    const msg: CoapMessage = { type, code: res.code, mid: 0, token: this.request.token, options: body.options, payload: body.payload };
     ep.stats.inc('send-responses');
     if (type === CON) {
       this.nonCount = 0;
       this.lastCon = now;
       const carry = this.carry;
       this.carry = undefined;
-      this.inflight = ep.sendCon(
-        msg,
-        this.context,
-        {
-          onAck: () => this.acknowledged(),
-          onReset: () => {
-            ep.observeHooks?.rejectedNotify();
-            this.remove();
-          },
-          onTimeout: () => this.remove(),
-          onRetransmit: () => this.retransmitting(),
-        },
-        true,
-        carry?.attempts ?? 0,
-        carry?.timeout,
-      );
+      this.inflight = ep.layer.sendNotification(msg, this.context, this, true, this, carry);
     } else {
-      ep.send(encode(msg), this.context);
-      const k = this.peer + '#' + msg.mid;
-      ep.nonNotifications.set(k, this);
-      this.nonKeys.push(k);
-      if (this.nonKeys.length > MAX_NON_KEYS) {
-        const old = this.nonKeys.shift()!;
-        if (ep.nonNotifications.get(old) === this) ep.nonNotifications.delete(old);
+      const d = ep.layer.sendNotification(msg, this.context, this, false, this);
+      if (d !== undefined) {
+        this.nonSent.push(d);
+        if (this.nonSent.length > MAX_NON_KEYS) ep.layer.cancel(this.nonSent.shift()!);
       }
     }
+  }
+
+  /** DeliveryHandlers: the CON notification was acknowledged. */
+  onAck(): void {
+    this.acknowledged();
+  }
+
+  /** DeliveryHandlers: the observer rejected a notification with RST (RFC 7641 §3.6). */
+  onReset(): void {
+    this.ep.observeHooks?.rejectedNotify();
+    this.remove();
+  }
+
+  /** DeliveryHandlers: the CON notification was never acknowledged (RFC 7641 §4.5). */
+  onTimeout(): void {
+    this.remove();
+  }
+
+  /** DeliveryHandlers: a CON notification is about to be retransmitted. */
+  onRetransmit(): void {
+    this.retransmitting();
   }
 
   private acknowledged(): void {
@@ -166,7 +184,7 @@ export class ObserveRelation implements ObserveRelationRef {
     const o = this.inflight;
     if (!o || !this.pending) return;
     // §4.5.2: send the newest state instead, keeping the retransmission count
-    this.ep.cancelOutgoing(o);
+    this.ep.layer.cancel(o);
     this.inflight = undefined;
     this.pending = false;
     this.carry = { attempts: o.attempts, timeout: o.timeout };
@@ -205,8 +223,7 @@ export function relationKey(peer: string, token: Buffer): string {
 }
 
 /** Registers (or replaces) the relation of a GET with Observe=0; returns the Observe number, undefined when full. */
-export function registerRelation(ex: ServerExchange): number | undefined {
-  const ep = ex.ep;
+export function registerRelation(ep: CoapEndpoint, ex: ObserveRegistration): number | undefined {
   const key = relationKey(ex.peer, ex.request.token);
   const existing = ep.relations.get(key);
   if (existing) existing.remove();
@@ -218,7 +235,7 @@ export function registerRelation(ex: ServerExchange): number | undefined {
     if (ep.stats.bounds.get('observe-refused relations') === 1) ep.logger?.warn({ max }, 'observe relations limit reached');
     return undefined;
   }
-  const rel = new ObserveRelation(ep, ex.resource, ex.request, ex.context, ex.peer);
+  const rel = new ObserveRelation(ep, ex);
   ep.relations.set(key, rel);
   ex.resource.observers.add(rel);
   return rel.nextSeq();

@@ -1,6 +1,6 @@
-// The server role of an endpoint: deduplication, option checks, Block1/Block2 (RFC 7959),
-// observe registration (RFC 7641 §3.1), resource dispatch and response sending.
-import { ACK, CON, NON, Code, Opt, type CoapMessage, type CoapOption, EMPTY, isSuccess } from './message.js';
+// The server role of the exchange layer: option checks, Block1/Block2 (RFC 7959), observe registration
+// (RFC 7641 §3.1), resource dispatch and building responses; the message layer sends them (message-layer.ts).
+import { NON, Code, Opt, type CoapMessage, type CoapOption, EMPTY, isSuccess } from './message.js';
 import type { EndpointContext } from '../transport/connector.js';
 import type { Exchange, Resource, ResponseSpec } from './resource.js';
 import { METHODS, findResource } from './resource.js';
@@ -19,10 +19,10 @@ import {
   sortOptions,
   type Block,
 } from './options.js';
-import { encode } from './codec.js';
 import type { CoapEndpoint } from './endpoint.js';
-import type { DedupEntry } from './dedup.js';
+import type { ServedRequest } from './message-layer.js';
 import { assemble } from './blockwise.js';
+import { blockwiseResponse, transferKey } from './block2-response.js';
 import { registerRelation, cancelRelation } from './observe.js';
 
 /** Allowed value lengths of known options (§5.10 table; RFC 7641, 7959). */
@@ -72,8 +72,8 @@ function badCriticalOption(msg: CoapMessage): CoapOption | undefined {
   return undefined;
 }
 
-/** A request being served; implements the handler-facing Exchange API. */
-export class ServerExchange implements Exchange {
+/** A request being served; implements the handler-facing Exchange API and the message layer's ServedRequest. */
+export class ServerExchange implements Exchange, ServedRequest {
   readonly request: CoapMessage;
   readonly context: EndpointContext;
   readonly ep: CoapEndpoint;
@@ -82,17 +82,21 @@ export class ServerExchange implements Exchange {
   readonly notification = false;
   accepted = false;
   responded = false;
-  dedup: DedupEntry | undefined;
+  /** the message layer's state of the request (UDP: its deduplication entry) */
+  layerState: unknown;
+  /** the message hooks' state of the exchange (e.g. OSCORE's request binding) */
+  hookState: unknown = undefined;
   /** final Block1 of a reassembled body, echoed in the response */
   block1: Block | undefined;
   /** Observe=0 on an observable resource */
   observe = false;
 
-  constructor(ep: CoapEndpoint, request: CoapMessage, context: EndpointContext, peer: string) {
+  constructor(ep: CoapEndpoint, request: CoapMessage, context: EndpointContext, peer: string, layerState: unknown) {
     this.ep = ep;
     this.request = request;
     this.context = context;
     this.peer = peer;
+    this.layerState = layerState;
   }
 
   get endpoint() {
@@ -102,10 +106,7 @@ export class ServerExchange implements Exchange {
   accept(): void {
     if (this.responded || this.accepted) return;
     this.accepted = true;
-    if (this.request.type === CON) {
-      if (this.dedup) this.dedup.accepted = true;
-      this.ep.sendEmpty(ACK, this.request.mid, this.context);
-    }
+    this.ep.layer.accept(this);
   }
 
   respond(res: ResponseSpec): void {
@@ -115,21 +116,23 @@ export class ServerExchange implements Exchange {
   }
 }
 
-/** Processes one request message (after decoding). */
-export function handleRequest(ep: CoapEndpoint, msg: CoapMessage, ctx: EndpointContext): void {
-  const peer = ep.peerOf(ctx);
+/** Serves one request the message layer accepted (no duplicate); `layerState` is the message layer's. */
+export function handleRequest(ep: CoapEndpoint, msg: CoapMessage, ctx: EndpointContext, peer: string, layerState: unknown): void {
   const now = Date.now();
-  const entry: DedupEntry = { accepted: false, time: now, con: msg.type === CON };
-  const dup = ep.dedup.check(peer, msg.mid, entry);
-  if (dup) {
-    ep.stats.inc('recv-duplicate requests');
-    if (dup.response) ep.send(dup.response, ctx);
-    else if (dup.accepted && msg.type === CON) ep.sendEmpty(ACK, msg.mid, ctx);
-    return;
-  }
-  const ex = new ServerExchange(ep, msg, ctx, peer);
-  ex.dedup = entry;
+  const ex = new ServerExchange(ep, msg, ctx, peer, layerState);
   try {
+    const hooks = ep.messageHooks;
+    if (hooks !== undefined) {
+      const verdict = hooks.inbound(msg, ctx, ex);
+      if (verdict === undefined) return;
+      if ('reply' in verdict) {
+        ex.responded = true;
+        const reply = verdict.reply;
+        sendResponseMessage(ex, reply.code, { options: reply.options, payload: reply.payload });
+        return;
+      }
+      (ex as { request: CoapMessage }).request = verdict;
+    }
     process(ex, now);
   } catch (err) {
     ep.logger?.warn({ err }, 'request handler failed');
@@ -266,17 +269,6 @@ function tooLarge(ex: ServerExchange, max: number): void {
   });
 }
 
-/** Key of a block-wise transfer: peer, method and request URI (path and query). */
-export function transferKey(peer: string, msg: CoapMessage): string {
-  let key = peer + '|' + msg.code;
-  for (const o of msg.options) {
-    if (o.number === Opt.URI_PATH) key += '/' + o.value.toString('utf8');
-    else if (o.number === Opt.URI_QUERY) key += '?' + o.value.toString('utf8');
-    else if (o.number > Opt.URI_QUERY) break;
-  }
-  return key;
-}
-
 /** Serves a later Block2 from a stored response body; false when no transfer is known. */
 function serveBlock2(ex: ServerExchange, b2: Block, now: number): boolean {
   const ep = ex.ep;
@@ -318,7 +310,7 @@ function sendResponse(ex: ServerExchange, res: ResponseSpec): void {
   if (ex.block1) addOption(options, Opt.BLOCK1, encodeBlock(ex.block1));
   if (ex.observe) {
     if (isSuccess(res.code)) {
-      const seq = registerRelation(ex);
+      const seq = registerRelation(ep, ex);
       if (seq !== undefined) addOption(options, Opt.OBSERVE, encodeUint(seq));
     } else {
       cancelRelation(ep, ex.peer, req.token);
@@ -333,48 +325,11 @@ function sendResponse(ex: ServerExchange, res: ResponseSpec): void {
   sendResponseMessage(ex, res.code, { options, payload });
 }
 
-/** Decides whether a response body goes out block-wise; stores the transfer for the later blocks. */
-export function blockwiseResponse(
-  ep: CoapEndpoint,
-  req: CoapMessage,
-  peer: string,
-  payload: Buffer,
-  options: CoapOption[],
-  code: number,
-): { num: number; szx: number; key: string; options: CoapOption[] } | undefined {
-  const cfg = ep.config;
-  const requested = getOption(req, Opt.BLOCK2);
-  const b2 = requested ? decodeBlock(requested) : undefined;
-  const preferred = sizeToSzx(cfg.preferredBlockSize);
-  const szx = b2 ? Math.min(b2.szx, preferred) : preferred;
-  const needed = b2 ? payload.length > blockSize(szx) || b2.num > 0 || cfg.blockwiseStrictBlock2Option : payload.length > cfg.maxMessageSize;
-  if (!needed) return undefined;
-  const num = b2 ? b2.num : 0;
-  const key = transferKey(peer, req);
-  const stored = options.filter((o) => o.number !== Opt.BLOCK2 && o.number !== Opt.SIZE2 && o.number !== Opt.OBSERVE && o.number !== Opt.BLOCK1);
-  if (payload.length > blockSize(szx)) ep.block2.set(key, { code, payload, options: stored, time: Date.now() });
-  return { num, szx, key, options };
-}
-
-/** Sends a response message with the right type and MID (piggy-backed, separate CON, or NON). */
+/** Hands a response to the message layer, which picks type and MID (piggy-backed, separate CON, or NON). */
 function sendResponseMessage(ex: ServerExchange, code: number, body: { options: CoapOption[]; payload: Buffer }): void {
   const ep = ex.ep;
   const req = ex.request;
   ep.stats.inc('send-responses');
-  if (req.type === CON && !ex.accepted) {
-    const msg: CoapMessage = { type: ACK, code, mid: req.mid, token: req.token, options: body.options, payload: body.payload };
-    const data = encode(msg);
-    if (ex.dedup) ex.dedup.response = data;
-    ep.send(data, ex.context);
-    return;
-  }
-  const msg: CoapMessage = { type: req.type === CON ? CON : NON, code, mid: ep.nextMid(), token: req.token, options: body.options, payload: body.payload };
-  if (msg.type === CON) {
-    const o = ep.sendCon(msg, ex.context, {}, true);
-    if (ex.dedup) ex.dedup.response = o.data;
-  } else {
-    const data = encode(msg);
-    if (ex.dedup) ex.dedup.response = data;
-    ep.send(data, ex.context);
-  }
+  const msg: CoapMessage = { type: NON, code, mid: 0, token: req.token, options: body.options, payload: body.payload };
+  ep.layer.sendResponse(ex, msg);
 }
