@@ -240,6 +240,13 @@ export class CoapEndpoint implements MessageLayerHost {
     }
     ex.receive(msg, ctx);
   }
+
+  /** MessageLayerHost: a peer is gone (a stream transport's connection closed); its relations and exchanges end. */
+  dropPeer(peer: string, reason: string): void {
+    const prefix = peer + '#';
+    for (const rel of [...this.relations.values()]) if (rel.peer === peer) rel.remove();
+    for (const ex of [...this.exchanges.values()]) if (ex.key.startsWith(prefix)) ex.fail(new Error(reason));
+  }
 }
 
 function defaultPeerOf(ctx: EndpointContext): string {

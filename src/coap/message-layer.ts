@@ -122,6 +122,11 @@ export interface MessageLayerHost {
   matchResponse(msg: CoapMessage, peer: string): ResponseTarget | undefined;
   /** exchange layer: delivers a response to the client exchange `matchResponse` returned */
   receiveResponse(target: ResponseTarget, msg: CoapMessage, ctx: EndpointContext): void;
+  /**
+   * exchange layer: the transport lost a peer (a TCP connection closed or aborted, RFC 8323 §5.5-5.6):
+   * its observe relations end silently and its client exchanges fail with `reason`
+   */
+  dropPeer(peer: string, reason: string): void;
 }
 
 /**

@@ -1,7 +1,7 @@
 // A logical CoAP server: one resource tree served on several endpoints.
 import type { Logger } from 'pino';
 import type { Resource } from './resource.js';
-import { CoapEndpoint } from './endpoint.js';
+import { CoapEndpoint, type EndpointOptions } from './endpoint.js';
 import type { Connector, EndpointContext } from '../transport/connector.js';
 import type { CoapStackConfig } from './stack-config.js';
 
@@ -20,9 +20,14 @@ export class CoapServer {
     this.logger = logger;
   }
 
-  /** Creates an endpoint for a connector and adds it (not yet started). */
-  addEndpoint(connector: Connector, config: CoapStackConfig, peerOf?: (ctx: EndpointContext) => string): CoapEndpoint {
-    const ep = new CoapEndpoint({ connector, config, root: this.root, serverTag: this.tag, logger: this.logger, peerOf });
+  /** Creates an endpoint for a connector and adds it (not yet started); `layers`: another message layer (TCP) or message hooks (OSCORE). */
+  addEndpoint(
+    connector: Connector,
+    config: CoapStackConfig,
+    peerOf?: (ctx: EndpointContext) => string,
+    layers?: Pick<EndpointOptions, 'messageLayer' | 'messageHooks'>,
+  ): CoapEndpoint {
+    const ep = new CoapEndpoint({ connector, config, root: this.root, serverTag: this.tag, logger: this.logger, peerOf, ...layers });
     this.endpoints.push(ep);
     return ep;
   }

@@ -261,5 +261,15 @@ describe('the message layer interface', () => {
     expect(got?.payload.toString()).toBe('ok');
     ep.receive(Buffer.from([0x40]), PEER);
     expect(log.at(-1)).toBe('abort');
+    // the connection closes: the peer's relation ends and its pending client exchange fails
+    let failed: Error | undefined;
+    request(ep, { method: Code.GET, path: 'y' }, PEER, { onResponse: () => {}, onError: (e) => (failed = e) });
+    request(ep, { method: Code.GET, path: 'y' }, { address: '10.0.0.2', port: 1 }, { onResponse: () => {}, onError: (e) => { throw e; } });
+    expect(obs.observers.size).toBe(1);
+    ep.dropPeer(ep.peerOf(PEER), 'connection closed');
+    expect(obs.observers.size).toBe(0);
+    expect(ep.relations.size).toBe(0);
+    expect(failed?.message).toBe('connection closed');
+    expect(ep.exchanges.size).toBe(1);
   });
 });
