@@ -163,6 +163,7 @@ async function main(): Promise<void> {
             // before the workers started: not ready, no metrics of theirs
             workersMonitoring: {
               started: () => started,
+              clusterReady: () => pool?.clusterReady() ?? Promise.resolve(false),
               running: () => !handedOver && (pool?.running() ?? false),
               metrics: () => pool?.metrics() ?? Promise.resolve([]),
               restoreState: (maxAgeMs) => {

@@ -110,7 +110,7 @@ export class ClusterConnector implements Connector {
   }
 
   private updateDrops(): void {
-    if (!this.transport.running || this.transport.mgmtPort === 0) return;
+    if (!this.transport.running || this.transport.relaying) return;
     const now = readSocketDrops(this.transport.mgmtPort);
     if (now > this.dropsBase) this.transport.stats['dropped internal udp'] += now - this.dropsBase;
     this.dropsBase = now;

@@ -94,6 +94,11 @@ export class ClusterTransport implements DatagramTransport {
     return this.mgmtPortValue;
   }
 
+  /** A worker without management socket that relays through worker 0 (WorkerRole.relay). */
+  get relaying(): boolean {
+    return this.o.worker?.relay === true;
+  }
+
   /** Bound port of a worker's loopback socket (0 when it is no worker of a cluster node). */
   get workerPort(): number {
     return this.workerPortValue;

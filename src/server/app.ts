@@ -63,6 +63,8 @@ export interface App {
   diagnostics: DiagnosticsSource;
   /** /diagnose lists the endpoints anew (a worker learnt the primary's) */
   refreshDiagnose(): void;
+  /** resolves true once every local cluster node is ready (cluster.md §7.4; at once without a cluster), false when stopped first */
+  clusterReady: Promise<boolean>;
   version: string;
   /** Stops everything (process end). */
   stop(): Promise<void>;
@@ -159,7 +161,8 @@ export async function startApp(
     const ownDtls = clusterOpts === undefined && restore === undefined && worker === undefined;
     addEndpoints(ext, props, 'extended', addresses, opts, creds, logger, ownDtls, worker !== undefined);
     // after the public coap endpoints: they bind before the nodes' ephemeral management sockets
-    if (worker !== undefined) {
+    // (in a cluster the nodes are the coaps endpoints: cli.md §3.3)
+    if (worker !== undefined && clusterOpts === undefined) {
       // restore mode: the one coaps endpoint on the wildcard address (as addRestoreEndpoint), else one per address
       const binds = restore !== undefined ? [RESTORE_BIND] : addresses.map(bindAddressOf);
       workerNodes.push(...addWorkerNodes(ext, props, binds, worker.index, creds, opts, logger));
@@ -231,6 +234,7 @@ export async function startApp(
     servers,
     workerNodes,
     diagnostics: resourceOptions.diagnostics,
+    clusterReady: clusterReady?.ready ?? Promise.resolve(true),
     refreshDiagnose() {
       for (const t of trees) t.refresh?.();
     },

@@ -57,8 +57,13 @@ export async function createClusterEndpoints(
   return connectors;
 }
 
-/** Polls every 500 ms until every node is ready (cli.md §4 step 11) and logs it once; cancel() stops polling. */
-export function waitForClusterReady(nodes: readonly ClusterConnector[], logger: Logger): { ready: Promise<boolean>; cancel(): void } {
+/**
+ * Polls every 500 ms until every node is ready (cli.md §4 step 11) and logs it once; cancel() stops polling. A
+ * relaying worker's nodes are left to worker 0, which runs their managers (it alone logs `cluster ready`).
+ */
+export function waitForClusterReady(all: readonly ClusterConnector[], logger: Logger): { ready: Promise<boolean>; cancel(): void } {
+  const nodes = all.filter((n) => !n.transport.relaying);
+  if (nodes.length === 0) return { ready: Promise.resolve(true), cancel() {} };
   let timer: NodeJS.Timeout | undefined;
   let cancelled = false;
   const ready = new Promise<boolean>((resolve) => {

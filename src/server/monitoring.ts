@@ -54,6 +54,8 @@ export interface MonitoringParts {
 export interface WorkerMonitoring {
   /** resolves once every worker serves (the restore download waits for it) */
   started(): Promise<void>;
+  /** resolves true once the workers' cluster nodes are ready (cluster.md §7.4, §10: the restore waits for it) */
+  clusterReady(): Promise<boolean>;
   running(): boolean;
   metrics(): Promise<MetricObjectWithValues<MetricValue<string>>[][]>;
   /** /restore: the connections of this process and every worker, merged (the servers stop) */
@@ -119,7 +121,10 @@ export async function startMonitoring(opts: ServerOptions, restore: RestoreConfi
     async restore() {
       if (restore === undefined) return;
       // a multi-worker primary starts its workers after its own servers: the download waits for them
-      if (workers !== undefined) await workers.started();
+      if (workers !== undefined) {
+        await workers.started();
+        if (!(await workers.clusterReady())) return;
+      }
       await runRestore({
         source: restore.source,
         credentials: credentialsOf('client', logger),

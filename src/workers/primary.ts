@@ -45,6 +45,8 @@ export interface WorkerPool {
   health(): Promise<EndpointHealth[]>;
   /** every worker runs (the monitor's /ready) */
   running(): boolean;
+  /** resolves true once every running worker's cluster nodes are ready (true at once without a cluster) */
+  clusterReady(): Promise<boolean>;
   /** the workers' metrics (prom-client JSON), for the primary's sum */
   metrics(): Promise<MetricObjectWithValues<MetricValue<string>>[][]>;
   /** the primary's own /diagnose: its endpoints are listed and summed by the workers' /diagnose */
@@ -61,6 +63,8 @@ export interface WorkerPool {
 
 /** Time a worker has to answer the primary's calls. */
 const CALL_TIMEOUT_MS = 2000;
+/** Time the workers' cluster nodes have to become ready (cluster.md §7.4) before the primary gives up waiting for them. */
+const CLUSTER_READY_TIMEOUT_MS = 24 * 3600_000;
 /** Time a worker has for the console's save or load (stopping or starting its server, all its connections). */
 const SAVE_TIMEOUT_MS = 60_000;
 
@@ -140,6 +144,10 @@ export async function startWorkerPool(o: WorkerPoolOptions): Promise<WorkerPool>
   return {
     supervisor: sup,
     running: () => sup.workers.every((w) => w.state === 'running'),
+    async clusterReady() {
+      const answers = await Promise.allSettled(running().map((r) => r.call('cluster.ready', undefined, CLUSTER_READY_TIMEOUT_MS)));
+      return answers.every((a) => a.status === 'fulfilled' && a.value === true);
+    },
     async metrics() {
       return (await everyWorker('metrics')) as MetricObjectWithValues<MetricValue<string>>[][];
     },

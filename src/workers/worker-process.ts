@@ -79,6 +79,8 @@ export async function runWorker(opts: ServerOptions, logger: Logger, index: numb
     // this worker's groups of one /diagnose endpoint (the asking worker sums them)
     'diag.own': (name) => (app === undefined || typeof name !== 'string' ? [] : localGroups(app.diagnostics, name)),
     health: () => collectHealth(app?.servers ?? []),
+    // the primary's restore waits until this worker's cluster nodes are ready (worker 0 runs their managers)
+    'cluster.ready': () => app?.clusterReady ?? false,
     // --k8s-monitor: this worker's metrics, summed by the primary's /metrics
     metrics: () => {
       metrics ??= createMetrics(() => app?.servers ?? [], `worker-${index}`);

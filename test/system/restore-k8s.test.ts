@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { reusePortSupported } from '../../src/transport/datagram.js';
 import { startTestNat } from '../helpers/cluster.js';
 import { DtlsPeer } from '../helpers/dtls-client.js';
 import { requirePeer } from '../helpers/peers.js';
@@ -27,7 +28,9 @@ const OLD = { name: 'cf-extserver-7c9-old', ip: '127.0.0.2', labels: { app: 'cf-
 const NEW = { name: 'cf-extserver-7c9-new', ip: '127.0.0.3', labels: { app: 'cf-extserver' } };
 // cluster mode: StatefulSets a (old, labelled restore=true by update0) and b (new), one node each
 const A1 = { name: 'cf-extserver-a-1', ip: '127.0.0.4', labels: { app: 'cf-extserver', restore: 'true', 'controller-revision-hash': 'rev-a', initialDtlsClusterNodes: '1' } };
-const B1 = { name: 'cf-extserver-b-1', ip: '127.0.0.5', labels: { app: 'cf-extserver', 'controller-revision-hash': 'rev-b', initialDtlsClusterNodes: '1' } };
+// the new StatefulSet has 2 nodes: b-1 is ready (and restores) only once b-2 runs; b-2 has no double (a-2 is unknown)
+const B1 = { name: 'cf-extserver-b-1', ip: '127.0.0.5', labels: { app: 'cf-extserver', 'controller-revision-hash': 'rev-b', initialDtlsClusterNodes: '2' } };
+const B2 = { name: 'cf-extserver-b-2', ip: '127.0.0.6', labels: { app: 'cf-extserver', 'controller-revision-hash': 'rev-b', initialDtlsClusterNodes: '2' } };
 type PodSpec = { name: string; ip: string; labels: Record<string, string> };
 const pod = (p: PodSpec) => ({
   kind: 'Pod',
@@ -47,8 +50,9 @@ beforeAll(async () => {
     else if (url === '/api/v1/namespaces/cf/pods?labelSelector=app%3Dcf-extserver') body = { kind: 'PodList', items: [pod(OLD), pod(NEW)] };
     else if (url === `/api/v1/namespaces/cf/pods/${A1.name}`) body = pod(A1);
     else if (url === `/api/v1/namespaces/cf/pods/${B1.name}`) body = pod(B1);
+    else if (url === `/api/v1/namespaces/cf/pods/${B2.name}`) body = pod(B2);
     else if (url === '/api/v1/namespaces/cf/pods?labelSelector=controller-revision-hash%3Drev-a') body = { kind: 'PodList', items: [pod(A1)] };
-    else if (url === '/api/v1/namespaces/cf/pods?labelSelector=controller-revision-hash%3Drev-b') body = { kind: 'PodList', items: [pod(B1)] };
+    else if (url === '/api/v1/namespaces/cf/pods?labelSelector=controller-revision-hash%3Drev-b') body = { kind: 'PodList', items: [pod(B1), pod(B2)] };
     res.writeHead(body ? 200 : 404, { 'content-type': 'application/json' });
     res.end(JSON.stringify(body ?? { kind: 'Status', code: 404 }));
   });
@@ -107,12 +111,21 @@ describe.skipIf(openssl.skipReason !== undefined)('restore: k8s single mode', ()
   }, 60_000);
 
   it('cluster mode: pod b-1 restores from its double a-1 once its cluster is ready', async () => {
-    const [restorePort, monitorA, monitorB] = (await freeTcpPorts(3)) as [number, number, number];
-    const [dtlsA, dtlsB, mgmt] = await freeUdpPorts(3);
+    const [restorePort, monitorA, monitorB, monitorB2] = (await freeTcpPorts(4)) as [number, number, number, number];
+    const [dtlsA, dtlsB, dtlsB2, mgmt] = await freeUdpPorts(4);
     // the coaps endpoints bind the wildcard address (as in the pods); on one host they need two ports
     const start = (p: PodSpec, dtls: number, monitor: number) =>
       startServer({
-        args: ['--no-external', '--no-ipv6', '--dtls-only', `--k8s-dtls-cluster=:${dtls};${p.ip}:${mgmt};${mgmt}`, `--k8s-restore=${p.ip}:${restorePort}`, `--k8s-monitor=127.0.0.1:${monitor}`],
+        // with SO_REUSEPORT (Node.js 24 in CI) 2 workers per pod: the primary restores once worker 0's node is ready
+        args: [
+          '--no-external',
+          '--no-ipv6',
+          '--dtls-only',
+          `--k8s-dtls-cluster=:${dtls};${p.ip}:${mgmt};${mgmt}`,
+          `--k8s-restore=${p.ip}:${restorePort}`,
+          `--k8s-monitor=127.0.0.1:${monitor}`,
+          ...(reusePortSupported() ? ['--workers', '2'] : []),
+        ],
         properties: ['CLUSTER_MGMT.TIMER_INTERVAL=500ms'],
         env: { EXTPLUGTEST_CERTS_DIR: certs, HOSTNAME: p.name, KUBECTL_HOST: `127.0.0.1:${apiPort}`, KUBECTL_NAMESPACE: 'cf' },
       });
@@ -129,6 +142,11 @@ describe.skipIf(openssl.skipReason !== undefined)('restore: k8s single mode', ()
 
     const b = await start(B1, dtlsB!, monitorB);
     procs.push(b);
+    // alone, b-1's cluster of 2 is not ready: nothing is restored yet
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(b.output()).not.toMatch(/cluster ready|restored \d+ connections/);
+    const b2 = await start(B2, dtlsB2!, monitorB2);
+    procs.push(b2);
     await waitOutput(b, /cluster ready/, 15_000);
     await waitOutput(b, new RegExp(`restored 1 connections from ${A1.ip}:${restorePort}`), 15_000);
     expect(b.output().indexOf('cluster ready')).toBeLessThan(b.output().indexOf('restored 1 connections'));
