@@ -15,8 +15,8 @@ import { REQUESTS_MAX_DEVICES, REQUESTS_MAX_HISTORY } from '../resources/extende
 import { sumHealth, type EndpointHealth } from '../server/health.js';
 import type { LoadOutcome, SavedState } from '../restart/persist.js';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
-import { serveRequestHistory, type IpcPort } from './request-history-channel.js';
-import { createRpc, type Rpc } from './rpc.js';
+import { requestHistoryHandlers } from './request-history-channel.js';
+import { createRpc, type IpcPort, type Rpc } from './rpc.js';
 import { createSupervisor, type Supervisor } from './supervisor.js';
 import { SYSTEM_START_ENV, WORKER_ENV } from './worker-process.js';
 import type { WorkerMgmtTable } from './worker-endpoints.js';
@@ -89,11 +89,12 @@ export async function startWorkerPool(o: WorkerPoolOptions): Promise<WorkerPool>
       },
     };
     ports.push(port);
-    serveRequestHistory(port, history);
     rpcs.push(
       createRpc(
         port,
         {
+          // a worker's /requests: the one history store
+          ...requestHistoryHandlers(history),
           // a worker's /diagnose: the other workers' groups of the endpoint (a worker that does not answer is left out)
           'diag.others': async (name) => {
             const others = rpcs.filter((_, j) => j !== i && supervisor?.workers[j]?.state === 'running');

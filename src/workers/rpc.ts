@@ -1,8 +1,15 @@
 // Calls between the primary and a worker over their IPC channel (issue 13): the counters /diagnose sums, the
-// health log's collection, the console's save and load. Either side may call the other:
+// health log's collection, the console's save and load, the /requests histories. Either side may call the other:
 //   { type: 'rpc', id, what, arg }   answered by   { type: 'rpc.reply', id, value } or { type: 'rpc.reply', id, error }
 // A call unanswered in time fails; a handler's exception becomes the caller's error (never the answerer's crash).
-import type { IpcPort } from './request-history-channel.js';
+
+/** The message side of one IPC channel (a forked worker as the primary sees it, or the primary as a worker sees it). */
+export interface IpcPort {
+  /** false when the channel is closed */
+  send(message: unknown): boolean;
+  /** subscribes to the channel's messages; returns the unsubscribe function */
+  onMessage(handler: (message: unknown) => void): () => void;
+}
 
 /** The handlers one side answers: `what` → a value (or a promise of one), sent back as JSON. */
 export type RpcHandlers = Record<string, (arg: unknown) => unknown>;

@@ -11,8 +11,8 @@ import { createMetrics, type Metrics } from '../monitor/metrics.js';
 import { createConsoleRestart } from '../restart/console.js';
 import { dtlsConnectorsOf, loadStream, saveStream } from '../restart/persist.js';
 import type { CoapServer } from '../coap/server.js';
-import { remoteRequestHistory, type IpcPort } from './request-history-channel.js';
-import { createRpc } from './rpc.js';
+import { remoteRequestHistory } from './request-history-channel.js';
+import { createRpc, type IpcPort } from './rpc.js';
 import { localGroups, type RemoteEndpoint } from '../resources/extended/diagnostics-source.js';
 import { applyMgmtTable, isMgmtTable, ownMgmtPorts } from './worker-endpoints.js';
 
@@ -50,7 +50,6 @@ function primaryPort(): IpcPort {
 export async function runWorker(opts: ServerOptions, logger: Logger, index: number, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const port = primaryPort();
   const systemStart = Number(env[SYSTEM_START_ENV] ?? Math.round(performance.timeOrigin));
-  const history = remoteRequestHistory(port);
   let app: App | undefined;
   let metrics: Metrics | undefined;
   let ending = false;
@@ -105,6 +104,7 @@ export async function runWorker(opts: ServerOptions, logger: Logger, index: numb
     },
     load: (password) => restart.load(typeof password === 'string' ? password : ''),
   });
+  const history = remoteRequestHistory(rpc);
   let primaryEndpoints: readonly RemoteEndpoint[] = [];
   port.onMessage((m) => {
     const msg = m as { type?: unknown; table?: unknown; endpoints?: unknown };

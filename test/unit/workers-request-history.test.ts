@@ -8,7 +8,8 @@ import { Code, Format } from '../../src/coap/message.js';
 import { addChild, createResource, type Resource } from '../../src/coap/resource.js';
 import { createLocalRequestHistory, type RequestHistory } from '../../src/resources/extended/request-history.js';
 import { createRequestsResource } from '../../src/resources/extended/requests.js';
-import { remoteRequestHistory, serveRequestHistory, type IpcPort } from '../../src/workers/request-history-channel.js';
+import { remoteRequestHistory, requestHistoryHandlers } from '../../src/workers/request-history-channel.js';
+import { createRpc, type IpcPort } from '../../src/workers/rpc.js';
 import { dispatch, text, type FakeExchange } from '../helpers/fake-exchange.js';
 
 const START = 1_512_577_466_765;
@@ -37,6 +38,16 @@ function channel(): { primary: IpcPort & { open: boolean }; worker: IpcPort & { 
   return { primary: end(a, b), worker: end(b, a) };
 }
 
+/** The primary end of a channel answering from `store`. */
+function serve(port: IpcPort, store: ReturnType<typeof createLocalRequestHistory>): void {
+  createRpc(port, requestHistoryHandlers(store));
+}
+
+/** A worker's history over its end of a channel (a call channel with `maxPending` unanswered calls at most). */
+function remote(port: IpcPort, timeoutMs?: number, maxPending?: number): RequestHistory {
+  return remoteRequestHistory(createRpc(port, {}, 5000, maxPending), timeoutMs);
+}
+
 function worker(history: RequestHistory): Resource {
   const root = createResource('');
   addChild(root, createRequestsResource({ now: () => NOW, systemStart: START, history }).resource);
@@ -56,10 +67,10 @@ describe('/requests histories in the primary', () => {
     const store = createLocalRequestHistory(100, 24);
     const c1 = channel();
     const c2 = channel();
-    serveRequestHistory(c1.primary, store);
-    serveRequestHistory(c2.primary, store);
-    const w1 = worker(remoteRequestHistory(c1.worker));
-    const w2 = worker(remoteRequestHistory(c2.worker));
+    serve(c1.primary, store);
+    serve(c2.primary, store);
+    const w1 = worker(remote(c1.worker));
+    const w2 = worker(remote(c2.worker));
     const a = post(w1, ['dev=d1', 'rid=1', 'ep'], Format.JSON, { address: '10.0.0.7', port: 40163 });
     await answered(a);
     const b = post(w2, ['dev=d1', 'rid=2', 'ep'], Format.JSON, { address: '10.0.0.7', port: 40999 });
@@ -76,7 +87,7 @@ describe('/requests histories in the primary', () => {
 
   it('no answer in time, a closed channel and too many pending records: 5.03', async () => {
     const silent = channel(); // nobody serves the primary end
-    const slow = worker(remoteRequestHistory(silent.worker, 50));
+    const slow = worker(remote(silent.worker, 50));
     const late = post(slow, ['dev=d', 'rid=1']);
     expect(late.responses).toHaveLength(0);
     await new Promise((r) => setTimeout(r, 80));
@@ -84,11 +95,11 @@ describe('/requests histories in the primary', () => {
 
     const closed = channel();
     closed.worker.open = false;
-    const c = post(worker(remoteRequestHistory(closed.worker)), ['dev=d', 'rid=1']);
+    const c = post(worker(remote(closed.worker)), ['dev=d', 'rid=1']);
     await answered(c);
     expect(c.response.code).toBe(Code.SERVICE_UNAVAILABLE);
 
-    const busy = worker(remoteRequestHistory(channel().worker, 1000, 2));
+    const busy = worker(remote(channel().worker, 1000, 2));
     const first = [post(busy, ['dev=d', 'rid=1']), post(busy, ['dev=d', 'rid=2'])];
     const third = post(busy, ['dev=d', 'rid=3']);
     await answered(third);
@@ -96,12 +107,18 @@ describe('/requests histories in the primary', () => {
     expect(first.every((ex) => ex.responses.length === 0)).toBe(true);
   });
 
-  it('the primary ignores malformed messages', async () => {
+  it('the primary refuses malformed records and records nothing of them', async () => {
     const store = createLocalRequestHistory(10, 24);
     const c = channel();
-    serveRequestHistory(c.primary, store);
-    for (const m of [null, 7, 'x', { type: 'requests.record' }, { type: 'requests.record', id: 1, dev: 'd', entry: { rid: 5, time: 1 } }]) c.worker.send(m);
+    serve(c.primary, store);
+    const caller = createRpc(c.worker, {});
+    for (const arg of [null, 7, 'x', {}, { dev: 'd' }, { dev: 'd', entry: { rid: 5, time: 1 } }, { dev: 'd', entry: { rid: '5', time: 1, ip: [300] } }]) {
+      await expect(caller.call('requests.record', arg)).rejects.toThrow('malformed request history record');
+    }
+    for (const m of [null, 7, 'x', { type: 'rpc' }]) c.worker.send(m);
     await new Promise((r) => setTimeout(r, 20));
     expect(store.deviceCount()).toBe(0);
+    // a well-formed record is answered with the device's history
+    expect(await caller.call('requests.record', { dev: 'd', entry: { rid: '1', time: NOW } })).toEqual([{ rid: '1', time: NOW }]);
   });
 });

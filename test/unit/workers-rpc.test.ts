@@ -2,7 +2,7 @@
 // reach the caller, a closed channel fails at once, a bad message crashes nobody.
 import { describe, expect, it } from 'vitest';
 import { createRpc } from '../../src/workers/rpc.js';
-import type { IpcPort } from '../../src/workers/request-history-channel.js';
+import type { IpcPort } from '../../src/workers/rpc.js';
 
 /** Two linked ports (messages are copied through JSON as the IPC channel does); `open` false drops everything. */
 function linkedPorts(): { a: IpcPort; b: IpcPort; link: { open: boolean } } {
