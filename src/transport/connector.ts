@@ -39,6 +39,20 @@ export interface DtlsSessionInfo {
   nodeId?: number;
 }
 
+/** TLS session attributes of a coaps+tcp connection (RFC 8323 §9); absent for plain TCP. */
+export interface TlsSessionInfo {
+  /** X.509 subject DN of the client certificate in RFC 2253 form (as on the DTLS side); undefined without one */
+  peerIdentity?: string;
+  /** IANA cipher suite name, e.g. `TLS_AES_128_GCM_SHA256` */
+  cipherSuite: string;
+  /** negotiated protocol version: `TLSv1.2` or `TLSv1.3` */
+  protocol: string;
+  /** session id bytes as OpenSSL holds them (empty with session tickets and with TLS 1.3) */
+  sessionId: Buffer;
+  /** the session was resumed */
+  resumed: boolean;
+}
+
 /** Where a datagram came from / goes to, plus the security context. */
 export interface EndpointContext {
   /** peer IP address text (IPv6 without brackets) */
@@ -46,6 +60,8 @@ export interface EndpointContext {
   port: number;
   /** DTLS attributes, undefined on plain UDP */
   dtls?: DtlsSessionInfo;
+  /** TLS attributes of a coaps+tcp connection, undefined otherwise */
+  tls?: TlsSessionInfo;
   /** opaque connection handle of the secure connector (keeps the session across address changes) */
   connection?: unknown;
   /** cluster node (management address) the record came through (cluster.md §4.3); undefined when received directly */
