@@ -334,15 +334,16 @@ export function receiveMessage(state: CsmState, msg: CoapMessage): { state: CsmS
       const next: CsmState = { ...state, peerCsm: true, sendLimit, peerBlockWise: state.peerBlockWise || sig.blockWiseTransfer };
       return { state: next, action: { kind: 'none' } };
     }
-    case 'unknown':
-      return { state, action: { kind: 'none' } };
     default:
       break;
   }
+  // §5.2: a critical option the receiver does not know aborts, also in a signaling code it does not know
   if (sig.unknownCritical.length > 0) {
     return abort(state, `unknown critical option ${sig.unknownCritical[0]} in ${codeText(msg.code)}`);
   }
   switch (sig.kind) {
+    case 'unknown':
+      return { state, action: { kind: 'none' } };
     case 'ping':
       return {
         state,

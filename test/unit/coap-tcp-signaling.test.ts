@@ -320,8 +320,12 @@ describe('Ping, Pong, Release, Abort on a connection (RFC 8323 §5.4-5.6)', () =
     expect(receiveMessage(createCsmState(LOCAL), frame('00 e5')).action).toEqual({ kind: 'closed', diagnostic: '' });
   });
 
-  it('ignores undefined 7.xx codes after the CSM', () => {
+  it('ignores undefined 7.xx codes after the CSM, unless they carry a critical option (§5.2)', () => {
     expect(receiveMessage(open(), frame('00 e6')).action.kind).toBe('none');
+    // option 2 (elective, empty)
+    expect(receiveMessage(open(), frame('10 e6 20')).action.kind).toBe('none');
+    // option 1 (critical, empty)
+    expect(sentAbort(receiveMessage(open(), frame('10 e6 10')).action)).toEqual({ diagnostic: 'unknown critical option 1 in 7.06' });
   });
 
   it('answers a framing error with an Abort carrying its diagnostic', () => {
