@@ -161,8 +161,15 @@ export function releaseConnection(conn: TcpConnection, reason: string): void {
   closeConnection(conn, reason, buildRelease({ diagnostic: reason }));
 }
 
+/** Writes a signaling message (CSM, Pong, Release, Abort); a peer that does not read while it pings is closed at the write bound. */
 function write(conn: TcpConnection, msg: CoapMessage): void {
   if (conn.socket.destroyed || conn.socket.writableEnded) return;
+  if (conn.socket.writableLength > conn.env.maxWriteBuffer) {
+    conn.env.stats.writeOverflows++;
+    conn.env.logger.debug({ conn: conn.id, peer: conn.address, port: conn.port, buffered: conn.socket.writableLength }, 'tcp write buffer full, closing');
+    destroyConnection(conn, 'write buffer full');
+    return;
+  }
   conn.socket.write(encodeTcp(msg));
   conn.env.stats.messagesOut++;
   conn.lastActivity = Date.now();

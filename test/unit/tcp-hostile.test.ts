@@ -19,7 +19,7 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.stop()));
 });
 
-async function start(maxConnections = 100): Promise<TcpServer> {
+async function start(maxConnections = 100, maxWriteBuffer = 1 << 20): Promise<TcpServer> {
   const server = createTcpServer({
     address: '127.0.0.1',
     port: 0,
@@ -28,7 +28,7 @@ async function start(maxConnections = 100): Promise<TcpServer> {
     maxConnections,
     idleTimeout: 0,
     csmTimeout: 5000,
-    maxWriteBuffer: 1 << 20,
+    maxWriteBuffer,
     closeGrace: 500,
     logger,
   });
@@ -167,5 +167,25 @@ describe('coap+tcp stream shapes', () => {
       expect(pong!.token.readUInt16BE(0)).toBe(i);
     }
     expect(server.stats.messagesOut).toBe(1001);
+  });
+});
+
+describe('coap+tcp peer that pings without reading', () => {
+  it('closes the connection at the write bound instead of queueing Pongs without limit', async () => {
+    const server = await start(100, 16384);
+    const good = await ready(server);
+    const p = await ready(server);
+    p.socket.pause();
+    const batch = Buffer.concat(Array.from({ length: 10_000 }, (_, i) => encodeTcp(buildPing({ token: Buffer.alloc(8, i & 0xff) }))));
+    let batches = 0;
+    // at most 300 batches of 100 KB; the loopback buffers hold a few MB
+    while (batches < 300 && !p.closed && server.stats.writeOverflows === 0) {
+      batches++;
+      if (!p.socket.write(batch)) await new Promise((r) => { p.socket.once('drain', r); p.socket.once('close', r); });
+    }
+    expect(await until(() => server.stats.writeOverflows === 1, 5000)).toBe(true);
+    expect(batches).toBeLessThan(300);
+    expect(await until(() => server.connectionCount === 1)).toBe(true);
+    await roundTrip(good, 'fine');
   });
 });
