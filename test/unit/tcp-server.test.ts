@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { CON, Code, EMPTY, type CoapMessage } from '../../src/coap/message.js';
 import { SignalCode, SignalOpt, buildAbort, buildCsm, buildPing, buildRelease, parseSignal } from '../../src/coap/tcp-signaling.js';
 import type { EndpointContext } from '../../src/transport/connector.js';
+import { peerAddressText } from '../../src/tcp/connection.js';
 import { createTcpServer, tcpConnectionId, type TcpServer, type TcpServerOptions } from '../../src/tcp/server.js';
 import { connectTcp, type TcpPeer } from '../helpers/tcp-peer.js';
 
@@ -409,5 +410,14 @@ describe('coap+tcp signaling option numbers', () => {
     const csm = await p.next();
     expect(csm.options.map((o) => o.number)).toEqual([SignalOpt.MAX_MESSAGE_SIZE, SignalOpt.BLOCK_WISE_TRANSFER]);
     expect(csm.options[0]!.value).toEqual(Buffer.from([0x10, 0x00]));
+  });
+});
+
+describe('peerAddressText', () => {
+  it('shows IPv4-mapped IPv6 peers (dual-stack sockets) as IPv4 and leaves other addresses alone', () => {
+    expect(peerAddressText('::ffff:192.0.2.7')).toBe('192.0.2.7');
+    expect(peerAddressText('::ffff:c000:207')).toBe('::ffff:c000:207');
+    expect(peerAddressText('2001:db8::1')).toBe('2001:db8::1');
+    expect(peerAddressText('127.0.0.1')).toBe('127.0.0.1');
   });
 });
