@@ -436,7 +436,6 @@ function checkGroups(o: ServerOptions): string | undefined {
 /** Why a feature is refused; one entry per flag, shrinks as features arrive. */
 export const REFUSED_FLAGS: Readonly<Record<string, string>> = {
   '--tcp': 'coap+tcp/coaps+tcp endpoints are not available yet',
-  '--oscore': 'OSCORE (/oscore, /oscoreInfo) is not available yet',
 };
 
 /** Suffix of the usage entry of a refused flag. */
@@ -445,7 +444,6 @@ export const NOT_AVAILABLE = ' (not available in this version)';
 /** Warnings for refused features that are on by default and were not given explicitly. */
 export const DEFAULT_ON_WARNINGS: Readonly<Record<string, string>> = {
   '--tcp': '--tcp: coap+tcp/coaps+tcp endpoints are not available in this version, running without them',
-  '--oscore': '--oscore: OSCORE (/oscore, /oscoreInfo) is not available in this version, running without it',
 };
 
 /**
@@ -462,7 +460,7 @@ export function refusedFlags(opts: ServerOptions): { refused: string[]; warnings
     const on = value !== undefined && value !== false;
     if (opts.explicit.has(name)) {
       if (on) refused.push(`${flag}: not supported by this version of ${PRODUCT_NAME} (${reason})`);
-    } else if (on && DEFAULT_ON_WARNINGS[flag] && (flag !== '--oscore' || opts.plugtest)) {
+    } else if (on && DEFAULT_ON_WARNINGS[flag]) {
       warnings.push(DEFAULT_ON_WARNINGS[flag]);
     }
   }

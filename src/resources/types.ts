@@ -3,6 +3,7 @@ import type { Resource } from '../coap/resource.js';
 import type { TreeTimers } from './timers.js';
 import type { DiagnosticsSource } from './extended/diagnose.js';
 import type { RequestHistory } from './extended/request-history.js';
+import type { OscoreContextStore } from '../oscore/store.js';
 
 /** Name printed where the reference prints `Cf` (root banner, `/mycontext` `server`). */
 export const PRODUCT_NAME = 'extplugtest';
@@ -27,6 +28,8 @@ export interface ResourceOptions {
   diagnostics?: DiagnosticsSource;
   /** where `/requests` keeps the device histories (default: in this process; a worker: in the primary) */
   requestHistory?: RequestHistory;
+  /** `--oscore`: the plugtest tree adds `/oscore` and `/oscoreInfo` over this store (resources.md §3.22) */
+  oscore?: OscoreContextStore;
 }
 
 /** A resource tree plus the start/stop of its timers. */

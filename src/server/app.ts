@@ -24,6 +24,9 @@ import { clusterOptionsOf, createClusterEndpoints, waitForClusterReady } from '.
 import type { ClusterConnector } from '../cluster/cluster-connector.js';
 import { restoreConfigOf, startMonitoring, type Monitoring, type WorkerMonitoring } from './monitoring.js';
 import { dtlsConnectorsOf } from '../restart/persist.js';
+import type { MessageHooks } from '../coap/message-layer.js';
+import { oscoreServerHooks } from '../oscore/hooks.js';
+import { createOscoreContextStore, plugtestServerContext } from '../oscore/store.js';
 
 /**
  * How this process takes part in the server (issue 13). One process serves both servers; with several workers
@@ -133,10 +136,12 @@ export async function startApp(
   }
   // cli.md §1: the plugtest server is not run when any cluster option is present
   if (opts.plugtest && clusterOpts === undefined && role.kind !== 'worker') {
-    const tree = createPlugtestResources(resourceOptions);
+    // --oscore: the plugtest context (resources.md §3.22) on every plugtest endpoint, and /oscore, /oscoreInfo
+    const oscore = opts.oscore ? createOscoreContextStore([plugtestServerContext()]) : undefined;
+    const tree = createPlugtestResources({ ...resourceOptions, oscore });
     trees.push(tree);
     const server = new CoapServer('PLUG-TEST', tree.root, logger);
-    addEndpoints(server, props, 'plugtest', addresses, opts, creds, logger);
+    addEndpoints(server, props, 'plugtest', addresses, opts, creds, logger, true, false, oscore && oscoreServerHooks(oscore));
     if (server.endpoints.length === 0) throw new StartupError(noEndpointMessage(opts));
     servers.push(server);
   }
@@ -326,7 +331,7 @@ function addWorkerNodes(
   });
 }
 
-/** Adds a coap (UDP) and a coaps (DTLS) endpoint per selected address (cli.md §3.2); `reusePort`: a worker's. */
+/** Adds a coap (UDP) and a coaps (DTLS) endpoint per selected address (cli.md §3.2); `reusePort`: a worker's; `messageHooks`: OSCORE's. */
 function addEndpoints(
   server: CoapServer,
   props: Properties,
@@ -337,6 +342,7 @@ function addEndpoints(
   logger: Logger,
   withDtls = true,
   reusePort = false,
+  messageHooks?: MessageHooks,
 ): void {
   const ports = portsFor(props, kind);
   let dtlsConfig;
@@ -349,7 +355,7 @@ function addEndpoints(
   const secureStack = stackConfigFor(props, kind, false);
   for (const a of withDtls ? addresses : []) {
     const dtls = createServerDtlsConnector(bindAddressOf(a), ports.coaps, dtlsConfig, creds, logger);
-    server.addEndpoint(dtls, secureStack, dtlsPeerOf);
+    server.addEndpoint(dtls, secureStack, dtlsPeerOf, { messageHooks });
   }
   if (opts.dtlsOnly) return;
   for (const a of addresses) {
@@ -366,7 +372,7 @@ function addEndpoints(
       fairQueue: { batch: props.number('UDP.FAIR_QUEUE_BATCH'), sourceCapacity: props.number('UDP.FAIR_QUEUE_SOURCE_CAPACITY'), capacity: props.number('UDP.FAIR_QUEUE_CAPACITY') },
       logger,
     });
-    server.addEndpoint(connector, config);
+    server.addEndpoint(connector, config, undefined, { messageHooks });
   }
 }
 

@@ -25,7 +25,7 @@ afterAll(async () => {
 });
 
 /** Resources resources.md §0.2 marks invisible in discovery. */
-const INVISIBLE = ['/.well-known/core', '/.well-known', '/myip', '/mycontext', '/telemetry', '/event', '/create1', '/oscore', '/oscoreInfo'];
+const INVISIBLE = ['/.well-known/core', '/.well-known', '/myip', '/mycontext', '/telemetry', '/event', '/create1'];
 
 describe.each(loopbackHosts(hasIpv6Loopback()))('TD_COAP_LINK over %s', (host) => {
   let peer: RawPeer;
@@ -70,7 +70,7 @@ describe.each(loopbackHosts(hasIpv6Loopback()))('TD_COAP_LINK over %s', (host) =
     const all = uris(links);
     for (const u of ['/test', '/seg1', '/seg1/seg2', '/seg1/seg2/seg3', '/query', '/separate', '/large', '/large-update', '/large-create', '/large-post',
       '/large-separate', '/obs', '/obs-non', '/obs-large', '/obs-pumping', '/obs-pumping-non', '/obs-reset', '/location-query', '/multi-format',
-      '/link1', '/link2', '/link3', '/path', '/path/sub1', '/path/sub2', '/path/sub3', '/validate', '/shutdown', '/echo']) {
+      '/link1', '/link2', '/link3', '/path', '/path/sub1', '/path/sub2', '/path/sub3', '/validate', '/shutdown', '/echo', '/oscore', '/oscoreInfo']) {
       expect(all, `link ${u}`).toContain(u);
     }
     for (const u of INVISIBLE) expect(all, `invisible ${u}`).not.toContain(u);
@@ -81,6 +81,8 @@ describe.each(loopbackHosts(hasIpv6Loopback()))('TD_COAP_LINK over %s', (host) =
     expect(text).toContain('</link1>;if="If1";rt="Type1 Type2";title="Link test resource"');
     expect(text).toContain('</large>;rt="block";sz=1280;title="Large resource"');
     expect(links.find((l) => l.uri === '/obs')!.attrs.get('obs'), 'bare obs attribute').toEqual([]);
+    // resources.md §3.22: /oscore carries the bare osc attribute (--oscore is on by default)
+    expect(links.find((l) => l.uri === '/oscore')!.attrs.get('osc'), 'bare osc attribute').toEqual([]);
   });
 
   it('LINK_02: rt=Type1 → /link1, /link3', async () => {

@@ -204,9 +204,9 @@ describe('help', () => {
 
   it('marks the flags of features this version does not have, without a default', () => {
     expect(NOT_AVAILABLE).toBe(' (not available in this version)');
-    expect(Object.keys(REFUSED_FLAGS).sort()).toEqual(['--oscore', '--tcp']);
+    expect(Object.keys(REFUSED_FLAGS).sort()).toEqual(['--tcp']);
     expect(entryOf('--[no-]tcp')).toBe('also create coap+tcp and coaps+tcp endpoints (not available in this version)');
-    expect(entryOf('--[no-]oscore')).toBe('plugtest server: OSCORE stack with /oscore and /oscoreInfo (not available in this version)');
+    expect(entryOf('--[no-]oscore')).toBe('plugtest server: OSCORE stack with /oscore and /oscoreInfo (default: on)');
     expect(usage().replace(/\n +/g, ' ').split('not available in this version').length - 1).toBe(Object.keys(REFUSED_FLAGS).length);
   });
 
@@ -377,31 +377,27 @@ describe('group rules', () => {
 describe('refusedFlags', () => {
   const msg = (flag: string): string => `${flag}: not supported by this version of extplugtest (${REFUSED_FLAGS[flag]})`;
 
-  it('warns about default-on --tcp and --oscore, refuses nothing by default', () => {
+  it('warns about default-on --tcp only (OSCORE is available), refuses nothing by default', () => {
+    expect(DEFAULT_ON_WARNINGS['--oscore']).toBeUndefined();
     expect(refusedFlags(ok([]))).toEqual({
       refused: [],
-      warnings: [
-        '--tcp: coap+tcp/coaps+tcp endpoints are not available in this version, running without them',
-        DEFAULT_ON_WARNINGS['--oscore'],
-      ],
+      warnings: ['--tcp: coap+tcp/coaps+tcp endpoints are not available in this version, running without them'],
     });
   });
 
-  it('no warning for --no-tcp / --no-oscore, no oscore warning without plugtest server', () => {
+  it('no warning for --no-tcp, with or without --oscore', () => {
     expect(refusedFlags(ok(['--no-tcp', '--no-oscore']))).toEqual({ refused: [], warnings: [] });
+    expect(refusedFlags(ok(['--no-tcp', '--oscore']))).toEqual({ refused: [], warnings: [] });
     expect(refusedFlags(ok(['--no-tcp', '--no-plugtest']))).toEqual({ refused: [], warnings: [] });
   });
 
-  it('refuses explicit --tcp and --oscore', () => {
-    expect(refusedFlags(ok(['--tcp', '--oscore']))).toEqual({ refused: [msg('--tcp'), msg('--oscore')], warnings: [] });
+  it('refuses explicit --tcp, accepts explicit --oscore', () => {
+    expect(refusedFlags(ok(['--tcp', '--oscore']))).toEqual({ refused: [msg('--tcp')], warnings: [] });
   });
 
   it('gives one message per refused flag, each without a prefix (the caller prints that once)', () => {
     const { refused } = refusedFlags(ok(['--tcp', '--oscore']));
-    expect(refused).toEqual([
-      '--tcp: not supported by this version of extplugtest (coap+tcp/coaps+tcp endpoints are not available yet)',
-      '--oscore: not supported by this version of extplugtest (OSCORE (/oscore, /oscoreInfo) is not available yet)',
-    ]);
+    expect(refused).toEqual(['--tcp: not supported by this version of extplugtest (coap+tcp/coaps+tcp endpoints are not available yet)']);
     for (const r of refused) {
       expect(r).not.toMatch(/Failed to create|Exiting/);
       expect(r.split('not supported by this version').length - 1).toBe(1);

@@ -1,4 +1,4 @@
-// The plugtest server's resource tree (ETSI plugtest resources plus the shared extended ones, no OSCORE).
+// The plugtest server's resource tree (ETSI plugtest resources plus the shared extended ones; OSCORE's with --oscore).
 import { CON, NON } from '../../coap/message.js';
 import { type Resource, addChild } from '../../coap/resource.js';
 import { createWellKnownCore } from '../../coap/link-format.js';
@@ -24,6 +24,7 @@ import { createObserveLargeResource } from './observe-large.js';
 import { createObservePumpingResource } from './observe-pumping.js';
 import { createObserveResetResource } from './observe-reset.js';
 import { createObserveResource } from './observe.js';
+import { createOscoreInfoResource, createOscoreResource } from './oscore.js';
 import { createPathResource } from './path.js';
 import { createQueryResource } from './query.js';
 import { createSeparateResource } from './separate.js';
@@ -74,5 +75,6 @@ export function createPlugtestResources(opts: ResourceOptions): ResourceTree {
     createMyContextResource(opts.version, false),
     createEchoResource({ echoDelay: opts.echoDelay, now: env.now, timers: env.timers }),
   );
+  if (opts.oscore !== undefined) add(createOscoreResource(), createOscoreInfoResource(opts.oscore));
   return { root, start: () => env.timers.start(), stop: () => env.timers.stop() };
 }

@@ -1,0 +1,102 @@
+// OSCORE (RFC 8613) plugged into a CoAP endpoint through its message hooks (coap/message-layer.ts): the server
+// side unprotects requests (§8.2) and protects their responses and notifications (§8.3), the client side
+// protects the requests that ask for it (§8.1) and verifies their responses (§8.4). The hooks run after
+// deduplication and never for retransmissions, so a repeated CON gets its cached protected answer and is not
+// taken for a replay. Neither hook throws on network input.
+import { Opt, type CoapMessage } from '../coap/message.js';
+import type { HookSlot, InboundVerdict, MessageHooks } from '../coap/message-layer.js';
+import type { SecurityContext } from './context.js';
+import { protectOutgoingRequest, unprotectIncomingResponse, type ClientRequestBinding } from './client.js';
+import { protectOutgoingResponse, unprotectIncomingRequest, type OscoreExchange } from './server.js';
+import type { OscoreContextStore } from './store.js';
+
+/** Request codes are 0.01-0.31 (RFC 7252 §12.1.1); responses 2.xx-5.xx. */
+function isRequest(msg: CoapMessage): boolean {
+  return msg.code >= 1 && msg.code <= 31;
+}
+
+function hasObserve(msg: CoapMessage): boolean {
+  for (const o of msg.options) if (o.number === Opt.OBSERVE) return true;
+  return false;
+}
+
+/**
+ * The server's hooks: a request without OSCORE option passes unchanged (plain resources work as before, and
+ * a protected-only resource sees no marker and refuses it); a verified one becomes the inner request, which
+ * keeps a zero-length OSCORE option as the marker (option-classes.ts mergeAfterVerification), with the
+ * exchange state kept in `slot.hookState`; a failed one is answered with the §8.2 / §7.4 error (or the
+ * protected Appendix B.2 Response #1). Responses to client exchanges of the endpoint pass unchanged.
+ * Outbound, every message of a slot holding an OSCORE exchange is protected (a notification, i.e. a message
+ * with Observe, or any later message of the exchange takes a fresh Partial IV); others pass unchanged.
+ */
+export function oscoreServerHooks(store: OscoreContextStore): MessageHooks {
+  const exchanges = new WeakSet<OscoreExchange>();
+  return {
+    inbound(msg: CoapMessage, _ctx, slot: HookSlot): InboundVerdict {
+      if (!isRequest(msg)) return msg;
+      const r = unprotectIncomingRequest(store, msg);
+      if (r.kind === 'plain') return msg;
+      if (r.kind === 'error') return { reply: r.response };
+      exchanges.add(r.state);
+      slot.hookState = r.state;
+      return r.request;
+    },
+    outbound(msg: CoapMessage, _ctx, slot: HookSlot): CoapMessage {
+      const state = slot.hookState;
+      if (typeof state !== 'object' || state === null || !exchanges.has(state as OscoreExchange)) return msg;
+      return protectOutgoingResponse(state as OscoreExchange, msg, { notification: hasObserve(msg) });
+    },
+  };
+}
+
+/** What the client hooks keep of a protected request in its exchange's slot. */
+interface ClientState {
+  readonly binding: ClientRequestBinding;
+}
+
+/** Options of oscoreClientHooks. */
+export interface OscoreClientHooksOptions {
+  /** a response that fails verification (§8.4); default: dropped silently */
+  onFailure?(slot: HookSlot, message: string): void;
+}
+
+/** The zero-length OSCORE option a request carries to ask the client hooks for protection. */
+export const PROTECT_MARKER = { number: Opt.OSCORE, value: Buffer.alloc(0) } as const;
+
+function wantsProtection(msg: CoapMessage): boolean {
+  for (const o of msg.options) if (o.number === Opt.OSCORE && o.value.length === 0) return true;
+  return false;
+}
+
+/**
+ * A client endpoint's hooks over one security context: a request asking for protection (it carries
+ * PROTECT_MARKER, e.g. in RequestSpec.options; `all` protects every request) is protected with the
+ * context's next sequence number, and its responses are verified against that request (an unprotected
+ * response, e.g. the server's 4.01 "Replay detected", is passed on as it is). A response that fails
+ * verification is dropped, after `onFailure`; an older notification (§7.4.1) is dropped silently.
+ */
+export function oscoreClientHooks(ctx: SecurityContext, opts: OscoreClientHooksOptions & { all?: boolean } = {}): MessageHooks {
+  const states = new WeakSet<ClientState>();
+  return {
+    inbound(msg: CoapMessage, _ctx, slot: HookSlot): InboundVerdict {
+      if (isRequest(msg)) return msg;
+      const state = slot.hookState as ClientState | undefined;
+      if (state === undefined || !states.has(state)) return msg;
+      const r = unprotectIncomingResponse(ctx, msg, state.binding);
+      if (r.kind !== 'error') return r.response;
+      if (r.failure !== 'replay') opts.onFailure?.(slot, `OSCORE: ${r.message}`);
+      return undefined;
+    },
+    outbound(msg: CoapMessage, _ctx, slot: HookSlot): CoapMessage {
+      if (!isRequest(msg)) return msg;
+      const marked = wantsProtection(msg);
+      if (!marked && opts.all !== true) return msg;
+      const plain = marked ? { ...msg, options: msg.options.filter((o) => o.number !== Opt.OSCORE) } : msg;
+      const p = protectOutgoingRequest(ctx, plain);
+      const state: ClientState = { binding: p.binding };
+      states.add(state);
+      slot.hookState = state;
+      return p.message;
+    },
+  };
+}

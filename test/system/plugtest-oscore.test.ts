@@ -1,0 +1,291 @@
+// OSCORE (RFC 8613) on the real server's plugtest endpoints: OC01-OC03 of plugtest.md §5 over coap and coaps,
+// the /oscore and /oscoreInfo resources of resources.md §3.22, the §8.2 / §7.4 error answers (4.01 without
+// OSCORE, "Replay detected", "Security context not found", 4.02 "Failed to decode COSE"), deduplication before
+// the replay check, observe through OSCORE, the Appendix B.2 re-derivation, and --no-oscore. The client side is
+// our message-level OSCORE (src/oscore/client.ts) over raw peers, so types, MIDs and outer options are checked
+// as they are on the wire. One client context serves the whole file: the server keeps one replay window.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Code, Opt, type CoapMessage } from '../../src/coap/message.js';
+import { getOption, getUint } from '../../src/coap/options.js';
+import { protectOutgoingRequest, unprotectIncomingResponse, type ClientRequestBinding } from '../../src/oscore/client.js';
+import { deriveContext, type SecurityContext } from '../../src/oscore/context.js';
+import { continueClientRederivation, startClientRederivation } from '../../src/oscore/rederive-client.js';
+import { plugtestClientContext } from '../../src/oscore/store.js';
+import { DtlsPeer, getBlockwise as getBlockwiseDtls } from '../helpers/dtls-client.js';
+import { ACK, CON, RawPeer, cf, describe as show, getBlockwise, locationPath, observeOf, parseLinkFormat, type RawRequest } from '../helpers/plugtest-checks.js';
+import { startServer, type ServerProcess } from '../helpers/server-process.js';
+
+const INTERVAL = 300;
+const HOST = '127.0.0.1';
+
+/** What the tests need of a raw peer (UDP or DTLS). */
+interface Peer {
+  build(r: RawRequest): CoapMessage;
+  call(msg: CoapMessage, ms?: number): Promise<CoapMessage>;
+  send(msg: CoapMessage): void;
+  mark(): number;
+  waitFor(pred: (m: CoapMessage) => boolean, ms?: number, from?: number, what?: string): Promise<unknown>;
+  since(from: number, pred?: (m: CoapMessage) => boolean): CoapMessage[];
+  onCon: (m: CoapMessage) => 'ack' | 'rst' | 'ignore';
+}
+
+let sp: ServerProcess;
+/** the plugtest client context (plugtest.md §5): sender 01, recipient 02 */
+const client: SecurityContext = deriveContext(plugtestClientContext());
+let udp: RawPeer;
+let dtls: DtlsPeer;
+
+beforeAll(async () => {
+  sp = await startServer({ args: ['--no-external', '--notify-interval', `${INTERVAL}ms`] });
+  udp = await RawPeer.open(HOST, sp.ports.plug);
+  dtls = await DtlsPeer.open(HOST, sp.ports.plugSecure, { cidLength: 6 });
+  await dtls.connect();
+});
+afterAll(async () => {
+  udp?.close();
+  await dtls?.close();
+  await sp?.stop();
+});
+
+interface Protected {
+  /** the protected request as sent */
+  req: CoapMessage;
+  /** the answer as received */
+  res: CoapMessage;
+  /** the verified inner response */
+  inner: CoapMessage;
+  binding: ClientRequestBinding;
+}
+
+/** Protects a request with `ctx`, sends it and verifies the answer (which must be protected). */
+async function protectedCall(peer: Peer, r: RawRequest, ctx: SecurityContext = client): Promise<Protected> {
+  const { message, binding } = protectOutgoingRequest(ctx, peer.build(r));
+  const res = await peer.call(message);
+  const v = unprotectIncomingResponse(ctx, res, binding);
+  expect(v.kind, `verified answer to ${show(message)}: ${show(res)}`).toBe('ok');
+  return { req: message, res, inner: (v as { response: CoapMessage }).response, binding };
+}
+
+/** plugtest.md §5: ACK, same MID and token, OSCORE option present, outer code 2.04 (RFC 8613 §4.2). */
+function expectProtectedAck(p: Protected): void {
+  expect(p.res.type, show(p.res)).toBe(ACK);
+  expect(p.res.mid, 'same MID').toBe(p.req.mid);
+  expect(p.res.token, 'same token').toEqual(p.req.token);
+  expect(getOption(p.res, Opt.OSCORE), 'OSCORE option present').toBeDefined();
+  expect(p.res.code, 'outer code').toBe(Code.CHANGED);
+}
+
+/** The unprotected error answer of the OSCORE layer (§8.2, §7.4): ACK, code, diagnostic text, Max-Age 0, no OSCORE option. */
+function expectOscoreError(res: CoapMessage, req: CoapMessage, code: number, text: string): void {
+  expect(res.type, show(res)).toBe(ACK);
+  expect(res.mid).toBe(req.mid);
+  expect(res.code, show(res)).toBe(code);
+  expect(getOption(res, Opt.OSCORE), 'no OSCORE option').toBeUndefined();
+  expect(res.payload.toString('utf8')).toBe(text);
+  expect(getUint(res, Opt.MAX_AGE)).toBe(0);
+}
+
+/** A block-wise GET (the plugtest endpoints answer in 64-byte blocks): the first answer and the whole payload. */
+type BlockwiseGet = (path: string) => Promise<{ first: CoapMessage; payload: Buffer }>;
+
+const udpGet: BlockwiseGet = async (path) => {
+  const t = await getBlockwise(udp, { code: Code.GET, path });
+  return { first: t.answers[0]!, payload: t.payload };
+};
+const dtlsGet: BlockwiseGet = async (path) => {
+  const t = await getBlockwiseDtls(dtls, { code: Code.GET, path });
+  return { first: t.answers[0]!, payload: t.payload };
+};
+
+describe.each([
+  ['coap', () => udp as Peer, udpGet],
+  ['coaps', () => dtls as unknown as Peer, dtlsGet],
+])('OSCORE over %s', (_scheme, peerOf, blockwiseGet) => {
+  it('OC01: protected CON GET /oscore → ACK, 2.05, same MID, OSCORE option, Content-Format, payload', async () => {
+    const p = await protectedCall(peerOf(), { type: CON, code: Code.GET, path: 'oscore' });
+    expectProtectedAck(p);
+    expect(p.inner.code).toBe(Code.CONTENT);
+    expect(cf(p.inner), 'Content-Format').toBe(0);
+    expect(p.inner.payload.length, 'non-empty payload').toBeGreaterThan(0);
+    expect(getUint(p.inner, Opt.MAX_AGE)).toBe(30);
+    // the resource sees the inner request: GET with the outer MID and token
+    expect(p.inner.payload.toString('utf8')).toBe(`OSCORE Resource\nCode: 1 (GET)\nMID: ${p.req.mid}\nToken: ${p.req.token.toString('hex').toUpperCase()}`);
+    // Content-Format and Max-Age are Class E: not visible outside (§4.1.1)
+    expect(cf(p.res), 'no outer Content-Format').toBeUndefined();
+  });
+
+  it('OC02: protected CON DELETE /oscore → ACK, 2.02, same MID, OSCORE option', async () => {
+    const p = await protectedCall(peerOf(), { type: CON, code: Code.DELETE, path: 'oscore' });
+    expectProtectedAck(p);
+    expect(p.inner.code).toBe(Code.DELETED);
+  });
+
+  it('OC03: protected CON PUT /oscore "Hello, OSCORE!" CF 0 → ACK, 2.04, same MID, OSCORE option', async () => {
+    const p = await protectedCall(peerOf(), { type: CON, code: Code.PUT, path: 'oscore', payload: 'Hello, OSCORE!', format: 0 });
+    expectProtectedAck(p);
+    expect(p.inner.code).toBe(Code.CHANGED);
+  });
+
+  it('POST → 2.01 with Location-Path location1/location2/location3; PUT If-None-Match → 4.12', async () => {
+    const post = await protectedCall(peerOf(), { code: Code.POST, path: 'oscore', payload: 'x', format: 0 });
+    expectProtectedAck(post);
+    expect(post.inner.code).toBe(Code.CREATED);
+    expect(locationPath(post.inner)).toEqual(['location1', 'location2', 'location3']);
+    const put = await protectedCall(peerOf(), { code: Code.PUT, path: 'oscore', payload: 'x', format: 0, ifNoneMatch: true });
+    expectProtectedAck(put);
+    expect(put.inner.code).toBe(Code.PRECONDITION_FAILED);
+  });
+
+  it('a plain request to /oscore → 4.01; plain resources still answer plainly', async () => {
+    const peer = peerOf();
+    const res = await peer.call(peer.build({ code: Code.GET, path: 'oscore' }));
+    expect(res.type).toBe(ACK);
+    expect(res.code, show(res)).toBe(Code.UNAUTHORIZED);
+    expect(getOption(res, Opt.OSCORE)).toBeUndefined();
+    const test = await peer.call(peer.build({ code: Code.GET, path: 'test' }));
+    expect(test.code, show(test)).toBe(Code.CONTENT);
+    expect(getOption(test, Opt.OSCORE)).toBeUndefined();
+  });
+
+  it('a protected request to another resource is answered protected (OSCORE is per endpoint)', async () => {
+    const p = await protectedCall(peerOf(), { code: Code.GET, path: 'test' });
+    expectProtectedAck(p);
+    expect(p.inner.code).toBe(Code.CONTENT);
+    expect(p.inner.payload.toString('utf8')).toMatch(/^Type: 0 \(CON\)\nCode: 1 \(GET\)\n/);
+  });
+
+  it('a retransmission (same MID) gets the same protected answer, no replay error (deduplication first)', async () => {
+    const peer = peerOf();
+    const { message, binding } = protectOutgoingRequest(client, peer.build({ code: Code.GET, path: 'oscore' }));
+    const first = await peer.call(message);
+    const again = await peer.call(message);
+    expect(again.code, show(again)).toBe(first.code);
+    expect(again.payload).toEqual(first.payload);
+    expect(unprotectIncomingResponse(client, again, binding).kind).toBe('ok');
+  });
+
+  it('a replayed protected request (same bytes, new MID) → 4.01 "Replay detected"', async () => {
+    const peer = peerOf();
+    const p = await protectedCall(peer, { code: Code.GET, path: 'oscore' });
+    const replay = { ...p.req, mid: peer.build({ code: Code.GET }).mid };
+    expectOscoreError(await peer.call(replay), replay, Code.UNAUTHORIZED, 'Replay detected');
+  });
+
+  it('an unknown kid → 4.01 "Security context not found"; a malformed OSCORE option → 4.02 "Failed to decode COSE"', async () => {
+    const peer = peerOf();
+    const stranger = deriveContext({ ...plugtestClientContext(), senderId: Buffer.from('05', 'hex') });
+    const { message } = protectOutgoingRequest(stranger, peer.build({ code: Code.GET, path: 'oscore' }));
+    expectOscoreError(await peer.call(message), message, Code.UNAUTHORIZED, 'Security context not found');
+    // flag bits of reserved / undefined fields set (§6.1)
+    const bad = peer.build({ code: Code.POST, options: [{ number: Opt.OSCORE, value: Buffer.from([0xe9, 0x01]) }], payload: Buffer.alloc(12, 1) });
+    expectOscoreError(await peer.call(bad), bad, Code.BAD_OPTION, 'Failed to decode COSE');
+  });
+
+  it('/oscoreInfo: 2.05, Max-Age 30, the ID Context and the next client sequence number', async () => {
+    const { first, payload } = await blockwiseGet('oscoreInfo');
+    expect(first.code, show(first)).toBe(Code.CONTENT);
+    expect(getUint(first, Opt.MAX_AGE)).toBe(30);
+    expect(cf(first)).toBe(0);
+    const text = payload.toString('utf8');
+    expect(text.startsWith('\n'), 'starts with a blank line').toBe(true);
+    expect(text).toContain('\nID Context: 37CBF3210017A2D3');
+    expect(text).toContain(`\nClient Sender Sequence Number: ${client.sender.sequenceNumber}`);
+  });
+
+  it('observe through OSCORE: protected registration of /obs, protected notifications with fresh Partial IVs', async () => {
+    const peer = peerOf();
+    const reg = await protectedCall(peer, { code: Code.GET, path: 'obs', observe: 0 });
+    expect(reg.req.code, 'outer FETCH for Observe (§4.2)').toBe(Code.FETCH);
+    expect(reg.res.code, 'outer 2.05 with Observe').toBe(Code.CONTENT);
+    expect(observeOf(reg.res), 'outer Observe').toBeDefined();
+    expect(reg.inner.code).toBe(Code.CONTENT);
+    expect(observeOf(reg.inner), 'inner Observe').toBeDefined();
+    const tok = reg.req.token.toString('hex');
+    const from = peer.mark();
+    const isNotification = (m: CoapMessage): boolean => m.token.toString('hex') === tok && m.code !== 0 && m.mid !== reg.res.mid;
+    await peer.waitFor(() => peer.since(from, isNotification).length >= 2, 6 * INTERVAL + 3000, from, 'two notifications');
+    const notes = peer.since(from, isNotification).slice(0, 2);
+    const pivs: number[] = [];
+    for (const n of notes) {
+      expect(getOption(n, Opt.OSCORE), 'protected notification').toBeDefined();
+      const v = unprotectIncomingResponse(client, n, reg.binding);
+      expect(v.kind, show(n)).toBe('ok');
+      const ok = v as { response: CoapMessage; partialIv: number | undefined };
+      expect(ok.response.code).toBe(Code.CONTENT);
+      expect(observeOf(ok.response)).toBeDefined();
+      expect(ok.partialIv, 'notification with its own Partial IV').toBeDefined();
+      pivs.push(ok.partialIv!);
+    }
+    expect(pivs[1]).toBeGreaterThan(pivs[0]!);
+    // a notification delivered again is refused by the client (§7.4.1)
+    expect(unprotectIncomingResponse(client, notes[0]!, reg.binding).kind).toBe('error');
+    // reactive cancel: RST the next CON notification of the relation
+    peer.onCon = (m) => (m.token.toString('hex') === tok ? 'rst' : 'ack');
+    const mark = peer.mark();
+    await peer.waitFor(isNotification, 6 * INTERVAL + 3000, mark, 'a notification to reject');
+    peer.onCon = () => 'ack';
+  });
+});
+
+describe('Appendix B.2 context re-derivation (runs last: it replaces the server context)', () => {
+  it('Request #1 → protected 4.01 with R2; Request #2 with R2||R3 is processed; /oscoreInfo shows the new ID Context', async () => {
+    const b2 = startClientRederivation(plugtestClientContext());
+    const r1 = protectOutgoingRequest(b2.ctx, udp.build({ code: Code.GET, path: 'oscore' }), { kidContextValue: b2.kidContext });
+    const res1 = await udp.call(r1.message);
+    expect(res1.type).toBe(ACK);
+    expect(getOption(res1, Opt.OSCORE), 'Response #1 is protected').toBeDefined();
+    const next = continueClientRederivation(b2, res1, r1.binding);
+    expect(next.kind, JSON.stringify(next)).toBe('ok');
+    const derived = next as { ctx: SecurityContext; kidContext: Buffer };
+    const r2 = protectOutgoingRequest(derived.ctx, udp.build({ code: Code.GET, path: 'oscore' }), { kidContextValue: derived.kidContext });
+    const res2 = await udp.call(r2.message);
+    const v = unprotectIncomingResponse(derived.ctx, res2, r2.binding);
+    expect(v.kind).toBe('ok');
+    expect((v as { response: CoapMessage }).response.code).toBe(Code.CONTENT);
+    const info = await udpGet('oscoreInfo');
+    expect(info.payload.toString('utf8')).toContain(`\nID Context: ${derived.ctx.idContext!.toString('hex').toUpperCase()}`);
+    // the old ID Context is no active one any more: a request with it starts a new re-derivation (Response #1,
+    // inner 4.01) instead of being processed
+    const again = startClientRederivation(plugtestClientContext(), Buffer.from('37cbf3210017a2d3', 'hex'));
+    const old = protectOutgoingRequest(again.ctx, udp.build({ code: Code.GET, path: 'oscore' }));
+    const resOld = await udp.call(old.message);
+    expect(continueClientRederivation(again, resOld, old.binding).kind, show(resOld)).toBe('ok');
+  });
+});
+
+describe('--no-oscore', () => {
+  let off: ServerProcess;
+  beforeAll(async () => {
+    off = await startServer({ args: ['--no-external', '--no-oscore'] });
+  });
+  afterAll(async () => {
+    await off?.stop();
+  });
+
+  it('/oscore and /oscoreInfo are 4.04 and not listed; a protected request is not processed as OSCORE', async () => {
+    const peer = await RawPeer.open(HOST, off.ports.plug);
+    try {
+      for (const path of ['oscore', 'oscoreInfo']) {
+        const res = await peer.call(peer.build({ code: Code.GET, path }));
+        expect(res.code, `${path}: ${show(res)}`).toBe(Code.NOT_FOUND);
+      }
+      const core = await getBlockwise(peer, { code: Code.GET, path: '.well-known/core' });
+      const uris = parseLinkFormat(core.payload.toString('utf8')).map((l) => l.uri);
+      expect(uris.length).toBeGreaterThan(0);
+      expect(uris).not.toContain('/oscore');
+      expect(uris).not.toContain('/oscoreInfo');
+      // without the OSCORE stack a protected request is an outer POST to a path the server does not have
+      const { message } = protectOutgoingRequest(deriveContext(plugtestClientContext()), peer.build({ code: Code.GET, path: 'oscore' }));
+      const res = await peer.call(message);
+      expect(getOption(res, Opt.OSCORE)).toBeUndefined();
+      expect(res.code, show(res)).not.toBe(Code.CHANGED);
+    } finally {
+      peer.close();
+    }
+  });
+
+  it('no OSCORE warning at start-up', () => {
+    expect(off.output()).not.toMatch(/--oscore/);
+    expect(sp.output()).not.toMatch(/--oscore/);
+  });
+});
