@@ -3,8 +3,12 @@
 // Californium's clients (request block, `>>> DTLS(...)` session lines, response block); `-v` traces every message.
 import { CoapEndpoint } from '../coap/endpoint.js';
 import { DEFAULT_STACK_CONFIG } from '../coap/stack-config.js';
-import { request, type ClientExchange } from '../coap/client-layer.js';
+import { request, requestAsync, type ClientExchange } from '../coap/client-layer.js';
 import { CON, NON, Code, type CoapMessage } from '../coap/message.js';
+import type { SecurityContext } from '../oscore/context.js';
+import { oscoreClientHooks, PROTECT_MARKER } from '../oscore/hooks.js';
+import { contextFromInfo, parseOscoreInfo } from '../oscore/info-parse.js';
+import { plugtestClientContext } from '../oscore/store.js';
 import { clientParser, toClientOptions, type ClientOptions } from '../clients/common-options.js';
 import type { ConnectionRefusedError } from '../clients/connected-transport.js';
 import { MessageTap } from '../clients/message-tap.js';
@@ -19,6 +23,7 @@ const EXIT_NO_RESPONSE = 1;
 interface Args {
   observe?: number;
   timeout: number;
+  oscore: boolean;
 }
 
 function parse(argv: string[]): { opts: ClientOptions; extra: Args } | undefined {
@@ -30,14 +35,35 @@ function parse(argv: string[]): { opts: ClientOptions; extra: Args } | undefined
     packageVersion(),
   )
     .option('observe', { type: 'number', describe: 'observe the resource and print this many notifications (then cancel)' })
-    .option('timeout', { type: 'number', default: 30_000, describe: 'response timeout in ms' });
+    .option('timeout', { type: 'number', default: 30_000, describe: 'response timeout in ms' })
+    .option('oscore', {
+      type: 'boolean',
+      default: false,
+      describe: 'protect the request with OSCORE (RFC 8613), the plugtest client context (sender 01, recipient 02); ID Context and sequence number from the server\'s /oscoreInfo when it has one',
+    });
   const args = parser.parseSync() as Record<string, unknown>;
   if (args.help || args.version) return undefined;
-  return { opts: toClientOptions(args), extra: { observe: args.observe as number | undefined, timeout: Number(args.timeout) } };
+  return { opts: toClientOptions(args), extra: { observe: args.observe as number | undefined, timeout: Number(args.timeout), oscore: args.oscore === true } };
 }
 
 function out(text: string): void {
   process.stdout.write(text);
+}
+
+/**
+ * --oscore: the plugtest client context continued where the server's plain /oscoreInfo says (its ID Context,
+ * the next sequence number), so that a new client run is not refused as a replay (RFC 8613 §7.4); without an
+ * answer the context as configured, from sequence number 0.
+ */
+async function oscoreContextOf(ep: CoapEndpoint, destination: Parameters<typeof requestAsync>[2], timeout: number): Promise<SecurityContext> {
+  const config = plugtestClientContext();
+  try {
+    const res = await requestAsync(ep, { method: Code.GET, path: 'oscoreInfo', timeout }, destination);
+    if (res.code === Code.CONTENT) return contextFromInfo(config, parseOscoreInfo(res.payload.toString('utf8')));
+  } catch {
+    // no /oscoreInfo: the configured context
+  }
+  return contextFromInfo(config, { idContext: undefined, sequenceNumber: undefined });
 }
 
 async function main(): Promise<number> {
@@ -60,24 +86,39 @@ async function main(): Promise<number> {
     },
   });
   const tap = new MessageTap(transport.connector);
-  const ep = new CoapEndpoint({ connector: tap, config: { ...DEFAULT_STACK_CONFIG, maxMessageSize: 1024, preferredBlockSize: 1024 } });
   let requestPrinted = false;
   let sentAt = 0;
+  /** --oscore: the request block shows the plain request (the wire form is in the -v trace), printed once protected */
+  const printRequest = (m: CoapMessage): void => {
+    if (requestPrinted) return;
+    requestPrinted = true;
+    sentAt = performance.now();
+    out(requestLines(m).join('\n') + '\n\n');
+  };
+  let security: SecurityContext | undefined;
+  let ex: ClientExchange | undefined;
+  const messageHooks = extra.oscore
+    ? oscoreClientHooks(() => security!, {
+        onProtected: printRequest,
+        onFailure: (slot, message) => {
+          if (slot === ex) ex.fail(new Error(message));
+        },
+      })
+    : undefined;
+  const ep = new CoapEndpoint({ connector: tap, config: { ...DEFAULT_STACK_CONFIG, maxMessageSize: 1024, preferredBlockSize: 1024 }, messageHooks });
   tap.onSend = (m, ctx) => {
-    if (!requestPrinted && m.code > 0 && m.code < 32) {
-      requestPrinted = true;
-      sentAt = performance.now();
-      out(requestLines(m).join('\n') + '\n\n');
-    }
+    if (!extra.oscore && m.code > 0 && m.code < 32) printRequest(m);
     if (opts.verbose) out(traceLine('send', m, ctx) + '\n');
   };
   if (opts.verbose) tap.onReceive = (m, ctx) => out(traceLine('receive', m, ctx) + '\n');
   await ep.start();
+  if (extra.oscore) {
+    security = await oscoreContextOf(ep, transport.destination, Math.min(extra.timeout, 5000));
+  }
   const path = decodeURIComponent(opts.uri.pathname).split('/').filter((s) => s.length > 0);
   const query = opts.uri.search.length > 1 ? opts.uri.search.slice(1).split('&').map(decodeURIComponent) : [];
   const withBody = opts.method === Code.POST || opts.method === Code.PUT || opts.method === Code.FETCH || opts.method === Code.PATCH || opts.method === Code.IPATCH;
   let status = 0;
-  let ex: ClientExchange | undefined;
   await new Promise<void>((resolve) => {
     let notifications = 0;
     let done = false;
@@ -91,7 +132,7 @@ async function main(): Promise<number> {
       {
         method: opts.method,
         type: opts.con ? CON : NON,
-        options: uriHostOptions(opts.uri),
+        options: extra.oscore ? [...uriHostOptions(opts.uri), PROTECT_MARKER] : uriHostOptions(opts.uri),
         path,
         query,
         payload: opts.payload,

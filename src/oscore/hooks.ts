@@ -51,6 +51,8 @@ export function oscoreServerHooks(store: OscoreContextStore): MessageHooks {
 
 /** What the client hooks keep of a protected request in its exchange's slot. */
 interface ClientState {
+  /** the context the request was protected with (its responses are verified with it) */
+  readonly ctx: SecurityContext;
   readonly binding: ClientRequestBinding;
 }
 
@@ -58,6 +60,10 @@ interface ClientState {
 export interface OscoreClientHooksOptions {
   /** a response that fails verification (§8.4); default: dropped silently */
   onFailure?(slot: HookSlot, message: string): void;
+  /** a request was protected: the plain request (MID and token set) and the message sent instead */
+  onProtected?(plain: CoapMessage, sent: CoapMessage): void;
+  /** protect every request, not only those carrying PROTECT_MARKER; default false */
+  all?: boolean;
 }
 
 /** The zero-length OSCORE option a request carries to ask the client hooks for protection. */
@@ -69,20 +75,22 @@ function wantsProtection(msg: CoapMessage): boolean {
 }
 
 /**
- * A client endpoint's hooks over one security context: a request asking for protection (it carries
- * PROTECT_MARKER, e.g. in RequestSpec.options; `all` protects every request) is protected with the
- * context's next sequence number, and its responses are verified against that request (an unprotected
- * response, e.g. the server's 4.01 "Replay detected", is passed on as it is). A response that fails
- * verification is dropped, after `onFailure`; an older notification (§7.4.1) is dropped silently.
+ * A client endpoint's hooks over one security context (or a function giving the current one, e.g. after the
+ * client learnt the server's ID Context): a request asking for protection (it carries PROTECT_MARKER, e.g. in
+ * RequestSpec.options; `all` protects every request) is protected with the context's next sequence number
+ * (§8.1), and its responses are verified against that request (§8.4; an unprotected response, e.g. the
+ * server's 4.01 "Replay detected", is passed on as it is). A response that fails verification is dropped,
+ * after `onFailure`; an older notification (§7.4.1) is dropped silently. Throws only on our own input (a bad
+ * Proxy-Uri, exhausted sequence numbers), from the request's send.
  */
-export function oscoreClientHooks(ctx: SecurityContext, opts: OscoreClientHooksOptions & { all?: boolean } = {}): MessageHooks {
+export function oscoreClientHooks(context: SecurityContext | (() => SecurityContext), opts: OscoreClientHooksOptions = {}): MessageHooks {
   const states = new WeakSet<ClientState>();
   return {
     inbound(msg: CoapMessage, _ctx, slot: HookSlot): InboundVerdict {
       if (isRequest(msg)) return msg;
       const state = slot.hookState as ClientState | undefined;
       if (state === undefined || !states.has(state)) return msg;
-      const r = unprotectIncomingResponse(ctx, msg, state.binding);
+      const r = unprotectIncomingResponse(state.ctx, msg, state.binding);
       if (r.kind !== 'error') return r.response;
       if (r.failure !== 'replay') opts.onFailure?.(slot, `OSCORE: ${r.message}`);
       return undefined;
@@ -92,10 +100,12 @@ export function oscoreClientHooks(ctx: SecurityContext, opts: OscoreClientHooksO
       const marked = wantsProtection(msg);
       if (!marked && opts.all !== true) return msg;
       const plain = marked ? { ...msg, options: msg.options.filter((o) => o.number !== Opt.OSCORE) } : msg;
+      const ctx = typeof context === 'function' ? context() : context;
       const p = protectOutgoingRequest(ctx, plain);
-      const state: ClientState = { binding: p.binding };
+      const state: ClientState = { ctx, binding: p.binding };
       states.add(state);
       slot.hookState = state;
+      opts.onProtected?.(plain, p.message);
       return p.message;
     },
   };

@@ -4,6 +4,8 @@
 // the replay check, observe through OSCORE, the Appendix B.2 re-derivation, and --no-oscore. The client side is
 // our message-level OSCORE (src/oscore/client.ts) over raw peers, so types, MIDs and outer options are checked
 // as they are on the wire. One client context serves the whole file: the server keeps one replay window.
+import { spawn } from 'node:child_process';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Code, Opt, type CoapMessage } from '../../src/coap/message.js';
 import { getOption, getUint } from '../../src/coap/options.js';
@@ -13,7 +15,7 @@ import { continueClientRederivation, startClientRederivation } from '../../src/o
 import { plugtestClientContext } from '../../src/oscore/store.js';
 import { DtlsPeer, getBlockwise as getBlockwiseDtls } from '../helpers/dtls-client.js';
 import { ACK, CON, RawPeer, cf, describe as show, getBlockwise, locationPath, observeOf, parseLinkFormat, type RawRequest } from '../helpers/plugtest-checks.js';
-import { startServer, type ServerProcess } from '../helpers/server-process.js';
+import { REPO, startServer, type ServerProcess } from '../helpers/server-process.js';
 
 const INTERVAL = 300;
 const HOST = '127.0.0.1';
@@ -227,6 +229,58 @@ describe.each([
   });
 });
 
+const CLIENT_MAIN = path.join(REPO, 'dist/src/cli/client-main.js');
+
+/** Runs the built extplugtest-client; resolves with its exit code and output. */
+function runClient(args: string[], timeoutMs = 20_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [CLIENT_MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (d) => (stdout += d.toString()));
+    proc.stderr.on('data', (d) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`extplugtest-client ${args.join(' ')} did not end:\n${stdout}\n${stderr}`));
+    }, timeoutMs);
+    proc.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** The `Status : ...` line of the client's response block. */
+function statusOf(stdout: string): string | undefined {
+  return /^Status : (\S+)/m.exec(stdout)?.[1];
+}
+
+describe('extplugtest-client --oscore', () => {
+  it('GET /oscore over coap, twice (the second run continues the sequence numbers from /oscoreInfo)', async () => {
+    for (let i = 0; i < 2; i++) {
+      const r = await runClient(['--oscore', `coap://${HOST}:${sp.ports.plug}/oscore`]);
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      expect(statusOf(r.stdout), r.stdout).toBe('2.05');
+      // the request block shows the plain request, the response block the verified inner response
+      expect(r.stdout).toMatch(/Method : 0\.01 - GET\nOptions: \{"Uri-Path":"oscore"\}/);
+      expect(r.stdout).toMatch(/\nOSCORE Resource\nCode: 1 \(GET\)\n/);
+    }
+    // keep the file's own client context in step with what the client runs used
+    client.sender.sequenceNumber = Number(/Client Sender Sequence Number: (\d+)/.exec((await udpGet('oscoreInfo')).payload.toString('utf8'))![1]);
+  });
+
+  it('without --oscore the client gets 4.01; -v traces the protected wire form (outer POST with OSCORE option)', async () => {
+    const plain = await runClient([`coap://${HOST}:${sp.ports.plug}/oscore`]);
+    expect(statusOf(plain.stdout), plain.stdout).toBe('4.01');
+    const v = await runClient(['--oscore', '-v', '-m', 'PUT', '--payload', 'Hello, OSCORE!', `coaps://${HOST}:${sp.ports.plugSecure}/oscore`]);
+    expect(v.code, v.stdout + v.stderr).toBe(0);
+    expect(statusOf(v.stdout), v.stdout).toBe('2.04');
+    expect(v.stdout).toMatch(/req CON-POST .*"OSCORE":0x[0-9a-f]+/);
+    expect(v.stdout).toMatch(/res ACK-2\.04 .*"OSCORE":0x/);
+    client.sender.sequenceNumber = Number(/Client Sender Sequence Number: (\d+)/.exec((await udpGet('oscoreInfo')).payload.toString('utf8'))![1]);
+  });
+});
+
 describe('Appendix B.2 context re-derivation (runs last: it replaces the server context)', () => {
   it('Request #1 → protected 4.01 with R2; Request #2 with R2||R3 is processed; /oscoreInfo shows the new ID Context', async () => {
     const b2 = startClientRederivation(plugtestClientContext());
@@ -250,6 +304,12 @@ describe('Appendix B.2 context re-derivation (runs last: it replaces the server 
     const old = protectOutgoingRequest(again.ctx, udp.build({ code: Code.GET, path: 'oscore' }));
     const resOld = await udp.call(old.message);
     expect(continueClientRederivation(again, resOld, old.binding).kind, show(resOld)).toBe('ok');
+  });
+
+  it('extplugtest-client --oscore takes the new ID Context from /oscoreInfo', async () => {
+    const r = await runClient(['--oscore', '-m', 'DELETE', `coap://${HOST}:${sp.ports.plug}/oscore`]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(statusOf(r.stdout), r.stdout).toBe('2.02');
   });
 });
 
