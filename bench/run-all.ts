@@ -13,6 +13,7 @@ import { clusterSection } from './cluster-section.js';
 import { restartSection } from './restart-section.js';
 import { createLoadSection } from './load-section.js';
 import { workersSection } from './workers-section.js';
+import { oscoreSection } from './oscore-section.js';
 import { DEFAULT_BASELINE } from './baseline.js';
 import { killChildren } from './proc-util.js';
 
@@ -34,10 +35,10 @@ function plainFigure(): { rps: number; cpuMsPer1000: number } | undefined {
 
 /**
  * All sections, in run order: coaps right after plain CoAP (its ratio uses the plain figure of the same run), the
- * benchmark client against our server (issue 4), then the DTLS CID cluster behind the NAT against one node, then
+ * OSCORE beside plain coap on the plugtest server (issue 11), the benchmark client against our server (issue 4), then the DTLS CID cluster behind the NAT against one node, then
  * the in-process save/load of the DTLS connection state (graceful restart), then the old build beside the new one (issue 10).
  */
-export const SECTIONS: Section[] = [coapSection, createCoapsSection(plainFigure), handshakesSection, benchmarkSection, clusterSection, restartSection, createLoadSection(() => baselineRef), workersSection];
+export const SECTIONS: Section[] = [coapSection, createCoapsSection(plainFigure), handshakesSection, oscoreSection, benchmarkSection, clusterSection, restartSection, createLoadSection(() => baselineRef), workersSection];
 
 /** dist/bench → dist. */
 const distRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
