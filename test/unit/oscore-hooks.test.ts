@@ -96,6 +96,26 @@ describe('oscoreServerHooks', () => {
   });
 });
 
+describe('oscoreServerHooks on hostile input', () => {
+  it('never throws: random OSCORE option values and payloads get a reply or pass as plain', () => {
+    const { store } = plugtestPair();
+    const hooks = oscoreServerHooks(store);
+    let seed = 12345;
+    const rnd = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const bytes = (n: number): Buffer => Buffer.from(Array.from({ length: n }, () => rnd(256)));
+    for (let i = 0; i < 5000; i++) {
+      const options = [{ number: Opt.OSCORE, value: bytes(rnd(20)) }];
+      if (rnd(4) === 0) options.push({ number: Opt.OSCORE, value: bytes(rnd(4)) });
+      const m = msg({ code: 1 + rnd(31), options, payload: bytes(rnd(40)) });
+      const v = hooks.inbound(m, CTX, slot());
+      expect(v !== undefined && 'reply' in v, `input ${i}`).toBe(true);
+    }
+  });
+});
+
 describe('oscoreClientHooks', () => {
   it('leaves unmarked requests and responses of unprotected exchanges alone', () => {
     const hooks = oscoreClientHooks(plugtestPair().client);
