@@ -9,8 +9,8 @@ export type MessageListener = (msg: CoapMessage, ctx: EndpointContext) => void;
 
 /** Wraps a connector; the endpoint sees the tap as its connector. */
 export class MessageTap implements Connector {
-  readonly protocol: 'UDP' | 'DTLS';
-  readonly scheme: 'coap' | 'coaps';
+  readonly protocol: Connector['protocol'];
+  readonly scheme: Connector['scheme'];
   readonly inner: Connector;
   /** called for every message handed to the connector (before it is sent) */
   onSend: MessageListener | undefined;

@@ -5,8 +5,8 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
 import { isFormatFailure } from './codec.js';
-import type { CoapMessage } from './message.js';
-import type { Connector, EndpointContext } from '../transport/connector.js';
+import { EMPTY, type CoapMessage } from './message.js';
+import { isMessageConnector, type Connector, type EndpointContext, type MessageConnector } from '../transport/connector.js';
 import type { CoapStackConfig } from './stack-config.js';
 import type { EndpointInfo, Resource } from './resource.js';
 import type { Deduplicator } from './dedup.js';
@@ -18,6 +18,7 @@ import { request, type ClientExchange } from './client-layer.js';
 import type { ObserveRelation } from './observe.js';
 import type { HookSlot, MessageHooks, MessageLayer, MessageLayerFactory, MessageLayerHost, ResponseTarget, WireCodec } from './message-layer.js';
 import { createUdpMessageLayer } from './udp-message-layer.js';
+import { createTcpMessageLayer } from './tcp-message-layer.js';
 
 /** Observe events counted for statistics (e.g. /diagnose); optional. */
 export interface ObserveHooks {
@@ -80,6 +81,8 @@ export class CoapEndpoint implements MessageLayerHost {
   /** observe statistics of the server this endpoint belongs to */
   observeHooks: ObserveHooks | undefined;
   private readonly codec: WireCodec;
+  /** a stream transport's connector (TCP, TLS): whole messages in and out instead of datagrams */
+  private readonly stream: MessageConnector | undefined;
   /** counts and logs a failed send (one function for all sends: no closure per message) */
   private readonly sendFailed: (err: Error) => void;
   private tokenCounter = randomInt(0, 0x7fffffff);
@@ -93,7 +96,9 @@ export class CoapEndpoint implements MessageLayerHost {
     this.root = opts.root;
     this.logger = opts.logger;
     this.wheel = opts.wheel ?? defaultWheel();
-    this.peerOf = opts.peerOf ?? defaultPeerOf;
+    this.stream = isMessageConnector(opts.connector) ? opts.connector : undefined;
+    // a stream endpoint's peer is its connection (RFC 8323: tokens are scoped to a connection)
+    this.peerOf = opts.peerOf ?? (this.stream !== undefined ? this.stream.peerOf.bind(this.stream) : defaultPeerOf);
     this.serves = opts.root !== undefined;
     this.messageHooks = opts.messageHooks;
     const bounds = this.stats.bounds;
@@ -108,7 +113,7 @@ export class CoapEndpoint implements MessageLayerHost {
       stats0.inc('send-errors');
       logger0?.debug({ err }, 'send failed');
     };
-    this.layer = (opts.messageLayer ?? createUdpMessageLayer)(this);
+    this.layer = (opts.messageLayer ?? (this.stream !== undefined ? createTcpMessageLayer : createUdpMessageLayer))(this);
     this.codec = this.layer.codec;
     const c = opts.connector;
     const host = c.localAddress.includes(':') ? `[${c.localAddress}]` : c.localAddress;
@@ -133,6 +138,10 @@ export class CoapEndpoint implements MessageLayerHost {
       request: (spec, ctx, handlers) => request(self, spec, ctx, handlers),
     };
     c.onDatagram = (data, ctx) => this.receive(data, ctx);
+    if (this.stream !== undefined) {
+      this.stream.onMessage = (msg, ctx) => this.receiveDecoded(msg, ctx);
+      this.stream.onConnectionClosed = (ctx, reason) => this.dropPeer(this.peerOf(ctx), reason);
+    }
   }
 
   /** Starts the connector and the sweep timers. */
@@ -189,6 +198,11 @@ export class CoapEndpoint implements MessageLayerHost {
       this.layer.receiveMalformed(msg, ctx);
       return;
     }
+    this.receiveDecoded(msg, ctx);
+  }
+
+  /** A decoded message into the message layer (a stream connector's messages enter here, decoded by their connection). */
+  receiveDecoded(msg: CoapMessage, ctx: EndpointContext): void {
     try {
       this.layer.receive(msg, ctx);
     } catch (err) {
@@ -202,7 +216,14 @@ export class CoapEndpoint implements MessageLayerHost {
    */
   transmit(msg: CoapMessage, ctx: EndpointContext, slot: HookSlot | undefined, onError?: (err: Error) => void): Buffer {
     const hooks = this.messageHooks;
-    const data = this.codec.encode(hooks !== undefined && slot !== undefined ? hooks.outbound(msg, ctx, slot) : msg);
+    const out = hooks !== undefined && slot !== undefined ? hooks.outbound(msg, ctx, slot) : msg;
+    const stream = this.stream;
+    if (stream !== undefined) {
+      // the connection frames and encodes (RFC 8323 §3.2); a stream never resends, so no bytes are kept
+      stream.sendMessage(out, ctx, onError === undefined ? this.sendFailed : (err) => (this.sendFailed(err), onError(err)));
+      return EMPTY;
+    }
+    const data = this.codec.encode(out);
     this.resend(data, ctx, onError);
     return data;
   }

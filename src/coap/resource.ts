@@ -1,6 +1,6 @@
 // The resource tree and the request/response API that resource handlers see.
 import type { CoapMessage, CoapOption, MessageType } from './message.js';
-import type { EndpointContext } from '../transport/connector.js';
+import type { Connector, EndpointContext } from '../transport/connector.js';
 import type { CoapStackConfig } from './stack-config.js';
 import type { ClientExchange, RequestSpec, ResponseHandlers } from './client-layer.js';
 import type { EndpointStats } from './stats.js';
@@ -28,8 +28,8 @@ export interface ResponseSpec {
 export interface EndpointInfo {
   /** e.g. `coap://127.0.0.1:5683`, `coaps://[::1]:5784` */
   readonly uri: string;
-  readonly scheme: 'coap' | 'coaps';
-  readonly protocol: 'UDP' | 'DTLS';
+  readonly scheme: Connector['scheme'];
+  readonly protocol: Connector['protocol'];
   readonly localAddress: string;
   readonly localPort: number;
   readonly config: CoapStackConfig;

@@ -1,4 +1,6 @@
-// The transport contract below CoAP and DTLS: datagrams in and out, each with an EndpointContext.
+// The transport contract below CoAP and DTLS: datagrams in and out, each with an EndpointContext (or, for a
+// stream transport, whole messages: MessageConnector).
+import type { CoapMessage } from '../coap/message.js';
 
 /** A UDP peer address. */
 export interface PeerAddress {
@@ -70,10 +72,10 @@ export interface EndpointContext {
 
 /** A datagram transport (UDP or DTLS) an endpoint runs on. */
 export interface Connector {
-  /** `UDP` or `DTLS` (used in names such as `UDP:127.0.0.1:5683`) */
-  readonly protocol: 'UDP' | 'DTLS';
-  /** URI scheme: coap or coaps */
-  readonly scheme: 'coap' | 'coaps';
+  /** `UDP`, `DTLS`, `TCP` or `TLS` (used in names such as `UDP:127.0.0.1:5683`) */
+  readonly protocol: 'UDP' | 'DTLS' | 'TCP' | 'TLS';
+  /** URI scheme: coap, coaps, coap+tcp or coaps+tcp */
+  readonly scheme: 'coap' | 'coaps' | 'coap+tcp' | 'coaps+tcp';
   /** bound local address text (IPv6 without brackets) */
   readonly localAddress: string;
   /** bound local port (valid after start) */
@@ -91,4 +93,26 @@ export interface Connector {
 /** `addr:port` key of a peer (IPv6 in brackets). */
 export function peerKey(address: string, port: number): string {
   return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+/**
+ * A stream transport (TCP, TLS: RFC 8323) frames, decodes and encodes messages per connection itself (its
+ * signaling messages never reach the endpoint); the endpoint exchanges whole messages with it instead of
+ * datagrams. `onDatagram` and `send` of such a connector are not used.
+ */
+export interface MessageConnector extends Connector {
+  readonly protocol: 'TCP' | 'TLS';
+  /** called for every received non-signaling message; set by the endpoint before start */
+  onMessage: (msg: CoapMessage, ctx: EndpointContext) => void;
+  /** called when a connection closed (its observe relations and client exchanges end); set by the endpoint */
+  onConnectionClosed: (ctx: EndpointContext, reason: string) => void;
+  /** frames and sends one message on the connection of `ctx`; errors go to onError, never thrown */
+  sendMessage(msg: CoapMessage, ctx: EndpointContext, onError?: (err: Error) => void): void;
+  /** the connection key of a context (the peer identity of exchanges and relations) */
+  peerOf(ctx: EndpointContext): string;
+}
+
+/** True for a stream transport's connector. */
+export function isMessageConnector(c: Connector): c is MessageConnector {
+  return c.protocol === 'TCP' || c.protocol === 'TLS';
 }

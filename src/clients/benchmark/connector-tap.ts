@@ -14,8 +14,8 @@ export interface CapturedResponse {
 
 /** Wraps a connector; the endpoint sees the tap as its connector. */
 export class ConnectorTap implements Connector {
-  readonly protocol: 'UDP' | 'DTLS';
-  readonly scheme: 'coap' | 'coaps';
+  readonly protocol: Connector['protocol'];
+  readonly scheme: Connector['scheme'];
   readonly inner: Connector;
   /** `performance.now()` of the latest request datagram (first transmission, block or retransmission) */
   lastRequestSend = 0;
