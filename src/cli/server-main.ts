@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The `extended-test-server` executable: parse flags, start the servers, run the console (cli.md §4-§6).
-import { parseServerArgs, refusedFlags, usage } from './options.js';
+import { parseServerArgs, usage } from './options.js';
 import type { CoapServer } from '../coap/server.js';
 import { logStarted, startApp, type App, type AppRole } from '../server/app.js';
 import { collectHealth, dumpHealth, logHealth } from '../server/health.js';
@@ -23,24 +23,6 @@ const STARTUP_PREFIX = 'Failed to create extplugtest server:';
 /** The usage plus the log options while the option table does not list them. */
 function withLogUsage(text: string): string {
   return text.includes('--log-format') ? text : `${text}\n\n${logUsage()}`;
-}
-
-/**
- * One line for the features that are on by default but not available (refusedFlags' warnings, one per
- * flag, `<flag>: <what> is/are not available in this version, running without …`).
- */
-function combinedDefaultWarning(warnings: readonly string[]): string | undefined {
-  if (warnings.length <= 1) return warnings[0];
-  const flags: string[] = [];
-  const what: string[] = [];
-  for (const w of warnings) {
-    const m = /^(--[\w-]+): (.+?) (?:is|are) not available in this version\b/.exec(w);
-    if (m === null) return warnings.join('; ');
-    flags.push(m[1]!);
-    what.push(m[2]!);
-  }
-  const list = (items: string[]): string => (items.length === 2 ? items.join(' and ') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`);
-  return `${flags.join(', ')}: not available in this version, running without ${list(what)}`;
 }
 
 /** The start-up failure text: the prefix once, then the reason, or one line per reason. */
@@ -76,7 +58,6 @@ async function main(): Promise<void> {
     return;
   }
   for (const w of logWarnings) logger.warn(w);
-  const { refused, warnings } = refusedFlags(opts);
   // the workers need the properties (WORKERS, the CID settings, the ports); a bad file is reported by startApp below
   let plan: WorkerPlan | undefined;
   try {
@@ -86,14 +67,12 @@ async function main(): Promise<void> {
   }
   const workers = decideWorkers(requestedWorkers(opts.workers, plan?.workersProperty), plan?.setup);
   if (workers.message !== undefined) logger[workers.message.level](workers.message.text);
-  refused.push(...(workers.refused ?? []));
+  const refused = workers.refused ?? [];
   if (refused.length > 0) {
     process.stderr.write(startupFailure(refused));
     process.stderr.write('Exiting\n');
     process.exit(EXIT_STARTUP);
   }
-  const defaultWarning = combinedDefaultWarning(warnings);
-  if (defaultWarning !== undefined) logger.warn(defaultWarning);
 
   const store = storeFileOptions(opts);
   let app: App | undefined;
@@ -139,7 +118,7 @@ async function main(): Promise<void> {
     let handedOver = false;
     let split: SplitStream | undefined;
     if (several !== undefined) {
-      await checkPortsFree(several.ports);
+      await checkPortsFree(several.ports, several.tcpPorts);
       // --store-file: the primary's connections, and each worker's: those whose CIDs it issued
       split = store === undefined ? undefined : readStoreForWorkers(store, workers.workers, several.coapsLabels, several.cidWorkerByte, logger);
     }

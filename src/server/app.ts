@@ -6,6 +6,8 @@ import type { Logger } from 'pino';
 import { CoapServer } from '../coap/server.js';
 import { UdpConnector } from '../transport/udp-connector.js';
 import { loadProperties, stackConfigFor, portsFor, type Properties, type ServerKind } from '../config/index.js';
+import { TcpConnector, tcpSettingsFor, type TlsServerSettings } from '../tcp/index.js';
+import { BASE_MAX_MESSAGE_SIZE } from '../coap/tcp-signaling.js';
 import { selectAddresses, bindAddressOf, noEndpointMessage, type LocalAddress } from './interfaces.js';
 import type { ServerOptions } from '../cli/options.js';
 import { createPlugtestResources } from '../resources/plugtest/index.js';
@@ -374,7 +376,60 @@ function addEndpoints(
     });
     server.addEndpoint(connector, config, undefined, { messageHooks });
   }
+  if (opts.tcp) addTcpEndpoints(server, props, kind, addresses, opts, creds, logger, reusePort, messageHooks);
 }
+
+/**
+ * coap+tcp on the coap port and coaps+tcp (TLS, the demo PKI, --client-auth and --trust-all as for DTLS) on the
+ * coaps port of every address (cli.md §3.2, RFC 8323); the workers of a server share them (SO_REUSEPORT).
+ */
+function addTcpEndpoints(
+  server: CoapServer,
+  props: Properties,
+  kind: ServerKind,
+  addresses: LocalAddress[],
+  opts: ServerOptions,
+  creds: ServerCredentials,
+  logger: Logger,
+  reusePort: boolean,
+  messageHooks: MessageHooks | undefined,
+): void {
+  const ports = portsFor(props, kind);
+  const settings = tcpSettingsFor(props, kind, opts.clientAuth);
+  const stack = stackConfigFor(props, kind, false);
+  if (creds.demo.identities.length === 0) throw new StartupError('TLS not supported, credentials missing!');
+  const tls: TlsServerSettings = {
+    identities: creds.demo.identities,
+    trustAnchors: creds.demo.trustAnchors,
+    clientAuth: settings.clientAuth,
+    trustAll: creds.trustAll,
+    handshakeTimeout: settings.handshakeTimeout,
+    sessionTimeout: settings.sessionTimeout,
+  };
+  for (const a of addresses) {
+    for (const secure of [false, true]) {
+      const connector = new TcpConnector({
+        address: bindAddressOf(a),
+        port: secure ? ports.coaps : ports.coap,
+        // the frame limit we announce in our CSM (RFC 8323 §5.3.1): at least the base value
+        maxMessageSize: Math.max(BASE_MAX_MESSAGE_SIZE, stack.maxMessageSize + TCP_HEADER_ROOM),
+        // BERT (block size 7) is not implemented: no Block-Wise-Transfer option
+        blockWiseTransfer: false,
+        maxConnections: settings.maxConnections,
+        idleTimeout: settings.idleTimeout,
+        csmTimeout: settings.handshakeTimeout,
+        maxWriteBuffer: settings.maxWriteBuffer,
+        ...(secure ? { tls } : {}),
+        ...(reusePort ? { reusePort: true } : {}),
+        logger,
+      });
+      server.addEndpoint(connector, stack, undefined, { messageHooks });
+    }
+  }
+}
+
+/** Room for the header, token and options of a TCP frame beyond the payload limit (COAP.MAX_MESSAGE_SIZE). */
+const TCP_HEADER_ROOM = 256;
 
 /** Path of the package root (for files shipped with it). */
 export function packageRoot(): string {

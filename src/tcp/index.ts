@@ -3,3 +3,4 @@ export { DEFAULT_CLOSE_GRACE, createTcpServer, tcpConnectionId, type TcpServer, 
 export { type TlsServerSettings, checkClientCertificate, tlsServerOptions, tlsSessionInfo } from './tls-options.js';
 export { type TcpStats, createTcpStats } from './stats.js';
 export { type TcpSettings, tcpSettingsFor } from './settings.js';
+export { TcpConnector } from './connector.js';

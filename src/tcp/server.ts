@@ -1,7 +1,7 @@
 // A coap+tcp or coaps+tcp endpoint (RFC 8323): listens on one address and port (node:net, or node:tls
 // with TLS 1.2/1.3), bounds the concurrent connections, runs one sweep timer for the CSM, idle and
 // close deadlines of all connections, and sends messages on the connection an EndpointContext names.
-import { createServer as createNetServer, type Server, type Socket } from 'node:net';
+import { createServer as createNetServer, type ListenOptions, type Server, type Socket } from 'node:net';
 import { createServer as createTlsNetServer, type TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { CoapMessage } from '../coap/message.js';
@@ -43,6 +43,8 @@ export interface TcpServerOptions {
   closeGrace?: number;
   /** TLS settings: present for coaps+tcp */
   tls?: TlsServerSettings;
+  /** share the port with other processes (SO_REUSEPORT, Node.js 22.12+: the workers of issue 13) */
+  reusePort?: boolean;
   logger: Logger;
   /** receives every request and response of every connection (can also be set later on the server) */
   onMessage?: (msg: CoapMessage, ctx: EndpointContext) => void;
@@ -190,7 +192,8 @@ export function createTcpServer(opts: TcpServerOptions): TcpServer {
       return new Promise<void>((resolve, reject) => {
         const onError = (err: Error): void => reject(err);
         server.once('error', onError);
-        server.listen({ host: opts.address, port: opts.port }, () => {
+        const listen: ListenOptions & { reusePort?: boolean } = { host: opts.address, port: opts.port, ...(opts.reusePort === true ? { reusePort: true } : {}) };
+        server.listen(listen, () => {
           server.off('error', onError);
           const bound = server.address();
           if (bound !== null && typeof bound === 'object') {

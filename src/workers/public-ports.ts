@@ -3,7 +3,7 @@
 // the kernel lets any process of the same user share: a second server of the same user would silently take half of
 // the traffic, so the primary first binds every port exclusively itself and fails start-up if one is taken.
 import dgram from 'node:dgram';
-import { isIP } from 'node:net';
+import net, { isIP } from 'node:net';
 import { parseClusterNode, parseK8sCluster } from '../cli/address.js';
 import type { HostPort } from '../cluster/setup.js';
 import type { ServerOptions } from '../cli/options.js';
@@ -20,8 +20,10 @@ export interface WorkerPlan {
   setup: WorkerSetup;
   /** WORKERS of the properties */
   workersProperty: number | undefined;
-  /** every address and port the workers bind (coaps, and coap unless --dtls-only) */
+  /** every address and UDP port the workers bind (coaps, and coap unless --dtls-only) */
   ports: PeerAddress[];
+  /** every address and TCP port the workers bind (coap+tcp and coaps+tcp with --tcp, unless --dtls-only) */
+  tcpPorts: PeerAddress[];
   /** the store-file labels of the workers' coaps endpoints (restart/stream.ts componentLabel) */
   coapsLabels: Set<string>;
   /** the CID byte that names the worker: 0 (its node-id), 1 in a cluster (byte 0 is the cluster node's) */
@@ -42,6 +44,7 @@ export function workerPlanOf(opts: ServerOptions, cwd: string): WorkerPlan {
   const addresses = selectAddresses({ loopback: opts.loopback, external: opts.external, ipv4: opts.ipv4, ipv6: opts.ipv6, patterns: opts.interfacesPattern });
   const { coap, coaps } = portsFor(props, 'extended');
   const ports: PeerAddress[] = [];
+  const tcpPorts: PeerAddress[] = [];
   const coapsLabels = new Set<string>();
   // the coaps endpoints: a cluster's local nodes (with their management ports), the restore mode's wildcard
   // endpoint (server/app.ts addRestoreEndpoint), or one per address
@@ -65,20 +68,35 @@ export function workerPlanOf(opts: ServerOptions, cwd: string): WorkerPlan {
       ports.push({ address: bindAddressOf(a), port: coaps });
     }
     if (!opts.dtlsOnly) ports.push({ address: bindAddressOf(a), port: coap });
+    if (!opts.dtlsOnly && opts.tcp) for (const port of [coap, coaps]) tcpPorts.push({ address: bindAddressOf(a), port });
   }
-  return { setup, workersProperty: props.get<number>(WORKERS), ports, coapsLabels, cidWorkerByte: cluster ? 1 : 0 };
+  return { setup, workersProperty: props.get<number>(WORKERS), ports, tcpPorts, coapsLabels, cidWorkerByte: cluster ? 1 : 0 };
 }
 
-/** Binds each address and port exclusively and releases it again; rejects naming the first one taken. */
-export async function checkPortsFree(ports: readonly PeerAddress[]): Promise<void> {
+/** Binds each address and UDP port, then each TCP port, exclusively and releases it again; rejects naming the first one taken. */
+export async function checkPortsFree(ports: readonly PeerAddress[], tcpPorts: readonly PeerAddress[] = []): Promise<void> {
+  await checkUdpPortsFree(ports);
+  for (const p of tcpPorts) {
+    await new Promise<void>((resolve, reject) => {
+      const server = net.createServer();
+      server.once('error', (err) => reject(new Error(`cannot bind endpoint: TCP ${where(p)} is in use (${(err as NodeJS.ErrnoException).code ?? err.message})`)));
+      server.listen({ host: p.address, port: p.port, exclusive: true }, () => server.close(() => resolve()));
+    });
+  }
+}
+
+function where(p: PeerAddress): string {
+  return p.address.includes(':') ? `[${p.address}]:${p.port}` : `${p.address}:${p.port}`;
+}
+
+async function checkUdpPortsFree(ports: readonly PeerAddress[]): Promise<void> {
   for (const p of ports) {
     const type = p.address.includes(':') ? 'udp6' : 'udp4';
     const socket = dgram.createSocket({ type, ipv6Only: type === 'udp6' });
     await new Promise<void>((resolve, reject) => {
       socket.once('error', (err) => {
         socket.close();
-        const where = p.address.includes(':') ? `[${p.address}]:${p.port}` : `${p.address}:${p.port}`;
-        reject(new Error(`cannot bind endpoint: UDP ${where} is in use (${(err as NodeJS.ErrnoException).code ?? err.message})`));
+        reject(new Error(`cannot bind endpoint: UDP ${where(p)} is in use (${(err as NodeJS.ErrnoException).code ?? err.message})`));
       });
       socket.bind({ address: p.address, port: p.port, exclusive: true }, () => socket.close(() => resolve()));
     });

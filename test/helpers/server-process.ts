@@ -1,6 +1,7 @@
 // Starts the real server (dist/src/cli/server-main.js) as a child process in a temp working directory.
 import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
+import net from 'node:net';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -43,9 +44,19 @@ export async function freeUdpPorts(n: number): Promise<number[]> {
         resolve(true);
       });
     });
-    if (ok6 || !hasIpv6Loopback()) ports.push(port);
+    // the server's coap+tcp and coaps+tcp endpoints (--tcp, on by default) listen on the same numbers
+    if ((ok6 || !hasIpv6Loopback()) && (await tcpFree(port, '127.0.0.1')) && (!hasIpv6Loopback() || (await tcpFree(port, '::1')))) ports.push(port);
   }
   return ports;
+}
+
+/** True when a TCP listener can take `port` on `host`. */
+function tcpFree(port: number, host: string): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen({ port, host, exclusive: true }, () => server.close(() => resolve(true)));
+  });
 }
 
 /** True when ::1 is configured on this machine. */

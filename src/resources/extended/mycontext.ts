@@ -1,4 +1,4 @@
-// `/mycontext`: connection and DTLS context of the request in text, JSON, XML or CBOR (resources.md §2.7).
+// `/mycontext`: connection and DTLS (or TLS) context of the request in text, JSON, XML or CBOR (resources.md §2.7).
 import { Code, Format } from '../../coap/message.js';
 import { accept } from '../../coap/options.js';
 import type { EndpointContext } from '../../transport/connector.js';
@@ -38,6 +38,15 @@ export function contextFields(ctx: EndpointContext, version: string): ContextFie
       fields.push(['prev-ip', d.prevAddress]);
       if (d.prevPort !== undefined) fields.push(['prev-port', d.prevPort]);
     }
+  }
+  // coaps+tcp (RFC 8323): the TLS session, in the DTLS fields' names where they mean the same
+  const t = ctx.tls;
+  if (t) {
+    if (t.peerIdentity !== undefined) fields.push(['peer', t.peerIdentity]);
+    fields.push(['cipher-suite', t.cipherSuite]);
+    fields.push(['tls-version', t.protocol]);
+    if (t.sessionId.length > 0) fields.push(['session-id', hex(t.sessionId)]);
+    if (t.resumed) fields.push(['resumed', true]);
   }
   fields.push(['server', `${PRODUCT_NAME} ${version}`]);
   return fields;
