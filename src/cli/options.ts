@@ -433,40 +433,6 @@ function checkGroups(o: ServerOptions): string | undefined {
   return undefined;
 }
 
-/** Why a feature is refused; one entry per flag, shrinks as features arrive. */
-export const REFUSED_FLAGS: Readonly<Record<string, string>> = {
-  '--tcp': 'coap+tcp/coaps+tcp endpoints are not available yet',
-};
-
-/** Suffix of the usage entry of a refused flag. */
-export const NOT_AVAILABLE = ' (not available in this version)';
-
-/** Warnings for refused features that are on by default and were not given explicitly. */
-export const DEFAULT_ON_WARNINGS: Readonly<Record<string, string>> = {
-  '--tcp': '--tcp: coap+tcp/coaps+tcp endpoints are not available in this version, running without them',
-};
-
-/**
- * Refused flags (explicitly given and switched on / set) with the message
- * `<flag>: not supported by this version of extplugtest (<reason>)`, and warnings for refused
- * features that are on by default. `--no-` forms are never refused.
- */
-export function refusedFlags(opts: ServerOptions): { refused: string[]; warnings: string[] } {
-  const refused: string[] = [];
-  const warnings: string[] = [];
-  for (const [flag, reason] of Object.entries(REFUSED_FLAGS)) {
-    const name = flag.slice(2);
-    const value = (opts as unknown as Record<string, unknown>)[camel(name)];
-    const on = value !== undefined && value !== false;
-    if (opts.explicit.has(name)) {
-      if (on) refused.push(`${flag}: not supported by this version of ${PRODUCT_NAME} (${reason})`);
-    } else if (on && DEFAULT_ON_WARNINGS[flag]) {
-      warnings.push(DEFAULT_ON_WARNINGS[flag]);
-    }
-  }
-  return { refused, warnings };
-}
-
 /** Usage line of one option, e.g. `--[no-]loopback` or `--notify-interval=<time>`. */
 function synopsis(o: OptionSpec): string {
   if (o.kind === 'flag') return o.negatable ? `--[no-]${o.name}` : `--${o.name}`;
@@ -517,9 +483,7 @@ export function usage(): string {
     if (group === 'shared') entry('-h, --help', 'print this usage and exit');
     for (const o of OPTIONS.filter((x) => x.group === group)) {
       let help = o.help;
-      // a refused feature shows no default: it is never on
-      if (`--${o.name}` in REFUSED_FLAGS) help += NOT_AVAILABLE;
-      else if (o.kind === 'flag' && o.defaultOn !== undefined) help += ` (default: ${o.defaultOn ? 'on' : 'off'})`;
+      if (o.kind === 'flag' && o.defaultOn !== undefined) help += ` (default: ${o.defaultOn ? 'on' : 'off'})`;
       else if (o.shownDefault) help += ` (default: ${o.shownDefault})`;
       if (o.list) help += ' (may repeat)';
       entry(synopsis(o), help);

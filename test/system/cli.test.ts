@@ -8,7 +8,6 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { decode, encode } from '../../src/coap/codec.js';
 import { Code, CON, Opt, type CoapMessage, type CoapOption } from '../../src/coap/message.js';
-import { REFUSED_FLAGS } from '../../src/cli/options.js';
 import { REPO, SERVER_MAIN, freeUdpPorts, hasIpv6Loopback, startServer, type ServerProcess } from '../helpers/server-process.js';
 import { reusePortSupported } from '../../src/transport/datagram.js';
 
@@ -268,37 +267,15 @@ describe('command line', () => {
     expect(r.stderr.split('\n')[0]).toBe(message);
   });
 
-  it('--help marks the flags whose feature this version does not have', async () => {
+  it('--help marks no flag as unavailable; --tcp and --oscore are on by default and accepted', async () => {
     const r = await runServer(['--help']);
     cleanup.push(r.cwd);
     expect(r.code).toBe(0);
+    expect(r.stdout).not.toContain('not available');
     const entries = r.stdout.replace(/\n {36}/g, ' ').split('\n');
-    for (const flag of Object.keys(REFUSED_FLAGS)) {
-      const entry = entries.find((l) => l.startsWith(`  --[no-]${flag.slice(2)} `));
-      expect(entry, flag).toMatch(/ \(not available in this version\)$/);
-    }
-    for (const flag of ['--[no-]loopback', '--k8s-monitor=<address>', '--psk-file=<file>', '--store-file=<file>']) {
-      const entry = entries.find((l) => l.startsWith(`  ${flag} `));
-      expect(entry, flag).toBeDefined();
-      expect(entry, flag).not.toContain('not available');
-    }
+    for (const flag of ['tcp', 'oscore']) expect(entries.find((l) => l.startsWith(`  --[no-]${flag} `)), flag).toMatch(/\(default: on\)$/);
   });
 
-  it('refused flags: one message each, exit 1 (--oscore is available and not refused)', async () => {
-    const r = await runServer(['--no-external', '--tcp', '--oscore']);
-    cleanup.push(r.cwd);
-    expect(r.code).toBe(1);
-    const lines = r.stderr.split('\n');
-    const refused = Object.keys(REFUSED_FLAGS);
-    expect(refused).not.toContain('--oscore');
-    for (const flag of refused) {
-      expect(lines.filter((l) => l.includes(`${flag}: not supported by this version of extplugtest`)), r.stderr).toHaveLength(1);
-    }
-    expect(r.stderr, r.stderr).not.toContain('--oscore: not supported');
-    expect(r.stderr.split('not supported by this version').length - 1, r.stderr).toBe(refused.length);
-    expect(lines.filter((l) => l === 'Exiting')).toHaveLength(1);
-    expect(r.stdout + r.stderr).not.toMatch(/started \.\.\./);
-  });
 
   it('--workers 2: two workers where a UDP port can be shared, else one worker with a warning', async () => {
     const sp = await startServer({ args: ['--no-external', '--workers', '2'], timeoutMs: 30_000 });
@@ -342,28 +319,6 @@ describe('command line', () => {
     );
   });
 
-  // flags of features this version refuses (cli.md; options.ts REFUSED_FLAGS shrinks as features arrive)
-  const refusable: Array<[string, string[]]> = (
-    [
-      ['--benchmark', ['--benchmark']],
-      ['--psk-file', ['--psk-file', 'x']],
-      ['--diagnose', ['--diagnose']],
-      ['--trust-all', ['--trust-all']],
-      ['--k8s-monitor', ['--k8s-monitor', '127.0.0.1:18080']],
-      ['--store-file', ['--store-file', 'x', '--store-max-age', '1']],
-    ] as Array<[string, string[]]>
-  ).filter(([flag]) => flag in REFUSED_FLAGS);
-
-  it.skipIf(refusable.length === 0).each(refusable.length > 0 ? refusable : [['(none refused)', []] as [string, string[]]])(
-    'refused flag %s: exit 1 with a message naming the flag',
-    async (flag, args) => {
-      const r = await runServer(['--no-external', ...args]);
-      cleanup.push(r.cwd);
-      expect(r.code).toBe(1);
-      expect(r.stderr).toContain(`${flag}: not supported by this version of extplugtest`);
-      expect(r.stdout + r.stderr).not.toMatch(/started \.\.\./);
-    },
-  );
 });
 
 describe('properties file', () => {

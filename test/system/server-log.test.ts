@@ -7,7 +7,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DEFAULT_ON_WARNINGS, REFUSED_FLAGS } from '../../src/cli/options.js';
 import { DtlsPeer } from '../helpers/dtls-client.js';
 import { freeUdpPorts, SERVER_MAIN, startServer, type ServerProcess } from '../helpers/server-process.js';
 
@@ -275,7 +274,7 @@ describe('not on a terminal', () => {
     expect(text).not.toMatch(/ INFO /);
     expect(text).not.toMatch(/ DEBUG /);
     expect(text).not.toContain('started ...');
-    if (Object.keys(DEFAULT_ON_WARNINGS).length > 0) expect(text).toMatch(/ WARN {2}--tcp/);
+    expect(text).not.toMatch(/ WARN /);
   });
 
   it('an unknown LOG_FORMAT / LOG_LEVEL is ignored with a warning; the server runs with the defaults', async () => {
@@ -289,20 +288,12 @@ describe('not on a terminal', () => {
 });
 
 describe('start-up lines', () => {
-  it('the default-on features that are not available are named once, in one line', async () => {
+  it('a default start prints no warning: every default-on feature (--tcp, --oscore) is available', async () => {
     const sp = await startServer({ args: ['--no-external', '--log-format=pretty'], env: cleanEnv() });
     cleanup.push(() => sp.stop());
-    const flags = Object.keys(DEFAULT_ON_WARNINGS);
-    const mentioning = sp
-      .output()
-      .split('\n')
-      .filter((l) => flags.some((f) => l.includes(f)));
-    expect(mentioning).toHaveLength(flags.length > 0 ? 1 : 0);
-    if (flags.length > 0) {
-      expect(mentioning[0]).toMatch(/ WARN {2}--/);
-      for (const f of flags) expect(mentioning[0]).toContain(f);
-      expect(mentioning[0]).toContain('not available in this version');
-    }
+    expect(sp.output()).not.toMatch(/ WARN /);
+    expect(sp.output()).toMatch(/coap\+tcp:\/\/127\.0\.0\.1:\d+/);
+    expect(sp.output()).toMatch(/coaps\+tcp:\/\/127\.0\.0\.1:\d+/);
   });
 
   it('the start-up line reports the heap limit (as node reports it for the same options), not the heap in use', async () => {
@@ -312,26 +303,6 @@ describe('start-up lines', () => {
     cleanup.push(() => sp.stop());
     const m = /extplugtest, version \S+, (\d+)MB heap, started \.\.\./.exec(sp.output());
     expect(Number(m![1])).toBe(expected);
-  });
-
-  const refused = Object.keys(REFUSED_FLAGS);
-  it.skipIf(refused.length < 2)('several refused flags: the failure prefix once, then one line per flag; exit 1', async () => {
-    const r = await runServer(['--no-external', ...refused]);
-    expect(r.code).toBe(1);
-    expect(r.stderr.match(/Failed to create extplugtest server/g)).toHaveLength(1);
-    const lines = r.stderr.split('\n');
-    expect(lines[0]).toBe('Failed to create extplugtest server:');
-    for (const [i, flag] of refused.entries()) expect(lines[1 + i]).toMatch(new RegExp(`^ {2}${flag}: not supported by this version of extplugtest \\(`));
-    expect(lines[1 + refused.length]).toBe('Exiting');
-    expect(r.stdout).not.toMatch(/started \.\.\./);
-  });
-
-  it('one refused flag: one line with the prefix', async () => {
-    const [flag] = Object.keys(REFUSED_FLAGS);
-    if (flag === undefined) return;
-    const r = await runServer(['--no-external', flag]);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(new RegExp(`^Failed to create extplugtest server: ${flag}: not supported by this version of extplugtest \\(.*\\)\nExiting\n$`));
   });
 });
 

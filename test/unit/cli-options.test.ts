@@ -1,12 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
   type CliResult,
-  DEFAULT_ON_WARNINGS,
-  NOT_AVAILABLE,
-  REFUSED_FLAGS,
   type ServerOptions,
   parseServerArgs,
-  refusedFlags,
   usage,
 } from '../../src/cli/options.js';
 
@@ -202,12 +198,10 @@ describe('help', () => {
     return parts.map((p) => p.trim()).join(' ');
   }
 
-  it('marks the flags of features this version does not have, without a default', () => {
-    expect(NOT_AVAILABLE).toBe(' (not available in this version)');
-    expect(Object.keys(REFUSED_FLAGS).sort()).toEqual(['--tcp']);
-    expect(entryOf('--[no-]tcp')).toBe('also create coap+tcp and coaps+tcp endpoints (not available in this version)');
+  it('every feature is available: --tcp and --oscore show their default, nothing is marked unavailable', () => {
+    expect(entryOf('--[no-]tcp')).toBe('also create coap+tcp and coaps+tcp endpoints (default: on)');
     expect(entryOf('--[no-]oscore')).toBe('plugtest server: OSCORE stack with /oscore and /oscoreInfo (default: on)');
-    expect(usage().replace(/\n +/g, ' ').split('not available in this version').length - 1).toBe(Object.keys(REFUSED_FLAGS).length);
+    expect(usage()).not.toContain('not available');
   });
 
   it.each(['--[no-]loopback', '--[no-]plugtest', '--k8s-monitor=<address>', '--k8s-restore=<address>', '--local-restore=<address>', '--store-file=<file>', '--psk-file=<file>'])(
@@ -374,88 +368,3 @@ describe('group rules', () => {
   });
 });
 
-describe('refusedFlags', () => {
-  const msg = (flag: string): string => `${flag}: not supported by this version of extplugtest (${REFUSED_FLAGS[flag]})`;
-
-  it('warns about default-on --tcp only (OSCORE is available), refuses nothing by default', () => {
-    expect(DEFAULT_ON_WARNINGS['--oscore']).toBeUndefined();
-    expect(refusedFlags(ok([]))).toEqual({
-      refused: [],
-      warnings: ['--tcp: coap+tcp/coaps+tcp endpoints are not available in this version, running without them'],
-    });
-  });
-
-  it('no warning for --no-tcp, with or without --oscore', () => {
-    expect(refusedFlags(ok(['--no-tcp', '--no-oscore']))).toEqual({ refused: [], warnings: [] });
-    expect(refusedFlags(ok(['--no-tcp', '--oscore']))).toEqual({ refused: [], warnings: [] });
-    expect(refusedFlags(ok(['--no-tcp', '--no-plugtest']))).toEqual({ refused: [], warnings: [] });
-  });
-
-  it('refuses explicit --tcp, accepts explicit --oscore', () => {
-    expect(refusedFlags(ok(['--tcp', '--oscore']))).toEqual({ refused: [msg('--tcp')], warnings: [] });
-  });
-
-  it('gives one message per refused flag, each without a prefix (the caller prints that once)', () => {
-    const { refused } = refusedFlags(ok(['--tcp', '--oscore']));
-    expect(refused).toEqual(['--tcp: not supported by this version of extplugtest (coap+tcp/coaps+tcp endpoints are not available yet)']);
-    for (const r of refused) {
-      expect(r).not.toMatch(/Failed to create|Exiting/);
-      expect(r.split('not supported by this version').length - 1).toBe(1);
-    }
-  });
-
-  it.each([[['--k8s-monitor=:8080']], [['--k8s-restore=:5884', '--restore-max-age=1']], [['--local-restore=:5884', '--other-restore=h:5884']]])(
-    '%j is accepted now that the monitor and the restore exist',
-    (argv) => {
-      expect(refusedFlags(ok(['--no-tcp', '--no-oscore', ...argv]))).toEqual({ refused: [], warnings: [] });
-    },
-  );
-
-  it('accepts the store flags now that the DTLS state can be saved', () => {
-    expect(refusedFlags(ok(['--no-tcp', '--no-oscore', '--store-file=f', '--store-max-age=2', '--store-password64=YQ==']))).toEqual({ refused: [], warnings: [] });
-  });
-
-  it('accepts the DTLS flags now that coaps endpoints exist', () => {
-    const r = refusedFlags(ok(['--no-tcp', '--no-oscore', '--dtls-only', '--trust-all', '--client-auth=WANTED', '--psk-file=p']));
-    expect(r.refused).toEqual([]);
-  });
-
-  it('never refuses --no- forms or supported options', () => {
-    const o = ok([
-      '--no-tcp',
-      '--no-oscore',
-      '--no-benchmark',
-      '--no-diagnose',
-      '--no-loopback',
-      '--no-plugtest',
-      '--echo-delay',
-      '--notify-interval=1s',
-      '--interfaces-pattern=.*',
-      '--ipv4',
-      '--no-ipv6',
-      '--external',
-    ]);
-    expect(refusedFlags(o)).toEqual({ refused: [], warnings: [] });
-  });
-
-  it('accepts every cluster flag (the DTLS CID cluster is available)', () => {
-    const simple = ok(['--no-tcp', '--no-oscore', '--dtls-cluster=:5784;:5884;1', '--dtls-cluster-group=a:1', '--dtls-cluster-group-security=s', '--dtls-cluster-backward', '--dtls-cluster-mac']);
-    expect(refusedFlags(simple)).toEqual({ refused: [], warnings: [] });
-    const k8s = ok(['--no-tcp', '--no-oscore', '--k8s-dtls-cluster=:1;:2;3', '--no-dtls-cluster-backward', '--no-dtls-cluster-mac']);
-    expect(refusedFlags(k8s)).toEqual({ refused: [], warnings: [] });
-  });
-
-  it('accepts --benchmark and --diagnose (features available)', () => {
-    const o = ok(['--no-tcp', '--no-oscore', '--benchmark', '--diagnose']);
-    expect(o.benchmark).toBe(true);
-    expect(o.diagnose).toBe(true);
-    expect(refusedFlags(o)).toEqual({ refused: [], warnings: [] });
-  });
-
-  it('every refused flag is a real option', () => {
-    for (const flag of Object.keys(REFUSED_FLAGS)) {
-      const name = flag.slice(2);
-      expect(usage(), flag).toMatch(new RegExp(`\\n  (--${name}|--\\[no-\\]${name})[= ]`));
-    }
-  });
-});
