@@ -4,7 +4,26 @@
 import type { EndpointContext, MessageConnector } from '../transport/connector.js';
 import type { CoapMessage } from '../coap/message.js';
 import { createTcpServer, tcpConnectionId, type TcpServer, type TcpServerOptions } from './server.js';
-import type { TcpStats } from './stats.js';
+import { createTcpStats, type TcpStats } from './stats.js';
+
+/** /diagnose and health-log names of the counters (`active` is the gauge `connections`). */
+const ROWS: ReadonlyArray<[keyof TcpStats, string]> = [
+  ['active', 'connections'],
+  ['accepted', 'accepted'],
+  ['overBound', 'over bound'],
+  ['handshakeFailures', 'handshake failures'],
+  ['csmTimeouts', 'csm timeouts'],
+  ['idleClosed', 'idle closed'],
+  ['closedByPeer', 'closed by peer'],
+  ['releasesReceived', 'releases received'],
+  ['abortsSent', 'aborts sent'],
+  ['abortsReceived', 'aborts received'],
+  ['malformedFrames', 'malformed frames'],
+  ['writeOverflows', 'write overflows'],
+  ['sendErrors', 'send errors'],
+  ['messagesIn', 'messages in'],
+  ['messagesOut', 'messages out'],
+];
 
 /** A stream connector on one address and port; `onMessage`/`onConnectionClosed` are set by the endpoint. */
 export class TcpConnector implements MessageConnector {
@@ -15,6 +34,8 @@ export class TcpConnector implements MessageConnector {
   /** not used by a stream transport (the endpoint sets it; datagrams never arrive) */
   onDatagram: (data: Buffer, ctx: EndpointContext) => void = () => {};
   private readonly server: TcpServer;
+  /** the counters at the end of the last statistics period (the server's counters only grow) */
+  private readonly periodBase: TcpStats = createTcpStats();
 
   constructor(opts: Omit<TcpServerOptions, 'onMessage' | 'onConnectionClosed'>) {
     this.server = createTcpServer({
@@ -42,6 +63,20 @@ export class TcpConnector implements MessageConnector {
   /** open connections */
   get connectionCount(): number {
     return this.server.connectionCount;
+  }
+
+  /** The connection counters as /diagnose and the health log show them (`tcp:<addr>:<port>`, `tls:...`): this period and earlier ones. */
+  diagnosticGroup(): { tag: string; counters: Array<[string, number, number]> } {
+    const stats = this.server.stats;
+    const base = this.periodBase;
+    const host = this.localAddress.includes(':') ? `[${this.localAddress}]` : this.localAddress;
+    const counters = ROWS.map(([k, name]): [string, number, number] => (k === 'active' ? [name, stats.active, stats.active] : [name, stats[k] - base[k], base[k]]));
+    return { tag: `${this.protocol.toLowerCase()}:${host}:${this.localPort}`, counters };
+  }
+
+  /** Starts a new statistics period (each periodic health dump). */
+  transferStats(): void {
+    Object.assign(this.periodBase, this.server.stats);
   }
 
   start(): Promise<void> {

@@ -23,7 +23,7 @@ const HOST = '127.0.0.1';
 let sp: ServerProcess;
 
 beforeAll(async () => {
-  sp = await startServer({ args: ['--no-external'] });
+  sp = await startServer({ args: ['--no-external', '--diagnose'] });
 }, 30_000);
 afterAll(async () => {
   await sp?.stop();
@@ -63,6 +63,22 @@ describe.skipIf(notls.skipReason !== undefined)('coap+tcp with libcoap (coap-cli
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^ip: 127\.0\.0\.1\nport: \d+\nserver: extplugtest /m);
     expect(r.stdout).not.toMatch(/cipher-suite/);
+  });
+});
+
+describe.skipIf(notls.skipReason !== undefined)('/diagnose over coap+tcp', () => {
+  it('lists the TCP endpoint with its connection counters: the asking connection is open, earlier ones were closed by their peer', async () => {
+    for (let i = 0; i < 3; i++) expect((await runCoapClient(notls.path!, ['-m', 'get', `coap+tcp://${HOST}:${sp.ports.ext}/test`])).code).toBe(0);
+    const r = await runCoapClient(notls.path!, ['-m', 'get', `coap+tcp://${HOST}:${sp.ports.ext}/diagnose`]);
+    expect(r.code, r.stderr).toBe(0);
+    const group = r.stdout.split(`tcp:127.0.0.1:${sp.ports.ext}\n`)[1]?.split(/\n(?! )/)[0] ?? '';
+    const row = (name: string): number[] => (new RegExp(`^ {3}${name},(\\d+),(\\d+)$`, 'm').exec(group) ?? []).slice(1).map(Number);
+    expect(row('connections'), r.stdout).toEqual([1, 1]);
+    const [accepted] = row('accepted');
+    const [closed] = row('closed by peer');
+    expect(accepted).toBeGreaterThanOrEqual(4);
+    expect(closed).toBe(accepted! - 1);
+    expect(r.stdout).toContain(`coap+tcp://127.0.0.1:${sp.ports.ext}\n`);
   });
 });
 
