@@ -9,6 +9,9 @@ import { Code, Opt, type CoapMessage } from '../../src/coap/message.js';
 import { encodeUint } from '../../src/coap/options.js';
 import { SignalCode } from '../../src/coap/tcp-signaling.js';
 import { packageRoot } from '../../src/server/app.js';
+import { protectOutgoingRequest, unprotectIncomingResponse } from '../../src/oscore/client.js';
+import { deriveContext } from '../../src/oscore/context.js';
+import { plugtestClientContext } from '../../src/oscore/store.js';
 import { requirePeer } from '../helpers/peers.js';
 import { runCoapClient } from '../helpers/libcoap.js';
 import { connectTcp, connectTls } from '../helpers/tcp-peer.js';
@@ -163,6 +166,30 @@ describe('RFC 8323 details a raw peer sees', () => {
       const first = await peer.next(5000);
       expect(first.code).toBe(Code.CONTENT);
       expect(first.options.some((o) => o.number === Opt.OBSERVE)).toBe(true);
+    } finally {
+      peer.destroy();
+    }
+  });
+
+  it('OSCORE over coap+tcp: a protected GET /oscore is answered 2.05 with an OSCORE option; a plain one 4.01', async () => {
+    const peer = await connectTcp(sp.ports.plug, HOST);
+    try {
+      await peer.next(3000); // CSM
+      peer.send({ type: 0, code: SignalCode.CSM, mid: 0, token: Buffer.alloc(0), options: [], payload: Buffer.alloc(0) });
+      peer.send(get('oscore', 3));
+      expect((await peer.next(5000)).code).toBe(Code.UNAUTHORIZED);
+      // a fresh server: the client context starts at sequence number 0
+      const ctx = deriveContext(plugtestClientContext());
+      const { message, binding } = protectOutgoingRequest(ctx, get('oscore', 4));
+      peer.send(message);
+      const outer = await peer.next(5000);
+      expect(outer.options.some((o) => o.number === Opt.OSCORE)).toBe(true);
+      const inner = unprotectIncomingResponse(ctx, outer, binding);
+      expect(inner.kind).toBe('ok');
+      if (inner.kind === 'ok') {
+        expect(inner.response.code).toBe(Code.CONTENT);
+        expect(inner.response.payload.toString()).toMatch(/^OSCORE Resource/);
+      }
     } finally {
       peer.destroy();
     }
