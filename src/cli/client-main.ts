@@ -14,6 +14,7 @@ import type { ConnectionRefusedError } from '../clients/connected-transport.js';
 import { MessageTap } from '../clients/message-tap.js';
 import { requestLines, responseLines, sessionLines, traceLine } from '../clients/print.js';
 import { createClientTransport, uriHostOptions } from '../clients/transport.js';
+import { CLIENT_CONNECT_TIMEOUT } from '../clients/tcp-client.js';
 import { packageVersion } from '../server/version.js';
 
 const EXIT_USAGE = 255;
@@ -30,7 +31,7 @@ function parse(argv: string[]): { opts: ClientOptions; extra: Args } | undefined
   const parser = clientParser(
     argv,
     'extplugtest-client',
-    'Usage: $0 [options] <uri>\n\nSends one CoAP request and prints the request, the DTLS session (coaps) and the response. Example:\n' +
+    'Usage: $0 [options] <uri>\n\nSends one CoAP request (coap, coaps, coap+tcp, coaps+tcp) and prints the request, the DTLS or TLS session (coaps, coaps+tcp) and the response. Example:\n' +
       '  $0 -m GET -i Client_identity -s secretPSK --cid-length 6 coaps://127.0.0.1:5784/mycontext',
     packageVersion(),
   )
@@ -79,6 +80,7 @@ async function main(): Promise<number> {
   let refused: ConnectionRefusedError | undefined;
   let finish: (() => void) | undefined;
   const transport = await createClientTransport(opts, {
+    tcp: { connectTimeout: Math.min(extra.timeout, CLIENT_CONNECT_TIMEOUT) },
     onRefused: (err) => {
       if (refused !== undefined || finish === undefined) return;
       refused = err;
@@ -111,7 +113,13 @@ async function main(): Promise<number> {
     if (opts.verbose) out(traceLine('send', m, ctx) + '\n');
   };
   if (opts.verbose) tap.onReceive = (m, ctx) => out(traceLine('receive', m, ctx) + '\n');
-  await ep.start();
+  try {
+    await ep.start();
+  } catch (err) {
+    // coap+tcp, coaps+tcp: the connection failed (refused, TLS handshake, connect timeout)
+    process.stderr.write(`${opts.uri.href}: ${(err as Error).message}\n`);
+    return EXIT_NO_RESPONSE;
+  }
   if (extra.oscore) {
     security = await oscoreContextOf(ep, transport.destination, Math.min(extra.timeout, 5000));
   }

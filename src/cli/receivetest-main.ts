@@ -80,7 +80,14 @@ async function main(): Promise<number> {
     },
   );
   const ep = new CoapEndpoint({ connector: transport.connector, config: RECEIVETEST_STACK_CONFIG });
-  await ep.start();
+  try {
+    await ep.start();
+  } catch (err) {
+    // coap+tcp, coaps+tcp: the connection failed (refused, TLS handshake, connect timeout)
+    process.stdout.write(NO_RESPONSE + '\n');
+    process.stderr.write(`${preview.text}: ${(err as Error).message}\n`);
+    return EXIT_NO_RESPONSE;
+  }
   const started = performance.now();
   // the request id carries the send time
   const target = receivetestTarget(opts.uri, device.id, Date.now());

@@ -141,7 +141,9 @@ export function toClientOptions(argv: Record<string, unknown>, defaultUri = 'cal
   } catch {
     throw new UsageError(`invalid destination URI '${text}'`);
   }
-  if (!['coap:', 'coaps:'].includes(uri.protocol)) throw new UsageError(`scheme '${uri.protocol.slice(0, -1)}' is not supported (coap and coaps are)`);
+  if (!['coap:', 'coaps:', 'coap+tcp:', 'coaps+tcp:'].includes(uri.protocol)) {
+    throw new UsageError(`scheme '${uri.protocol.slice(0, -1)}' is not supported (coap, coaps, coap+tcp and coaps+tcp are)`);
+  }
   const methodName = String(argv.method ?? 'GET').toUpperCase();
   const method = METHODS[methodName];
   if (method === undefined) throw new UsageError(`--method: unknown method '${argv.method}'`);

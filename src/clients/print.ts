@@ -206,9 +206,16 @@ function sessionIdText(id: Buffer): string {
 /**
  * The `>>>` lines of the endpoint context a response arrived on (Californium's Utils.prettyPrint(EndpointContext)):
  * `>>> DTLS(<peer>,ID:<session id>)`, the cipher suite, the identity, and read/write CID when the session has CIDs.
- * Undefined for plain UDP.
+ * For coaps+tcp the `>>> TLS(...)` lines. Undefined for plain UDP and TCP.
  */
 export function sessionLines(ctx: EndpointContext): string[] | undefined {
+  const t = ctx.tls;
+  if (t) {
+    // coaps+tcp: `>>> TLS(<peer>,ID:<session id>)`, the protocol and cipher suite, the server's subject
+    const lines = [`>>> TLS(${peerKey(ctx.address, ctx.port)},ID:${sessionIdText(t.sessionId)})`, `>>> ${t.protocol} ${t.cipherSuite}`];
+    if (t.peerIdentity !== undefined) lines.push(`>>> x509 [${t.peerIdentity}]`);
+    return lines;
+  }
   const d = ctx.dtls;
   if (!d) return undefined;
   const lines = [`>>> DTLS(${peerKey(ctx.address, ctx.port)},ID:${sessionIdText(d.sessionId)})`, `>>> ${d.cipherSuite}`];

@@ -1,5 +1,6 @@
-// Chooses and creates the client's transport (UDP or DTLS) for a destination URI: one UDP socket connected to the
-// destination, so an ICMP port unreachable ends the client at once (connected-transport.ts).
+// Chooses and creates the client's transport for a destination URI: for coap and coaps one UDP socket connected to
+// the destination, so an ICMP port unreachable ends the client at once (connected-transport.ts), with DTLS on top
+// for coaps; for coap+tcp and coaps+tcp one TCP (TLS) connection (RFC 8323, tcp-client.ts).
 import dns from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { Opt, type CoapOption } from '../coap/message.js';
@@ -9,6 +10,7 @@ import type { ClientOptions } from './common-options.js';
 import { ConnectedUdpTransport, type ConnectionRefusedError } from './connected-transport.js';
 import { createDtlsClient } from './dtls-client.js';
 import { sessionLines } from './print.js';
+import { createTcpClient, isTcpScheme } from './tcp-client.js';
 
 /** A client transport: the connector and the resolved destination. */
 export interface ClientTransport {
@@ -25,10 +27,12 @@ export interface ClientTransportOptions {
   onRefused?: (err: ConnectionRefusedError) => void;
   /** other socket level errors */
   onError?: (err: Error) => void;
+  /** coap+tcp, coaps+tcp: the connect timeout and our CSM values */
+  tcp?: { connectTimeout?: number; maxMessageSize?: number; blockWiseTransfer?: boolean };
 }
 
-/** Default ports of the schemes (RFC 7252 §6.1, §6.2). */
-export const DEFAULT_PORTS: Record<string, number> = { 'coap:': 5683, 'coaps:': 5684 };
+/** Default ports of the schemes (RFC 7252 §6.1, §6.2; RFC 8323 §8.1, §8.2). */
+export const DEFAULT_PORTS: Record<string, number> = { 'coap:': 5683, 'coaps:': 5684, 'coap+tcp:': 5683, 'coaps+tcp:': 5684 };
 
 /** Resolves the URI host (IPv6 literals without brackets). */
 export async function resolveDestination(uri: URL): Promise<EndpointContext> {
@@ -45,9 +49,13 @@ export function localAddressFor(dest: { address: string }): string {
   return v6 ? '::' : '0.0.0.0';
 }
 
-/** Creates the transport for the options' URI: a connected UDP socket, with DTLS on top for coaps. */
+/** Creates the transport for the options' URI: a connected UDP socket, with DTLS on top for coaps; a TCP (TLS) connector for coap+tcp (coaps+tcp). */
 export async function createClientTransport(opts: ClientOptions, t: ClientTransportOptions = {}): Promise<ClientTransport> {
   const destination = await resolveDestination(opts.uri);
+  if (isTcpScheme(opts.uri)) {
+    const connector = createTcpClient(opts, destination, { localAddress: localAddressFor(destination), localPort: opts.localPort, ...t.tcp });
+    return { connector, destination };
+  }
   const transport = new ConnectedUdpTransport({
     address: localAddressFor(destination),
     port: opts.localPort,

@@ -1,7 +1,7 @@
-// One coap+tcp / coaps+tcp connection (RFC 8323): frames in through a bounded reader, the signaling
+// One coap+tcp / coaps+tcp connection (RFC 8323), of the server and of the client side: frames in through a bounded reader, the signaling
 // rules (CSM first, Ping/Pong, Release, Abort, §5) applied, other messages handed up, messages out
-// framed with the peer's Max-Message-Size and a bounded write buffer. No timers: the server's sweep
-// (sweepConnection) enforces the CSM, idle and close deadlines.
+// framed with the peer's Max-Message-Size and a bounded write buffer. No timers: the owner's sweep
+// (sweepConnection; the server's, or the client connector's) enforces the CSM, idle and close deadlines.
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { CoapMessage } from '../coap/message.js';
@@ -37,6 +37,8 @@ export interface ConnectionEnv {
   onMessage(msg: CoapMessage, ctx: EndpointContext): void;
   /** told once when a connection is gone */
   onClosed(conn: TcpConnection, reason: string): void;
+  /** told once when the peer's first CSM arrived (a client sends its requests only then, RFC 8323 §5.3) */
+  onPeerCsm?(conn: TcpConnection): void;
 }
 
 /** Life cycle: open, releasing (peer sent Release, §5.5), closing (our FIN sent or socket destroyed). */
@@ -75,7 +77,7 @@ export function peerAddressText(address: string): string {
 }
 
 /**
- * Takes over an accepted (TLS: handshaken) socket: sends our CSM first (RFC 8323 §3.3, §5.3) and
+ * Takes over an accepted or connected (TLS: handshaken) socket: sends our CSM first (RFC 8323 §3.3, §5.3) and
  * wires data, end and close. Returns undefined for a socket that is already gone.
  */
 export function openConnection(socket: Socket, env: ConnectionEnv, tls?: TlsSessionInfo): TcpConnection | undefined {
@@ -216,8 +218,10 @@ function onMessage(conn: TcpConnection, msg: CoapMessage): void {
     deliver(conn, msg);
     return;
   }
+  const hadPeerCsm = conn.csm.peerCsm;
   const { state, action } = receiveMessage(conn.csm, msg);
   conn.csm = state;
+  if (!hadPeerCsm && state.peerCsm) conn.env.onPeerCsm?.(conn);
   switch (action.kind) {
     case 'deliver':
       deliver(conn, msg);

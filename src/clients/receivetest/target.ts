@@ -4,7 +4,7 @@ import { DEFAULT_PORTS } from '../transport.js';
 /** The clients' default destination host (clients.md §2). */
 export const DEFAULT_HOST = 'californium.eclipseprojects.io';
 /** Ports of the receive test on the default host (the extended server's ports). */
-export const RECEIVETEST_PORTS: Readonly<Record<string, number>> = { 'coap:': 5783, 'coaps:': 5784 };
+export const RECEIVETEST_PORTS: Readonly<Record<string, number>> = { 'coap:': 5783, 'coaps:': 5784, 'coap+tcp:': 5783, 'coaps+tcp:': 5784 };
 /** Prefix of the request ids this client sends. */
 export const REQUEST_ID_PREFIX = 'RID';
 /** Path of the receive test resource. */
