@@ -39,6 +39,8 @@ export interface ClientShared {
   config: CoapStackConfig;
   wheel: TimerWheel;
   secure: boolean;
+  /** coap+tcp or coaps+tcp: one TCP (TLS) connection per client, no DTLS */
+  tcp: boolean;
   /** requests are CON (not --non) */
   con: boolean;
   log: BenchmarkLog;

@@ -1,6 +1,7 @@
 // A thin Connector wrapper of one benchmark client: times request datagrams (round-trip times without an extra
 // clock read per request) and, for the feed resources, tells when a CON notification was acknowledged.
-import type { Connector, EndpointContext } from '../../transport/connector.js';
+import type { CoapMessage } from '../../coap/message.js';
+import { isMessageConnector, type Connector, type EndpointContext, type MessageConnector } from '../../transport/connector.js';
 
 /** Completion of a sent CON notification: acknowledged (`false`) or rejected with RST (`true`). */
 export type AckWaiter = (rejected: boolean) => void;
@@ -23,11 +24,48 @@ export class ConnectorTap implements Connector {
   private captured: CapturedResponse | undefined;
   private waiters: Map<number, AckWaiter> | undefined;
   private handler: (data: Buffer, ctx: EndpointContext) => void = () => {};
+  /** the inner connector of coap+tcp / coaps+tcp (no ACKs: notifications complete when written) */
+  private readonly stream: MessageConnector | undefined;
 
   constructor(inner: Connector) {
     this.inner = inner;
     this.protocol = inner.protocol;
     this.scheme = inner.scheme;
+    this.stream = isMessageConnector(inner) ? inner : undefined;
+  }
+
+  /** Stream transports: the endpoint's message receiver (passed to the inner connector). */
+  get onMessage(): (msg: CoapMessage, ctx: EndpointContext) => void {
+    return this.stream?.onMessage ?? (() => {});
+  }
+
+  set onMessage(handler: (msg: CoapMessage, ctx: EndpointContext) => void) {
+    if (this.stream) this.stream.onMessage = handler;
+  }
+
+  /** Stream transports: passed to the inner connector. */
+  get onConnectionClosed(): (ctx: EndpointContext, reason: string) => void {
+    return this.stream?.onConnectionClosed ?? (() => {});
+  }
+
+  set onConnectionClosed(handler: (ctx: EndpointContext, reason: string) => void) {
+    if (this.stream) this.stream.onConnectionClosed = handler;
+  }
+
+  /** Stream transports: times requests as `send` does, then sends on the connection. */
+  sendMessage(msg: CoapMessage, ctx: EndpointContext, onError?: (err: Error) => void): void {
+    if (this.stream === undefined) {
+      onError?.(new Error('not a stream transport'));
+      return;
+    }
+    const code = msg.code;
+    if (code > 0 && code < 32) this.lastRequestSend = performance.now();
+    this.stream.sendMessage(msg, ctx, onError);
+  }
+
+  /** Stream transports: the inner connector's peer key. */
+  peerOf(ctx: EndpointContext): string {
+    return this.stream !== undefined ? this.stream.peerOf(ctx) : `${ctx.address}:${ctx.port}`;
   }
 
   /** Bound local address. */

@@ -1,4 +1,5 @@
-// Creation of the simulated clients: socket, optional DTLS connector with per-client credentials (clients.md §4).
+// Creation of the simulated clients: socket, optional DTLS connector with per-client credentials (clients.md §4); for
+// coap+tcp and coaps+tcp one TCP (TLS) connection per client.
 import type { Connector, EndpointContext } from '../../transport/connector.js';
 import { UdpConnector } from '../../transport/udp-connector.js';
 import type { DtlsConnector } from '../../dtls/connector.js';
@@ -7,6 +8,7 @@ import { UsageError, type AuthMode, type ClientOptions } from '../common-options
 import { CALI_SECRET, createDtlsClient } from '../dtls-client.js';
 import { ConnectedUdpTransport } from '../connected-transport.js';
 import { localAddressFor } from '../transport.js';
+import { CLIENT_CONNECT_TIMEOUT, createTcpClient, tlsClientSettings } from '../tcp-client.js';
 import { BenchmarkClient, type ClientShared } from './client.js';
 import { ConnectorTap } from './connector-tap.js';
 import { benchmarkDtlsConfig, UDP_BUFFER_SIZE } from './defaults.js';
@@ -41,7 +43,7 @@ export function clientFactory(opts: ClientOptions, shared: ClientShared, dest: E
   const auth: AuthMode[] = opts.auth.length > 0 ? opts.auth : ['PSK'];
   const psk = auth.includes('PSK') || auth.includes('ECDHE_PSK');
   let store: Array<[string, Buffer]> | undefined;
-  if (shared.secure && psk && opts.pskStore) {
+  if (shared.secure && !shared.tcp && psk && opts.pskStore) {
     try {
       store = [...loadPskFile(opts.pskStore).entries];
     } catch (err) {
@@ -50,6 +52,7 @@ export function clientFactory(opts: ClientOptions, shared: ClientShared, dest: E
     if (store.length === 0) throw new UsageError(`--psk-store: no credentials in ${opts.pskStore}`);
   }
   const localAddress = localAddressFor(dest);
+  if (shared.tcp) return tcpClientFactory(opts, shared, dest, localAddress);
   return {
     auth,
     psk,
@@ -94,6 +97,25 @@ export function clientFactory(opts: ClientOptions, shared: ClientShared, dest: E
       }
       client = new BenchmarkClient(index, shared, new ConnectorTap(connector), dtls, dest);
       return { client, identity, secret };
+    },
+  };
+}
+
+/** coap+tcp, coaps+tcp: every client opens its own connection (RFC 8323); TLS with the demo client certificate (X509) unless --anonymous. */
+function tcpClientFactory(opts: ClientOptions, shared: ClientShared, dest: EndpointContext, localAddress: string): ClientFactory {
+  // the PEM files are read once for all clients
+  const tls = shared.secure ? tlsClientSettings(opts) : undefined;
+  return {
+    auth: shared.secure ? ['X509'] : ['NONE'],
+    psk: false,
+    create(index) {
+      const connector = createTcpClient(opts, dest, {
+        localAddress,
+        localPort: index === 0 ? opts.localPort : 0,
+        connectTimeout: CLIENT_CONNECT_TIMEOUT,
+        ...(tls ? { tls } : {}),
+      });
+      return { client: new BenchmarkClient(index, shared, new ConnectorTap(connector), undefined, dest) };
     },
   };
 }

@@ -48,7 +48,7 @@ export function benchmarkOptionDefinitions() {
     clients: { type: 'string', describe: `number of clients. Default ${DEFAULT_CLIENTS}.` },
     requests: { type: 'string', describe: `number of requests per client. Default ${DEFAULT_REQUESTS}.` },
     blocksize: { type: 'string', describe: 'use blocksize [16, 32, ..., 1024]. Default 1024.' },
-    bertblocks: { type: 'string', describe: 'number of blocks for BERT block-wise transfer (TCP only; not supported).' },
+    bertblocks: { type: 'string', describe: 'number of blocks for BERT block-wise transfer (TCP only; not supported by this client).' },
     timeout: { type: 'string', describe: 'timeout of NON requests in milliseconds (COAP.NON_LIFETIME).' },
     stop: { type: 'boolean', default: true, describe: 'stop a client on errors; --no-stop continues and counts them.' },
     hono: { type: 'boolean', describe: 'send hono requests. Default env COAP_HONO.' },
@@ -114,7 +114,7 @@ export function reverseInterval(min: number | undefined, max: number | undefined
 /** Builds the benchmark settings from parsed arguments and the environment. */
 export function toBenchmarkSettings(argv: Record<string, unknown>, env: NodeJS.ProcessEnv): BenchmarkSettings {
   if (argv.bertblocks !== undefined) {
-    throw new UsageError('--bertblocks: BERT block-wise transfer needs CoAP over TCP, which this product version does not support');
+    throw new UsageError('--bertblocks: BERT block-wise transfer is not supported by this client (coap+tcp and coaps+tcp run with blocks of at most 1024 bytes)');
   }
   const blocksize = blocksizeOption(argv.blocksize);
   const reverseCount = intOption('reverse', argv.reverse);

@@ -31,7 +31,7 @@ export function uriOptions(uri: URL): { path: string[]; query: string[] } {
  * unless --non, the response timeout, and an early Block2 option with --blocksize.
  */
 export function buildRequestSpecs(opts: ClientOptions, settings: BenchmarkSettings, nonLifetime: number): RequestSpecs {
-  const secure = opts.uri.protocol === 'coaps:';
+  const secure = opts.uri.protocol === 'coaps:' || opts.uri.protocol === 'coaps+tcp:';
   let payload = opts.payload;
   let accept: number = Format.TEXT;
   let method: number = Code.POST;

@@ -7,6 +7,7 @@ import { TimerWheel } from '../../util/timer-wheel.js';
 import { requestLines, responseLines } from '../print.js';
 import { ConnectionRefusedError } from '../connected-transport.js';
 import { describeSession, resolveDestination } from '../transport.js';
+import { isTcpScheme } from '../tcp-client.js';
 import type { BenchmarkClient, BenchmarkLog, ClientShared } from './client.js';
 import { authLine, clientFactory } from './create-client.js';
 import { benchmarkStackConfig, DTLS_STALE_TIMEOUT, PROGRESS_INTERVAL } from './defaults.js';
@@ -109,7 +110,8 @@ export async function runBenchmark(cmd: BenchmarkCommandLine, io: RunIo): Promis
   const { client: opts, settings } = cmd;
   const out = io.out;
   const gc = watchGc();
-  const secure = opts.uri.protocol === 'coaps:';
+  const secure = opts.uri.protocol === 'coaps:' || opts.uri.protocol === 'coaps+tcp:';
+  const tcp = isTcpScheme(opts.uri);
   const dest = await resolveDestination(opts.uri);
   const state = createState(settings.clients, settings.requests, settings.reverse?.responses ?? 0, settings.observe?.notifies ?? 0);
   const config = benchmarkStackConfig(settings.blocksize, settings.timeout);
@@ -120,6 +122,7 @@ export async function runBenchmark(cmd: BenchmarkCommandLine, io: RunIo): Promis
     config,
     wheel: new TimerWheel(10, 1024),
     secure,
+    tcp,
     con: opts.con,
     log: createLog(out, opts.verbose),
   };
