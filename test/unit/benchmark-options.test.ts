@@ -98,9 +98,11 @@ describe('benchmark options', () => {
     expect(usage([URI, '--reverse', '5', '--notifies', '5'])).toBe('--reverse and --notifies are mutually exclusive (specify only one)');
   });
 
-  it('TCP is refused: --bertblocks and coap+tcp URIs', () => {
-    expect(usage([URI, '--bertblocks', '4'])).toMatch(/--bertblocks: .*TCP/);
-    expect(usage(['coap+tcp://127.0.0.1/benchmark'])).toMatch(/coap\+tcp.*not supported/);
+  it('coap+tcp and coaps+tcp URIs are accepted; --bertblocks (BERT) and other schemes are refused', () => {
+    expect(usage([URI, '--bertblocks', '4'])).toMatch(/--bertblocks: BERT .*not supported/);
+    expect(parse(['coap+tcp://127.0.0.1/benchmark']).cmd!.client.uri.protocol).toBe('coap+tcp:');
+    expect(parse(['coaps+tcp://127.0.0.1/benchmark']).cmd!.client.uri.protocol).toBe('coaps+tcp:');
+    expect(usage(['http://127.0.0.1/benchmark'])).toMatch(/scheme 'http' is not supported \(coap, coaps, coap\+tcp and coaps\+tcp are\)/);
   });
 
   it('common refusals apply (-C, --proxy) and unknown options fail', () => {
