@@ -143,6 +143,15 @@ describe('benchmark client over coap+tcp and coaps+tcp', () => {
   });
 });
 
+describe('benchmark client observe over coap+tcp', () => {
+  it('--notifies: re-registrations and proactive cancels (no RST on a stream), all notifications received', async () => {
+    const uri = `coap+tcp://${HOST}:${sp.ports.ext}/benchmark?rlen=40`;
+    const r = await runBenchmark([uri, '--clients', '5', '--requests', '1', '--notifies', '20', '--reregister', '5', '--register', '10'], 60_000);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^100 notifies received, 100 expected$/m);
+  });
+});
+
 describe('receivetest-client over coap+tcp', () => {
   it('posts to /requests and prints the listing', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'receivetest-tcp-'));

@@ -378,7 +378,8 @@ export class BenchmarkClient {
       if (relation === undefined || !relation.isObserving) return true;
       if (observe.register > 0 && notifies % observe.register === 0) {
         this.relation = undefined;
-        if (observe.proactive) {
+        // over TCP there is no RST to reject notifications with: always proactive (clients.md §3.2)
+        if (observe.proactive || this.shared.tcp) {
           this.sendCancel(slot, relation);
           return true;
         }
