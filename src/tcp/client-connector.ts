@@ -4,6 +4,7 @@
 // Our CSM goes first (§3.3); requests wait, in a bounded queue, for the server's CSM; the connect timeout covers
 // the TCP connect, the TLS handshake and that CSM. A lost connection is reported to the endpoint (its pending
 // exchanges fail); the next send connects again.
+import { X509Certificate } from 'node:crypto';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import pino, { type Logger } from 'pino';
@@ -322,9 +323,13 @@ export class TcpClientConnector implements MessageConnector {
   }
 }
 
-/** The server certificate's subject in the short form (`CN=...`), for the session attributes. */
+/** The server certificate's subject in RFC 2253 order (`CN=..,OU=..,C=..`, as the server shows client certificates). */
 function subjectOf(socket: TLSSocket): string | undefined {
-  const cert = socket.getPeerCertificate();
-  const cn = cert?.subject?.CN;
-  return typeof cn === 'string' ? `CN=${cn}` : undefined;
+  const raw = socket.getPeerCertificate()?.raw;
+  if (raw === undefined) return undefined;
+  try {
+    return new X509Certificate(raw).subject.split('\n').reverse().join(',');
+  } catch {
+    return undefined;
+  }
 }

@@ -56,7 +56,7 @@ describe('extplugtest-client over coap+tcp and coaps+tcp', () => {
   it('GET /mycontext over coaps+tcp: the TLS session and the demo client certificate', async () => {
     const r = await run(CLIENT_MAIN, [`coaps+tcp://${HOST}:${sp.ports.extSecure}/mycontext`]);
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^>>> TLS\(127\.0\.0\.1:\d+,ID:[0-9A-F]*\)\n>>> TLSv1\.[23] TLS_\w+\n>>> x509 \[CN=cf-server\]$/m);
+    expect(r.stdout).toMatch(/^>>> TLS\(127\.0\.0\.1:\d+,ID:[0-9A-F]*\)\n>>> TLSv1\.[23] TLS_\w+\n>>> x509 \[CN=cf-server,OU=Californium,O=Eclipse IoT,L=Ottawa,C=CA\]$/m);
     expect(r.stdout).toMatch(/^peer: CN=cf-client,OU=Californium,O=Eclipse IoT,L=Ottawa,C=CA$/m);
   });
 
