@@ -152,6 +152,16 @@ describe('benchmark client observe over coap+tcp', () => {
   });
 });
 
+describe('benchmark client reverse observe over coap+tcp', () => {
+  it('the server observes the feed resources on the clients\' connections; every notification completes when written', async () => {
+    const uri = `coap+tcp://${HOST}:${sp.ports.ext}/reverse-observe?obs=100&res=feed-CON&rlen=40`;
+    const r = await runBenchmark([uri, '--clients', '5', '--requests', '1', '--reverse', '20', '--min', '-20', '--max', '20'], 60_000);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^0 sent notifies could not be completed$/m);
+    expect(r.stdout).toMatch(/^\d+ notifies sent in \d+ ms/m);
+  });
+});
+
 describe('receivetest-client over coap+tcp', () => {
   it('posts to /requests and prints the listing', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'receivetest-tcp-'));

@@ -59,7 +59,13 @@ export class ConnectorTap implements Connector {
       return;
     }
     const code = msg.code;
-    if (code > 0 && code < 32) this.lastRequestSend = performance.now();
+    if (code > 0 && code < 32) {
+      this.lastRequestSend = performance.now();
+    } else if (this.capture && code >= 64) {
+      // RFC 8323: no CON/ACK on a stream, a notification is complete once written (captured as NON)
+      this.capture = false;
+      this.captured = { type: 1, mid: 0 };
+    }
     this.stream.sendMessage(msg, ctx, onError);
   }
 
