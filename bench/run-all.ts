@@ -14,6 +14,7 @@ import { restartSection } from './restart-section.js';
 import { createLoadSection } from './load-section.js';
 import { workersSection } from './workers-section.js';
 import { oscoreSection } from './oscore-section.js';
+import { tcpSection } from './tcp-section.js';
 import { DEFAULT_BASELINE } from './baseline.js';
 import { killChildren } from './proc-util.js';
 
@@ -35,10 +36,10 @@ function plainFigure(): { rps: number; cpuMsPer1000: number } | undefined {
 
 /**
  * All sections, in run order: coaps right after plain CoAP (its ratio uses the plain figure of the same run), the
- * OSCORE beside plain coap on the plugtest server (issue 11), the benchmark client against our server (issue 4), then the DTLS CID cluster behind the NAT against one node, then
+ * OSCORE beside plain coap on the plugtest server and coap+tcp/coaps+tcp beside coap on the benchmark resource (issue 11), the benchmark client against our server (issue 4), then the DTLS CID cluster behind the NAT against one node, then
  * the in-process save/load of the DTLS connection state (graceful restart), then the old build beside the new one (issue 10).
  */
-export const SECTIONS: Section[] = [coapSection, createCoapsSection(plainFigure), handshakesSection, oscoreSection, benchmarkSection, clusterSection, restartSection, createLoadSection(() => baselineRef), workersSection];
+export const SECTIONS: Section[] = [coapSection, createCoapsSection(plainFigure), handshakesSection, oscoreSection, tcpSection, benchmarkSection, clusterSection, restartSection, createLoadSection(() => baselineRef), workersSection];
 
 /** dist/bench → dist. */
 const distRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -76,7 +77,7 @@ function parseOptions(argv: string[]): BenchOptions {
         '  --warmup <s>         warm-up per target, not counted (default 1)',
         '  --outstanding <n>    outstanding CON requests overall (default 256)',
         '  --sockets <n>        generator UDP sockets (default 16)',
-        '  --only <id>          plain CoAP section: run only this target: ours | npm | raw; benchmark section: coap | coaps-cid; cluster section: nat1 | backward | direct | cid (the one-node run always runs) (repeatable or comma-separated)',
+        '  --only <id>          plain CoAP section: run only this target: ours | npm | raw; benchmark section: coap | coaps-cid; tcp section: udp | tcp | tls; cluster section: nat1 | backward | direct | cid (the one-node run always runs) (repeatable or comma-separated)',
         '  --section <id>       run only this section: ' + SECTIONS.map((s) => s.id).join(' | '),
         '  --pin                pin server to CPU 1 and generator to CPU 0 (taskset)',
         '  --cpu-prof           run our server with --cpu-prof (plain, coaps and benchmark sections; benchmark also profiles the client; profiles in the temp dir)',
