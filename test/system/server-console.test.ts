@@ -84,7 +84,15 @@ describe('console', () => {
     sp.write('');
     await waitOutput(() => sp.output().slice(from), /"msg":"health coap:\/\/127\.0\.0\.1:\d+: no messages; observes 0, dedup 0"/);
     const idle = healthRecords(sp, from);
-    expect(idle.map((r) => r.endpoint).sort()).toEqual([`coap://127.0.0.1:${sp.ports.ext}`, `coaps://127.0.0.1:${sp.ports.extSecure}`]);
+    expect(idle.map((r) => r.endpoint).sort()).toEqual([
+      `coap+tcp://127.0.0.1:${sp.ports.ext}`,
+      `coap://127.0.0.1:${sp.ports.ext}`,
+      `coaps+tcp://127.0.0.1:${sp.ports.extSecure}`,
+      `coaps://127.0.0.1:${sp.ports.extSecure}`,
+    ]);
+    // the TCP and TLS endpoints (--tcp, on by default) show their open connections
+    const idleTls = idle.find((r) => r.endpoint.startsWith('coaps+tcp:'))!;
+    expect(idleTls.msg).toBe(`health coaps+tcp://127.0.0.1:${sp.ports.extSecure}: connections 0; no messages; observes 0, dedup 0`);
     const idleDtls = idle.find((r) => r.endpoint.startsWith('coaps:'))!;
     expect(idleDtls).toMatchObject({ level: 30, server: 'EXTENDED-TEST' });
     expect(idleDtls.stats.dtls!.counters).toEqual({ connections: [0, 0], 'handshakes succeeded': [0, 0], 'handshakes failed': [0, 0] });
