@@ -17,6 +17,7 @@ import { connectorCounters } from '../resources/extended/diagnostics-source.js';
 import type { ClusterStatsKey } from '../cluster/stats.js';
 import { parseSocketDrops } from '../cluster/socket-drops.js';
 import { parseUdpDrops } from '../server/udp-drops.js';
+import { isMessageConnector } from '../transport/connector.js';
 
 /** Prometheus metrics of the running servers (cluster.md §9, beyond the reference). */
 export interface Metrics {
@@ -98,6 +99,26 @@ export const CLUSTER_GROUP_METRICS: Readonly<Record<ClusterStatsKey, Spec>> = {
   'recv cluster mgmt': ['cluster_received_mgmt_messages_total', 'Cluster management messages received.', 'counter'],
   'dropped internal udp': ['cluster_dropped_internal_udp_total', 'Datagrams the OS dropped on the cluster management socket.', 'counter'],
 };
+
+/** coap+tcp / coaps+tcp connection counters (TcpConnector diagnosticGroup() rows, src/tcp/connector.ts) → metric; labels server, endpoint. */
+export const TCP_GROUP_METRICS: Readonly<Record<string, Spec>> = {
+  connections: ['tcp_connections', 'Open coap+tcp/coaps+tcp connections (past the TLS handshake).', 'gauge'],
+  accepted: ['tcp_accepted_connections_total', 'TCP connections accepted (TLS: before the handshake).', 'counter'],
+  'over bound': ['tcp_refused_connections_total', 'TCP connections closed at once over TCP.MAX_CONNECTIONS.', 'counter'],
+  'handshake failures': ['tls_handshake_failures_total', 'TLS handshakes failed or timed out, client certificates refused.', 'counter'],
+  'csm timeouts': ['tcp_csm_timeouts_total', 'Connections closed for want of the peer\'s CSM (RFC 8323 §5.3).', 'counter'],
+  'idle closed': ['tcp_idle_closed_total', 'Connections closed by TCP.CONNECTION_IDLE_TIMEOUT.', 'counter'],
+  'closed by peer': ['tcp_closed_by_peer_total', 'Connections the peer closed without Release or Abort.', 'counter'],
+  'releases received': ['tcp_releases_received_total', 'Release messages received (RFC 8323 §5.5).', 'counter'],
+  'aborts sent': ['tcp_aborts_sent_total', 'Abort messages sent (RFC 8323 §5.6).', 'counter'],
+  'aborts received': ['tcp_aborts_received_total', 'Abort messages received (RFC 8323 §5.6).', 'counter'],
+  'malformed frames': ['tcp_malformed_frames_total', 'Received byte streams with framing errors.', 'counter'],
+  'write overflows': ['tcp_write_overflows_total', 'Connections closed because the peer did not read (TCP.MAX_WRITE_BUFFER_SIZE).', 'counter'],
+  'send errors': ['tcp_send_errors_total', 'Sends refused otherwise (connection gone, above the peer\'s Max-Message-Size).', 'counter'],
+  'messages in': ['tcp_received_messages_total', 'Non-signaling messages received.', 'counter'],
+  'messages out': ['tcp_sent_messages_total', 'Messages sent, signaling included.', 'counter'],
+};
+const TCP_METRICS = new Map<string, Spec>(Object.entries(TCP_GROUP_METRICS));
 
 /** DTLS connector detail counters (DtlsConnector.detailStats, never reset) → metric; labels server, endpoint (other fields: detailMetric). */
 export const DTLS_DETAIL_METRICS: Readonly<Partial<Record<keyof DtlsDetailStats, Spec>>> = {
@@ -229,10 +250,12 @@ function readServers(servers: readonly CoapServer[], snap: Snapshot): void {
           if (typeof v === 'number' && Number.isFinite(v)) add(TRANSPORT_METRIC, { ...labels, counter: counterLabel(k) }, v);
         }
       }
+      // a TCP/TLS group has its own rows (its `connections` are no DTLS connections)
+      const tcp = isMessageConnector(ep.connector);
       const group = groupOf(ep.connector)?.diagnosticGroup();
       if (group !== undefined) {
         for (const [key, cur, all] of group.counters) {
-          const spec = GROUP_METRICS.get(key);
+          const spec = (tcp ? TCP_METRICS : GROUP_METRICS).get(key);
           if (spec !== undefined) add(spec, labels, spec[2] === 'gauge' ? cur : all + cur);
         }
       }
@@ -358,6 +381,7 @@ export function createMetrics(servers: () => readonly CoapServer[], processLabel
   define(ENDPOINT_GAUGES.relations, endpointLabels);
   define(ENDPOINT_GAUGES.dedup, endpointLabels);
   for (const spec of GROUP_METRICS.values()) define(spec, endpointLabels);
+  for (const spec of TCP_METRICS.values()) define(spec, endpointLabels);
   for (const n of BOUND_COUNTER_NAMES) define(BOUND_COUNTER_METRICS[n], endpointLabels);
   for (const k of DETAIL_FIELDS) define(detailMetric(k), endpointLabels);
   define(TRANSPORT_METRIC, ['server', 'endpoint', 'counter']);

@@ -16,6 +16,7 @@ import { requirePeer } from '../helpers/peers.js';
 import { runCoapClient } from '../helpers/libcoap.js';
 import { connectTcp, connectTls } from '../helpers/tcp-peer.js';
 import { startServer, type ServerProcess } from '../helpers/server-process.js';
+import { freeTcpPorts } from '../helpers/restore.js';
 
 const notls = requirePeer('coap-client-notls');
 const withOpenssl = requirePeer('coap-client-openssl');
@@ -82,6 +83,28 @@ describe.skipIf(notls.skipReason !== undefined)('/diagnose over coap+tcp', () =>
     expect(accepted).toBeGreaterThanOrEqual(4);
     expect(closed).toBe(accepted! - 1);
     expect(r.stdout).toContain(`coap+tcp://127.0.0.1:${sp.ports.ext}\n`);
+  });
+});
+
+describe.skipIf(notls.skipReason !== undefined)('/metrics with --k8s-monitor', () => {
+  it('exports the TCP connection counters as tcp_* series of the TCP endpoint, not as DTLS connections', async () => {
+    const [monitor] = await freeTcpPorts(1);
+    const m = await startServer({ args: ['--no-external', '--no-ipv6', '--no-plugtest', '--k8s-monitor', `127.0.0.1:${monitor}`] });
+    try {
+      for (let i = 0; i < 2; i++) expect((await runCoapClient(notls.path!, ['-m', 'get', `coap+tcp://${HOST}:${m.ports.ext}/test`])).code).toBe(0);
+      const text = await (await fetch(`http://127.0.0.1:${monitor}/metrics`)).text();
+      const endpoint = `endpoint="coap+tcp://127.0.0.1:${m.ports.ext}"`;
+      const value = (name: string): number | undefined => {
+        const line = text.split('\n').find((l) => l.startsWith(`extplugtest_${name}{`) && l.includes(endpoint));
+        return line === undefined ? undefined : Number(line.split(' ').at(-1));
+      };
+      expect(value('tcp_accepted_connections_total'), text.slice(0, 1500)).toBe(2);
+      expect(value('tcp_received_messages_total')).toBe(2);
+      expect(value('tcp_connections')).toBeGreaterThanOrEqual(0);
+      expect(value('dtls_connections')).toBeUndefined();
+    } finally {
+      await m.stop();
+    }
   });
 });
 
