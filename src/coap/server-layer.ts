@@ -1,7 +1,7 @@
 // The server role of the exchange layer: option checks, Block1/Block2 (RFC 7959), observe registration
 // (RFC 7641 §3.1), resource dispatch and building responses; the message layer sends them (message-layer.ts).
 import { NON, Code, Opt, type CoapMessage, type CoapOption, EMPTY, isSuccess } from './message.js';
-import type { EndpointContext } from '../transport/connector.js';
+import { isMessageConnector, type EndpointContext } from '../transport/connector.js';
 import type { Exchange, Resource, ResponseSpec } from './resource.js';
 import { METHODS, findResource } from './resource.js';
 import {
@@ -164,7 +164,7 @@ function process(ex: ServerExchange, now: number): void {
   if (block2Value !== undefined) {
     const b2 = decodeBlock(block2Value);
     if (!b2) {
-      ex.respond({ code: Code.BAD_OPTION, payload: 'invalid Block2 option', format: 0 });
+      invalidBlock(ex, 'Block2', block2Value);
       return;
     }
     if (b2.num > 0 && serveBlock2(ex, b2, now)) return;
@@ -201,6 +201,15 @@ function process(ex: ServerExchange, now: number): void {
   handler(ex);
 }
 
+/**
+ * 4.02 for a block option with SZX 7: reserved over UDP (RFC 7959 §2.2); over TCP it is BERT (RFC 8323 §6), which
+ * this server does not offer (its CSM carries no Block-Wise-Transfer option), so the peer must not use it.
+ */
+function invalidBlock(ex: ServerExchange, name: 'Block1' | 'Block2', value: Buffer): void {
+  const bert = isMessageConnector(ex.ep.connector) && value.length > 0 && (value[value.length - 1]! & 7) === 7;
+  ex.respond({ code: Code.BAD_OPTION, payload: bert ? `${name}: BERT (SZX 7) is not supported by this server` : `invalid ${name} option`, format: 0 });
+}
+
 /** Block1 reassembly (RFC 7959 §2.5); returns the complete request or undefined when answered. */
 function receiveBlock1(ex: ServerExchange, value: Buffer, now: number): CoapMessage | undefined {
   const ep = ex.ep;
@@ -208,7 +217,7 @@ function receiveBlock1(ex: ServerExchange, value: Buffer, now: number): CoapMess
   const max = ep.config.maxResourceBodySize;
   const b1 = decodeBlock(value);
   if (!b1) {
-    ex.respond({ code: Code.BAD_OPTION, payload: 'invalid Block1 option', format: 0 });
+    invalidBlock(ex, 'Block1', value);
     return undefined;
   }
   const size1 = getUint(msg, Opt.SIZE1);

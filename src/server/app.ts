@@ -6,8 +6,9 @@ import type { Logger } from 'pino';
 import { CoapServer } from '../coap/server.js';
 import { UdpConnector } from '../transport/udp-connector.js';
 import { loadProperties, stackConfigFor, portsFor, type Properties, type ServerKind } from '../config/index.js';
-import { TcpConnector, tcpSettingsFor, type TlsServerSettings } from '../tcp/index.js';
+import { TcpConnector, tcpSettingsFor, type TcpSettings, type TlsServerSettings } from '../tcp/index.js';
 import { BASE_MAX_MESSAGE_SIZE } from '../coap/tcp-signaling.js';
+import type { CoapStackConfig } from '../coap/stack-config.js';
 import { selectAddresses, bindAddressOf, noEndpointMessage, type LocalAddress } from './interfaces.js';
 import type { ServerOptions } from '../cli/options.js';
 import { createPlugtestResources } from '../resources/plugtest/index.js';
@@ -376,7 +377,7 @@ function addEndpoints(
     });
     server.addEndpoint(connector, config, undefined, { messageHooks });
   }
-  if (opts.tcp) addTcpEndpoints(server, props, kind, addresses, opts, creds, logger, reusePort, messageHooks);
+  if (opts.tcp) addTcpEndpoints(server, addresses, ports, secureStack, tcpSettingsFor(props, kind, opts.clientAuth), creds, logger, reusePort, messageHooks);
 }
 
 /**
@@ -385,18 +386,15 @@ function addEndpoints(
  */
 function addTcpEndpoints(
   server: CoapServer,
-  props: Properties,
-  kind: ServerKind,
   addresses: LocalAddress[],
-  opts: ServerOptions,
+  ports: { coap: number; coaps: number },
+  stack: CoapStackConfig,
+  settings: TcpSettings,
   creds: ServerCredentials,
   logger: Logger,
   reusePort: boolean,
   messageHooks: MessageHooks | undefined,
 ): void {
-  const ports = portsFor(props, kind);
-  const settings = tcpSettingsFor(props, kind, opts.clientAuth);
-  const stack = stackConfigFor(props, kind, false);
   if (creds.demo.identities.length === 0) throw new StartupError('TLS not supported, credentials missing!');
   const tls: TlsServerSettings = {
     identities: creds.demo.identities,
@@ -413,7 +411,7 @@ function addTcpEndpoints(
         port: secure ? ports.coaps : ports.coap,
         // the frame limit we announce in our CSM (RFC 8323 §5.3.1): at least the base value
         maxMessageSize: Math.max(BASE_MAX_MESSAGE_SIZE, stack.maxMessageSize + TCP_HEADER_ROOM),
-        // BERT (block size 7) is not implemented: no Block-Wise-Transfer option
+        // no BERT offered (no Block-Wise-Transfer option, RFC 8323 §5.3.2): a peer's SZX 7 gets 4.02 (server-layer.ts)
         blockWiseTransfer: false,
         maxConnections: settings.maxConnections,
         idleTimeout: settings.idleTimeout,
