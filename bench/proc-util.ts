@@ -124,6 +124,16 @@ export function killChildren(): void {
   liveChildren.clear();
 }
 
+/** SIGINT and SIGTERM of a runner end its tracked children and the runner (exit status 130). */
+export function killChildrenOnSignal(): void {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      killChildren();
+      process.exit(130);
+    });
+  }
+}
+
 /** A spawned server process whose output goes to a log file. */
 export interface ServerProcess {
   child: ChildProcess;

@@ -23,7 +23,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { benchmarkClientEnv, parseClientReport, type ClientReport } from './benchmark-section.js';
 import { coapGet } from './coap-wire.js';
-import { killChildren, tryPort, trackChild, waitForQuiet } from './proc-util.js';
+import { killChildren, killChildrenOnSignal, tryPort, trackChild, waitForQuiet } from './proc-util.js';
 
 /** dist/bench → dist. */
 const distRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -759,12 +759,7 @@ async function main(): Promise<number> {
   return pass ? 0 : 1;
 }
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    killChildren();
-    process.exit(130);
-  });
-}
+killChildrenOnSignal();
 
 main().then(
   (code) => (process.exitCode = code),

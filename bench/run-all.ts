@@ -16,7 +16,7 @@ import { workersSection } from './workers-section.js';
 import { oscoreSection } from './oscore-section.js';
 import { tcpSection } from './tcp-section.js';
 import { DEFAULT_BASELINE } from './baseline.js';
-import { killChildren } from './proc-util.js';
+import { killChildrenOnSignal } from './proc-util.js';
 
 /** --baseline: the commit whose server build the load section measures beside the current one ('none' = skip). */
 let baselineRef = DEFAULT_BASELINE;
@@ -179,12 +179,7 @@ async function main(): Promise<void> {
   log(`figures written to ${path.relative(process.cwd(), options.outFile) || options.outFile}`);
 }
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    killChildren();
-    process.exit(130);
-  });
-}
+killChildrenOnSignal();
 
 main().catch((err: unknown) => {
   console.error((err as Error).stack ?? err);

@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { formatTable } from './sections.js';
 import { measureWithGenerator, type Measurement } from './measure.js';
-import { childPids, killChildren } from './proc-util.js';
+import { childPids, killChildren, killChildrenOnSignal } from './proc-util.js';
 import { startWorkersServer } from './workers-server.js';
 
 /** Target: N workers' req/s at least this multiple of N × one worker's. */
@@ -381,12 +381,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      killChildren();
-      process.exit(130);
-    });
-  }
+  killChildrenOnSignal();
   main(process.argv.slice(2)).then(
     (failures) => {
       process.exitCode = failures > 0 ? 1 : 0;

@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { encodeTcp } from '../src/coap/tcp-codec.js';
 import { buildCsm } from '../src/coap/tcp-signaling.js';
-import { spawnNode, killChildren } from './proc-util.js';
+import { spawnNode, killChildrenOnSignal } from './proc-util.js';
 import { freeUdpTcpPort } from './tcp-section.js';
 import { probeCoap } from './probe.js';
 import { cliNumber } from './cli-number.js';
@@ -135,12 +135,7 @@ async function main(): Promise<void> {
   }
 }
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    killChildren();
-    process.exit(130);
-  });
-}
+killChildrenOnSignal();
 
 main().catch((err: unknown) => {
   console.error((err as Error).stack ?? err);
