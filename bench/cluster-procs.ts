@@ -105,7 +105,8 @@ export async function startClusterNodes(spec: ClusterSpec): Promise<ClusterNodes
         path.join(dir, 'Californium3.properties'),
         [`COAP.COAP_PORT=${coapPort}`, `COAP.COAP_SECURE_PORT=${dtlsPort}`, 'SYS.HEALTH_STATUS_INTERVAL=3600s', ...spec.properties].join('\n') + '\n',
       );
-      const args = [main, '--no-external', '--no-ipv6', '--dtls-only', '--no-plugtest', '--diagnose', '--benchmark'];
+      // one process per node (the default on Node 24 is a worker per core, which would put 6 workers on 2 cores)
+      const args = [main, '--no-external', '--no-ipv6', '--dtls-only', '--no-plugtest', '--diagnose', '--benchmark', '--workers', '1'];
       args.push(`--dtls-cluster=${ip}:${dtlsPort};${ip}:${mgmtPort};${n}`);
       if (spec.size > 1 && spec.dynamic) {
         args.push(`--dtls-cluster-group=${ips.filter((x) => x !== ip).map((x) => `${x}:${mgmtPort}`).join(',')}`);

@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { formatTable, type BenchContext, type Section, type SectionResult, type TargetCheck } from './sections.js';
 import { BENCHMARK_CLIENTS, CID_LENGTH, RESPONSE_LENGTH, benchmarkClientEnv, parseClientReport, requestsPerClient, type ClientReport } from './benchmark-section.js';
-import { machineCpuMs, processCpuMs, trackChild, udpCounters, waitForQuiet } from './proc-util.js';
+import { machineCpuMs, processCpuMs, processTreeCpuMs, trackChild, udpCounters, waitForQuiet } from './proc-util.js';
 import { readNodeCounters, startClusterNodes, startNatProcess, type ClusterNodes, type NatProcess, type NatSnapshot, type NodeCounters } from './cluster-procs.js';
 
 /** Targets of the issue: requests/s of the cluster modes as a share of one node. */
@@ -197,7 +197,7 @@ function drive(ctx: BenchContext, mode: Mode, d: DriveInput): Promise<Omit<ModeR
     const sample = () => ({
       t: performance.now(),
       client: processCpuMs(pid) ?? lastClientCpu,
-      nodes: nodePids.map((p) => processCpuMs(p) ?? 0),
+      nodes: nodePids.map((p) => processTreeCpuMs(p) ?? 0),
       machine: machineCpuMs(),
       udp: udpCounters(),
     });
