@@ -214,7 +214,7 @@ export const TCP_NUMBER_OF_BULK_BLOCKS = defineKey({
   name: 'COAP.TCP_NUMBER_OF_BULK_BLOCKS',
   type: 'int',
   description:
-    'Number of 1024-byte blocks in one BERT message of a block-wise transfer over coap+tcp and coaps+tcp (RFC 8323, 6). Values above 1 announce Block-Wise-Transfer with a Max-Message-Size for that many blocks in the CSM and use BERT with peers that announce it too; 1 disables BERT.',
+    'Number of 1024-byte blocks in one BERT message of a block-wise transfer over coap+tcp and coaps+tcp (RFC 8323, 6). Values above 1 announce Block-Wise-Transfer with a Max-Message-Size for that many blocks in the CSM and use BERT with peers that announce it too; 1 disables BERT. Maximum 64.',
   default: 4,
   plug: 1,
   min: 1,
