@@ -25,7 +25,7 @@ const BERT = 7;
 let sp: ServerProcess;
 
 beforeAll(async () => {
-  sp = await startServer({ args: ['--no-external', '--benchmark', '--diagnose'] });
+  sp = await startServer({ args: ['--no-external', '--benchmark', '--diagnose', '--notify-interval', '200'] });
 }, 30_000);
 afterAll(async () => {
   await sp?.stop();
@@ -157,6 +157,38 @@ describe('BERT on the extended server (COAP.TCP_NUMBER_OF_BULK_BLOCKS 4)', () =>
       const r1 = await peer.next(3000);
       expect(blockOf(r1, Opt.BLOCK2)).toBe('4/0/7');
       expect(Buffer.concat([r0.payload, r1.payload]).equals(body)).toBe(true);
+    } finally {
+      peer.destroy();
+    }
+  });
+
+  it('observe: the response and the notifications of a 6000-byte body start with a BERT block of 4096 bytes', async () => {
+    const { peer } = await open(sp.ports.ext, BERT_CSM);
+    try {
+      const reg = request(Code.GET, 'benchmark?rlen=6000', [{ number: Opt.OBSERVE, value: Buffer.alloc(0) }]);
+      peer.send(reg);
+      const first = await peer.next(3000);
+      expect(first.token).toEqual(reg.token);
+      expect(uintOf(first, Opt.OBSERVE)).toBeDefined();
+      expect(blockOf(first, Opt.BLOCK2)).toBe('0/1/7');
+      expect(first.payload.length).toBe(4096);
+      const rest = request(Code.GET, 'benchmark?rlen=6000', [{ number: Opt.BLOCK2, value: block(4, false, BERT) }]);
+      peer.send(rest);
+      // the rest of the body and the next notification (every 200 ms), in either order
+      let tail: CoapMessage | undefined;
+      let note: CoapMessage | undefined;
+      for (let i = 0; i < 10 && (tail === undefined || note === undefined); i++) {
+        const m = await peer.next(3000);
+        if (m.token.equals(rest.token)) tail = m;
+        else if (m.token.equals(reg.token)) note = m;
+      }
+      expect(blockOf(tail!, Opt.BLOCK2)).toBe('4/0/7');
+      expect(tail!.payload.length).toBe(6000 - 4096);
+      expect(first.payload.toString().startsWith('hello observe ')).toBe(true);
+      expect(uintOf(note!, Opt.OBSERVE)).toBeGreaterThan(uintOf(first, Opt.OBSERVE)!);
+      expect(blockOf(note!, Opt.BLOCK2)).toBe('0/1/7');
+      expect(uintOf(note!, Opt.SIZE2)).toBe(6000);
+      expect(note!.payload.length).toBe(4096);
     } finally {
       peer.destroy();
     }
