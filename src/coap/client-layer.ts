@@ -1,6 +1,6 @@
 // The client role of the exchange layer: requests with token matching, Block1 sending, Block2 fetching
-// (RFC 7959 §2.4-2.5; BERT over coap+tcp/coaps+tcp, RFC 8323 §6), observe notifications with freshness check (RFC 7641 §3.4). The message layer
-// sends the requests and matches responses to exchanges (message-layer.ts).
+// (RFC 7959 §2.4-2.5; BERT over coap+tcp/coaps+tcp, RFC 8323 §6), observe notifications with freshness check
+// (RFC 7641 §3.4). The message layer sends the requests and matches responses to exchanges (message-layer.ts).
 import { CON, NON, Code, Opt, type CoapMessage, type CoapOption, type MessageType, EMPTY } from './message.js';
 import { isMessageConnector, type EndpointContext } from '../transport/connector.js';
 import {
