@@ -221,6 +221,13 @@ describe('BERT on the extended server (COAP.TCP_NUMBER_OF_BULK_BLOCKS 4)', () =>
       const tooLarge = await peer.next(3000);
       expect(tooLarge.code).toBe(Code.REQUEST_ENTITY_TOO_LARGE);
       expect(tooLarge.payload.toString()).toBe('body too large, max. 8192 bytes');
+      // NUM far beyond the body: Block2 4.02, a Block1 without its transfer 4.08
+      peer.send(request(Code.POST, 'benchmark?rlen=3000', [{ number: Opt.BLOCK2, value: block(0xfffff, false, BERT) }]));
+      const out = await peer.next(3000);
+      expect(out.code).toBe(Code.BAD_OPTION);
+      expect(out.payload.toString()).toBe('block out of range');
+      peer.send(request(Code.POST, 'echo', [{ number: Opt.BLOCK1, value: block(0xfffff, true, BERT) }], Buffer.alloc(1024, 4)));
+      expect((await peer.next(3000)).code).toBe(Code.REQUEST_ENTITY_INCOMPLETE);
       // a BERT block at the wrong position: 4.08
       peer.send(request(Code.POST, 'echo', [{ number: Opt.BLOCK1, value: block(0, true, BERT) }], Buffer.alloc(2048, 3)));
       expect((await peer.next(3000)).code).toBe(Code.CONTINUE);
