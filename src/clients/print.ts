@@ -15,7 +15,8 @@
 //   >>> TLS_PSK_WITH_AES_128_CCM_8
 //   >>> PreSharedKey Identity [identity: Client_identity]
 import { TYPE_NAMES, codeName, codeText, formatName, Opt, type CoapMessage, type CoapOption } from '../coap/message.js';
-import { decodeBlock, decodeUint } from '../coap/options.js';
+import { decodeUint } from '../coap/options.js';
+import { decodeBlockOption, unitSize } from '../coap/bert.js';
 import { peerKey, type EndpointContext } from '../transport/connector.js';
 import { CborError, cborDiagnostic, decodeCbor } from './receivetest/cbor-diag.js';
 
@@ -64,8 +65,9 @@ export function optionName(number: number): string {
 export function optionValueText(number: number, value: Buffer): string {
   if (number === Opt.CONTENT_FORMAT || number === Opt.ACCEPT) return `"${formatName(decodeUint(value))}"`;
   if (number === Opt.BLOCK1 || number === Opt.BLOCK2) {
-    const b = decodeBlock(value);
-    return b ? `"(szx=${b.szx}/${1 << (b.szx + 4)}, m=${b.more}, num=${b.num})"` : '0x' + value.toString('hex');
+    // SZX 7 is BERT (RFC 8323 §6): shown with its 1024-byte unit, as Californium does
+    const b = decodeBlockOption(value, true);
+    return b ? `"(szx=${b.szx}/${unitSize(b.szx)}, m=${b.more}, num=${b.num})"` : '0x' + value.toString('hex');
   }
   if (UINT_OPTIONS.has(number)) return String(decodeUint(value));
   if (TEXT_OPTIONS.has(number)) return `"${value.toString('utf8')}"`;

@@ -1,12 +1,11 @@
 // The client role of the exchange layer: requests with token matching, Block1 sending, Block2 fetching
-// (RFC 7959 §2.4-2.5), observe notifications with freshness check (RFC 7641 §3.4). The message layer
-// sends the requests and matches responses to exchanges (message-layer.ts).
+// (RFC 7959 §2.4-2.5; BERT over coap+tcp/coaps+tcp, RFC 8323 §6), observe notifications with freshness check
+// (RFC 7641 §3.4). The message layer sends the requests and matches responses to exchanges (message-layer.ts).
 import { CON, NON, Code, Opt, type CoapMessage, type CoapOption, type MessageType, EMPTY } from './message.js';
-import type { EndpointContext } from '../transport/connector.js';
+import { isMessageConnector, type EndpointContext } from '../transport/connector.js';
 import {
   addOption,
   blockSize,
-  decodeBlock,
   decodeUint,
   encodeBlock,
   encodeUint,
@@ -16,6 +15,7 @@ import {
   sortOptions,
 } from './options.js';
 import type { CoapEndpoint } from './endpoint.js';
+import { BERT_SZX, bertBlocksFor, blockSpan, decodeBlockOption, nextNum, unitSize } from './bert.js';
 import type { TimerHandle } from '../util/timer-wheel.js';
 import type { Delivery, DeliveryHandlers, ResponseTarget } from './message-layer.js';
 
@@ -67,6 +67,8 @@ export class ClientExchange implements ResponseTarget, DeliveryHandlers {
   private timer: TimerHandle | undefined;
   private readonly body: Buffer;
   private block1Szx: number;
+  /** BERT blocks per Block1 message (0: no BERT), decided when the exchange starts */
+  private bert = 0;
   private block2Szx: number | undefined;
   private chunks: Buffer[] = [];
   private received = 0;
@@ -109,7 +111,13 @@ export class ClientExchange implements ResponseTarget, DeliveryHandlers {
   /** Sends the first message. */
   start(): void {
     this.ep.exchanges.set(this.key, this);
-    const limit = this.ep.config.maxMessageSize;
+    const cfg = this.ep.config;
+    const limit = cfg.maxMessageSize;
+    if (this.body.length > limit && this.block2Szx === undefined) {
+      // both CSMs announced BERT: Block1 messages carry up to `bert` blocks of 1024 bytes (RFC 8323 §6)
+      this.bert = bertBlocksFor(this.ep.connector, this.ctx, cfg.tcpNumberOfBulkBlocks);
+      if (this.bert > 0) this.block1Szx = BERT_SZX;
+    }
     if (this.body.length > limit || this.body.length > blockSize(this.block1Szx) && this.block2Szx !== undefined) {
       this.sendBlock1(0);
     } else {
@@ -118,14 +126,13 @@ export class ClientExchange implements ResponseTarget, DeliveryHandlers {
   }
 
   private sendBlock1(num: number): void {
-    const size = blockSize(this.block1Szx);
-    const start = num * size;
-    const end = Math.min(start + size, this.body.length);
+    const span = blockSpan(num, this.block1Szx, this.bert, this.body.length);
+    if (span === undefined) return this.fail(new Error(`Block1 ${num} lies beyond the body`));
     const options = [...this.base.options];
     removeOption(options, Opt.BLOCK2);
-    addOption(options, Opt.BLOCK1, encodeBlock({ num, more: end < this.body.length, szx: this.block1Szx }));
+    addOption(options, Opt.BLOCK1, encodeBlock({ num, more: span.more, szx: this.block1Szx }));
     if (num === 0) addOption(options, Opt.SIZE1, encodeUint(this.body.length));
-    this.transmit({ ...this.base, options, payload: this.body.subarray(start, end) });
+    this.transmit({ ...this.base, options, payload: this.body.subarray(span.start, span.end) });
   }
 
   private transmit(msg: CoapMessage): void {
@@ -164,19 +171,21 @@ export class ClientExchange implements ResponseTarget, DeliveryHandlers {
       this.outgoing = undefined;
     }
     const b1v = getOption(msg, Opt.BLOCK1);
+    // SZX 7 is BERT on a stream (RFC 8323 §6), reserved over UDP (RFC 7959 §2.2)
+    const stream = isMessageConnector(this.ep.connector);
     if (msg.code === Code.CONTINUE && b1v) {
-      const b1 = decodeBlock(b1v);
+      const b1 = decodeBlockOption(b1v, stream);
       if (!b1) return this.fail(new Error('bad Block1 in 2.31'));
-      // late negotiation: the server may ask for smaller blocks (RFC 7959 §2.5)
-      const sent = (b1.num + 1) * blockSize(this.block1Szx);
+      // the end of the message sent as block b1.num; late negotiation: the server may ask for smaller blocks
+      // (RFC 7959 §2.5), a SZX below 7 after BERT blocks included
+      const sent = blockSpan(b1.num, this.block1Szx, this.bert, this.body.length);
+      if (sent === undefined || !sent.more) return this.fail(new Error('server asks for more blocks than the body has'));
       if (b1.szx < this.block1Szx) this.block1Szx = b1.szx;
-      const next = Math.floor(sent / blockSize(this.block1Szx));
-      if (next * blockSize(this.block1Szx) >= this.body.length) return this.fail(new Error('server asks for more blocks than the body has'));
-      this.sendBlock1(next);
+      this.sendBlock1(Math.floor(sent.end / unitSize(this.block1Szx)));
       return;
     }
     const b2v = getOption(msg, Opt.BLOCK2);
-    const b2 = b2v ? decodeBlock(b2v) : undefined;
+    const b2 = b2v ? decodeBlockOption(b2v, stream) : undefined;
     const obs = getOption(msg, Opt.OBSERVE);
     if (b2 && (b2.more || b2.num > 0 || this.chunks.length > 0)) {
       if (b2.num === 0 && obs !== undefined) {
@@ -184,10 +193,15 @@ export class ClientExchange implements ResponseTarget, DeliveryHandlers {
         this.chunks = [];
         this.received = 0;
       }
-      const offset = b2.num * blockSize(b2.szx);
+      const offset = b2.num * unitSize(b2.szx);
       // a block we already have (answer to an earlier follow-up of a restarted assembly) is ignored
       if (offset < this.received) return;
       if (offset !== this.received) return this.fail(new Error('unexpected Block2 offset'));
+      // a non-final BERT block carries a non-zero multiple of 1024 bytes (RFC 8323 §6)
+      const bert = b2.szx === BERT_SZX;
+      if (bert && b2.more && (msg.payload.length === 0 || msg.payload.length % 1024 !== 0)) {
+        return this.fail(new Error(`non-final BERT block of ${msg.payload.length} bytes`));
+      }
       this.chunks.push(msg.payload);
       this.received += msg.payload.length;
       if (b2.more) {
@@ -197,7 +211,9 @@ export class ClientExchange implements ResponseTarget, DeliveryHandlers {
         removeOption(options, Opt.BLOCK1);
         removeOption(options, Opt.SIZE1);
         removeOption(options, Opt.BLOCK2);
-        addOption(options, Opt.BLOCK2, encodeBlock({ num: b2.num + 1, more: false, szx: b2.szx }));
+        // the next NUM: after a BERT block by the number of 1024-byte blocks it carried (RFC 8323 §6)
+        const num = bert ? nextNum(b2.num, BERT_SZX, msg.payload.length) : b2.num + 1;
+        addOption(options, Opt.BLOCK2, encodeBlock({ num, more: false, szx: b2.szx }));
         if (obs !== undefined) this.pendingObserve = decodeUint(obs);
         this.transmit({ ...this.base, type: this.base.type === NON ? NON : CON, options, payload: EMPTY });
         return;

@@ -7,6 +7,7 @@ import { addOption, encodeBlock, encodeUint, sortOptions } from './options.js';
 import type { CoapEndpoint } from './endpoint.js';
 import type { Delivery, DeliveryCarry, DeliveryHandlers, HookSlot } from './message-layer.js';
 import { blockwiseResponse } from './block2-response.js';
+import { bertBlocksFor, blockSpan } from './bert.js';
 
 /** NON notifications per relation that a RST may still reject (older ones are forgotten) */
 const MAX_NON_KEYS = 4;
@@ -120,12 +121,14 @@ export class ObserveRelation implements ObserveRelationRef, HookSlot, DeliveryHa
     if (res.format !== undefined) addOption(options, Opt.CONTENT_FORMAT, encodeUint(res.format));
     addOption(options, Opt.OBSERVE, encodeUint(this.nextSeq()));
     let body = { options, payload };
-    const block = blockwiseResponse(ep, this.request, this.peer, payload, options, res.code);
+    // over coap+tcp/coaps+tcp with BERT negotiated: the first block may carry several 1024-byte blocks (RFC 8323 §6)
+    const bert = bertBlocksFor(ep.connector, this.context, ep.config.tcpNumberOfBulkBlocks);
+    const block = blockwiseResponse(ep, this.request, this.peer, payload, options, res.code, bert);
     if (block) {
-      const size = 1 << (block.szx + 4);
-      addOption(options, Opt.BLOCK2, encodeBlock({ num: 0, more: payload.length > size, szx: block.szx }));
+      const span = blockSpan(0, block.szx, bert, payload.length)!;
+      addOption(options, Opt.BLOCK2, encodeBlock({ num: 0, more: span.more, szx: block.szx }));
       addOption(options, Opt.SIZE2, encodeUint(payload.length));
-      body = { options, payload: payload.subarray(0, Math.min(size, payload.length)) };
+      body = { options, payload: payload.subarray(span.start, span.end) };
     }
     let type = this.resource.observeType ?? (this.request.type === NON ? NON : CON);
     const now = Date.now();

@@ -6,8 +6,6 @@ import type { Exchange, Resource, ResponseSpec } from './resource.js';
 import { METHODS, findResource } from './resource.js';
 import {
   addOption,
-  blockSize,
-  decodeBlock,
   decodeUint,
   encodeBlock,
   encodeUint,
@@ -22,6 +20,7 @@ import {
 import type { CoapEndpoint } from './endpoint.js';
 import type { ServedRequest } from './message-layer.js';
 import { assemble } from './blockwise.js';
+import { BERT_SZX, bertBlocksFor, blockSizeError, blockSpan, decodeBlockOption, unitSize } from './bert.js';
 import { blockwiseResponse, transferKey } from './block2-response.js';
 import { registerRelation, cancelRelation } from './observe.js';
 
@@ -90,6 +89,8 @@ export class ServerExchange implements Exchange, ServedRequest {
   block1: Block | undefined;
   /** Observe=0 on an observable resource */
   observe = false;
+  /** BERT blocks per message on this request's connection; 0: no BERT (RFC 8323 §6) */
+  bert = 0;
 
   constructor(ep: CoapEndpoint, request: CoapMessage, context: EndpointContext, peer: string, layerState: unknown) {
     this.ep = ep;
@@ -153,6 +154,7 @@ function process(ex: ServerExchange, now: number): void {
     return;
   }
   const method = METHODS[msg.code];
+  ex.bert = bertBlocksFor(ep.connector, ex.context, ep.config.tcpNumberOfBulkBlocks);
   const block1Value = getOption(msg, Opt.BLOCK1);
   if (block1Value !== undefined && method !== 'GET' && method !== 'DELETE') {
     const assembled = receiveBlock1(ex, block1Value, now);
@@ -162,7 +164,7 @@ function process(ex: ServerExchange, now: number): void {
   }
   const block2Value = getOption(msg, Opt.BLOCK2);
   if (block2Value !== undefined) {
-    const b2 = decodeBlock(block2Value);
+    const b2 = decodeBlockOption(block2Value, ex.bert > 0);
     if (!b2) {
       invalidBlock(ex, 'Block2', block2Value);
       return;
@@ -202,12 +204,19 @@ function process(ex: ServerExchange, now: number): void {
 }
 
 /**
- * 4.02 for a block option with SZX 7: reserved over UDP (RFC 7959 §2.2); over TCP it is BERT (RFC 8323 §6), which
- * this server does not offer (its CSM carries no Block-Wise-Transfer option), so the peer must not use it.
+ * 4.02 for a malformed block option, or one with SZX 7 where BERT is not negotiated: reserved over UDP
+ * (RFC 7959 §2.2); over TCP it is BERT (RFC 8323 §6), which needs Block-Wise-Transfer in both CSMs with a
+ * Max-Message-Size above 1152 (§5.3.2): this server offers it only with COAP.TCP_NUMBER_OF_BULK_BLOCKS > 1.
  */
 function invalidBlock(ex: ServerExchange, name: 'Block1' | 'Block2', value: Buffer): void {
-  const bert = isMessageConnector(ex.ep.connector) && value.length > 0 && (value[value.length - 1]! & 7) === 7;
-  ex.respond({ code: Code.BAD_OPTION, payload: bert ? `${name}: BERT (SZX 7) is not supported by this server` : `invalid ${name} option`, format: 0 });
+  let text = `invalid ${name} option`;
+  if (value.length <= 3 && isMessageConnector(ex.ep.connector) && value.length > 0 && (value[value.length - 1]! & 7) === BERT_SZX) {
+    text =
+      ex.ep.config.tcpNumberOfBulkBlocks > 1
+        ? `${name}: BERT (SZX 7) needs Block-Wise-Transfer and a Max-Message-Size above 1152 in the peer's CSM`
+        : `${name}: BERT (SZX 7) is not supported by this server`;
+  }
+  ex.respond({ code: Code.BAD_OPTION, payload: text, format: 0 });
 }
 
 /** Block1 reassembly (RFC 7959 §2.5); returns the complete request or undefined when answered. */
@@ -215,7 +224,7 @@ function receiveBlock1(ex: ServerExchange, value: Buffer, now: number): CoapMess
   const ep = ex.ep;
   const msg = ex.request;
   const max = ep.config.maxResourceBodySize;
-  const b1 = decodeBlock(value);
+  const b1 = decodeBlockOption(value, ex.bert > 0);
   if (!b1) {
     invalidBlock(ex, 'Block1', value);
     return undefined;
@@ -227,7 +236,8 @@ function receiveBlock1(ex: ServerExchange, value: Buffer, now: number): CoapMess
   }
   const key = transferKey(ex.peer, msg);
   const format = getUint(msg, Opt.CONTENT_FORMAT);
-  const size = blockSize(b1.szx);
+  // NUM counts blocks of the SZX's size, 1024-byte units with BERT (RFC 8323 §6)
+  const size = unitSize(b1.szx);
   let t = ep.block1.get(key, now);
   if (b1.num === 0) {
     t = { chunks: [], length: 0, format, time: now };
@@ -244,10 +254,11 @@ function receiveBlock1(ex: ServerExchange, value: Buffer, now: number): CoapMess
       return undefined;
     }
   }
-  // §2.3: a block with M=1 must carry exactly the block size
-  if (b1.more && msg.payload.length !== size) {
+  // RFC 7959 §2.3: a block with M=1 carries exactly the block size; RFC 8323 §6: a non-final BERT block a multiple of 1024
+  const sizeError = blockSizeError(b1, msg.payload.length);
+  if (sizeError !== undefined) {
     ep.block1.delete(key);
-    ex.respond({ code: Code.BAD_REQUEST, payload: 'wrong block size', format: 0 });
+    ex.respond({ code: Code.BAD_REQUEST, payload: sizeError, format: 0 });
     return undefined;
   }
   if (t.length + msg.payload.length > max) {
@@ -284,7 +295,7 @@ function serveBlock2(ex: ServerExchange, b2: Block, now: number): boolean {
   const key = transferKey(ex.peer, ex.request);
   const t = ep.block2.get(key, now);
   if (!t) return false;
-  const szx = Math.min(b2.szx, sizeToSzx(ep.config.preferredBlockSize));
+  const szx = b2.szx === BERT_SZX ? BERT_SZX : Math.min(b2.szx, sizeToSzx(ep.config.preferredBlockSize));
   ep.block2.touch(key, t, now);
   const { payload, options, code } = t;
   const sliced = sliceBlock(ex, payload, [...options], b2.num, szx, key);
@@ -292,21 +303,21 @@ function serveBlock2(ex: ServerExchange, b2: Block, now: number): boolean {
   return true;
 }
 
-/** Adds Block2 (and Size2 for block 0) to options and returns the block's payload; 4.02 if out of range. */
+/**
+ * Adds Block2 (and Size2 for block 0) to options and returns the block's payload: one block, or with BERT up to
+ * ex.bert 1024-byte blocks (RFC 8323 §6); 4.02 if out of range.
+ */
 function sliceBlock(ex: ServerExchange, payload: Buffer, options: CoapOption[], num: number, szx: number, key: string): { options: CoapOption[]; payload: Buffer; code?: number } {
-  const size = blockSize(szx);
-  let start = num * size;
-  if (start >= payload.length && num > 0) {
+  const span = blockSpan(num, szx, ex.bert, payload.length);
+  if (span === undefined) {
     // a bigger block size negotiated later: RFC 7959 §2.4 allows the client to switch, stay in range
     ex.ep.block2.delete(key);
     return { options: [], payload: Buffer.from('block out of range'), code: Code.BAD_OPTION };
   }
-  const end = Math.min(start + size, payload.length);
-  const more = end < payload.length;
-  addOption(options, Opt.BLOCK2, encodeBlock({ num, more, szx }));
+  addOption(options, Opt.BLOCK2, encodeBlock({ num, more: span.more, szx }));
   if (num === 0) addOption(options, Opt.SIZE2, encodeUint(payload.length));
-  if (!more) ex.ep.block2.delete(key);
-  return { options, payload: payload.subarray(start, end) };
+  if (!span.more) ex.ep.block2.delete(key);
+  return { options, payload: payload.subarray(span.start, span.end) };
 }
 
 /** Builds and sends the response for a handler's ResponseSpec (block-wise and observe applied). */
@@ -325,7 +336,7 @@ function sendResponse(ex: ServerExchange, res: ResponseSpec): void {
       cancelRelation(ep, ex.peer, req.token);
     }
   }
-  const block2 = blockwiseResponse(ep, req, ex.peer, payload, options, res.code);
+  const block2 = blockwiseResponse(ep, req, ex.peer, payload, options, res.code, ex.bert);
   if (block2) {
     const sliced = sliceBlock(ex, payload, block2.options, block2.num, block2.szx, block2.key);
     sendResponseMessage(ex, sliced.code ?? res.code, sliced);

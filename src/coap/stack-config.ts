@@ -34,6 +34,8 @@ export interface CoapStackConfig {
   blockwiseMaxTotalBytes: number;
   blockwiseStrictBlock2Option: boolean;
   blockwiseEntityTooLargeAutoFailover: boolean;
+  /** 1024-byte blocks per BERT message over coap+tcp/coaps+tcp; 1 = no BERT (COAP.TCP_NUMBER_OF_BULK_BLOCKS, RFC 8323 §6) */
+  tcpNumberOfBulkBlocks: number;
   notificationCheckInterval: number;
   notificationCheckIntervalCount: number;
   /** observe relations of the endpoint; 0 = no limit */
@@ -67,6 +69,7 @@ export const DEFAULT_STACK_CONFIG: CoapStackConfig = {
   blockwiseMaxTotalBytes: 16 * 1024 * 1024,
   blockwiseStrictBlock2Option: false,
   blockwiseEntityTooLargeAutoFailover: true,
+  tcpNumberOfBulkBlocks: 4,
   notificationCheckInterval: 120_000,
   notificationCheckIntervalCount: 100,
   maxServerObserves: 50_000,

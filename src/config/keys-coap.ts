@@ -209,6 +209,18 @@ export const BLOCKWISE_ENTITY_TOO_LARGE_AUTO_FAILOVER = defineKey({
   default: true,
 });
 
+/** 1024-byte blocks per BERT message over coap+tcp/coaps+tcp (RFC 8323 §6); 1 = BERT off. */
+export const TCP_NUMBER_OF_BULK_BLOCKS = defineKey({
+  name: 'COAP.TCP_NUMBER_OF_BULK_BLOCKS',
+  type: 'int',
+  description:
+    'Number of 1024-byte blocks in one BERT message of a block-wise transfer over coap+tcp and coaps+tcp (RFC 8323, 6). Values above 1 announce Block-Wise-Transfer with a Max-Message-Size for that many blocks in the CSM and use BERT with peers that announce it too; 1 disables BERT. Maximum 64.',
+  default: 4,
+  plug: 1,
+  min: 1,
+  max: 64,
+});
+
 /** A NON notification is sent as CON at least this often. */
 export const NOTIFICATION_CHECK_INTERVAL = defineKey({
   name: 'COAP.NOTIFICATION_CHECK_INTERVAL',
@@ -318,6 +330,7 @@ export const COAP_KEYS: readonly KeyDef[] = [
   BLOCKWISE_MAX_TOTAL_BYTES,
   BLOCKWISE_STRICT_BLOCK2_OPTION,
   BLOCKWISE_ENTITY_TOO_LARGE_AUTO_FAILOVER,
+  TCP_NUMBER_OF_BULK_BLOCKS,
   NOTIFICATION_CHECK_INTERVAL,
   NOTIFICATION_CHECK_INTERVAL_COUNT,
   MAX_SERVER_OBSERVES,

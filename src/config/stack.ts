@@ -34,6 +34,7 @@ export function stackConfigFor(props: Properties, server: ServerKind, externalUd
     blockwiseMaxTotalBytes: n(C.BLOCKWISE_MAX_TOTAL_BYTES),
     blockwiseStrictBlock2Option: b(C.BLOCKWISE_STRICT_BLOCK2_OPTION),
     blockwiseEntityTooLargeAutoFailover: b(C.BLOCKWISE_ENTITY_TOO_LARGE_AUTO_FAILOVER),
+    tcpNumberOfBulkBlocks: n(C.TCP_NUMBER_OF_BULK_BLOCKS),
     notificationCheckInterval: n(C.NOTIFICATION_CHECK_INTERVAL),
     notificationCheckIntervalCount: n(C.NOTIFICATION_CHECK_INTERVAL_COUNT),
     maxServerObserves: n(C.MAX_SERVER_OBSERVES),

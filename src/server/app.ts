@@ -7,7 +7,7 @@ import { CoapServer } from '../coap/server.js';
 import { UdpConnector } from '../transport/udp-connector.js';
 import { loadProperties, stackConfigFor, portsFor, type Properties, type ServerKind } from '../config/index.js';
 import { TcpConnector, tcpSettingsFor, type TcpSettings, type TlsServerSettings } from '../tcp/index.js';
-import { BASE_MAX_MESSAGE_SIZE } from '../coap/tcp-signaling.js';
+import { tcpMaxMessageSize } from '../coap/bert.js';
 import type { CoapStackConfig } from '../coap/stack-config.js';
 import { selectAddresses, bindAddressOf, noEndpointMessage, type LocalAddress } from './interfaces.js';
 import type { ServerOptions } from '../cli/options.js';
@@ -409,10 +409,10 @@ function addTcpEndpoints(
       const connector = new TcpConnector({
         address: bindAddressOf(a),
         port: secure ? ports.coaps : ports.coap,
-        // the frame limit we announce in our CSM (RFC 8323 §5.3.1): at least the base value
-        maxMessageSize: Math.max(BASE_MAX_MESSAGE_SIZE, stack.maxMessageSize + TCP_HEADER_ROOM),
-        // no BERT offered (no Block-Wise-Transfer option, RFC 8323 §5.3.2): a peer's SZX 7 gets 4.02 (server-layer.ts)
-        blockWiseTransfer: false,
+        // the frame limit we announce in our CSM (RFC 8323 §5.3.1), with room for COAP.TCP_NUMBER_OF_BULK_BLOCKS BERT blocks
+        maxMessageSize: tcpMaxMessageSize(stack.maxMessageSize, stack.tcpNumberOfBulkBlocks),
+        // BERT offered with Block-Wise-Transfer (§5.3.2) when bulk blocks > 1; else a peer's SZX 7 gets 4.02 (server-layer.ts)
+        blockWiseTransfer: stack.tcpNumberOfBulkBlocks > 1,
         maxConnections: settings.maxConnections,
         idleTimeout: settings.idleTimeout,
         csmTimeout: settings.handshakeTimeout,
@@ -425,9 +425,6 @@ function addTcpEndpoints(
     }
   }
 }
-
-/** Room for the header, token and options of a TCP frame beyond the payload limit (COAP.MAX_MESSAGE_SIZE). */
-const TCP_HEADER_ROOM = 256;
 
 /** Path of the package root (for files shipped with it). */
 export function packageRoot(): string {

@@ -178,24 +178,6 @@ describe('RFC 8323 details a raw peer sees', () => {
     }
   });
 
-  it('BERT is not offered: no Block-Wise-Transfer in the CSM, and a Block2 with SZX 7 is answered 4.02 naming BERT', async () => {
-    const peer = await connectTcp(sp.ports.plug, HOST);
-    try {
-      const csm = await peer.next(3000);
-      expect(csm.code).toBe(SignalCode.CSM);
-      expect(csm.options.map((o) => o.number)).not.toContain(4); // Block-Wise-Transfer (RFC 8323 §5.3.2)
-      peer.send({ type: 0, code: SignalCode.CSM, mid: 0, token: Buffer.alloc(0), options: [], payload: Buffer.alloc(0) });
-      const req = get('large', 5);
-      req.options.push({ number: Opt.BLOCK2, value: Buffer.from([0x07]) });
-      peer.send(req);
-      const res = await peer.next(5000);
-      expect(res.code).toBe(Code.BAD_OPTION);
-      expect(res.payload.toString()).toBe('Block2: BERT (SZX 7) is not supported by this server');
-    } finally {
-      peer.destroy();
-    }
-  });
-
   it('observe over TLS: the registration is answered with Observe, and the relation ends with the connection', async () => {
     const peer = await connectTls(sp.ports.plugSecure, { host: HOST, ca: [], rejectUnauthorized: false });
     try {

@@ -98,8 +98,27 @@ describe('benchmark options', () => {
     expect(usage([URI, '--reverse', '5', '--notifies', '5'])).toBe('--reverse and --notifies are mutually exclusive (specify only one)');
   });
 
-  it('coap+tcp and coaps+tcp URIs are accepted; --bertblocks (BERT) and other schemes are refused', () => {
-    expect(usage([URI, '--bertblocks', '4'])).toMatch(/--bertblocks: BERT .*not supported/);
+  it('--bertblocks n: 1..64 blocks of 1024 bytes over coap+tcp and coaps+tcp; refused over coap and coaps, with --blocksize and out of range', () => {
+    expect(parse(['coap+tcp://127.0.0.1/benchmark', '--bertblocks', '4']).cmd!.settings.bertBlocks).toBe(4);
+    expect(parse(['coaps+tcp://127.0.0.1/benchmark', '--bertblocks', '1']).cmd!.settings.bertBlocks).toBe(1);
+    expect(parse(['coap+tcp://127.0.0.1/benchmark']).cmd!.settings.bertBlocks).toBeUndefined();
+    expect(usage([URI, '--bertblocks', '4'])).toBe('--bertblocks: BERT (RFC 8323 §6) needs a coap+tcp or coaps+tcp URI, not coap');
+    expect(usage(['coaps://127.0.0.1/benchmark', '--bertblocks', '4'])).toBe('--bertblocks: BERT (RFC 8323 §6) needs a coap+tcp or coaps+tcp URI, not coaps');
+    expect(usage(['coap+tcp://127.0.0.1/benchmark', '--bertblocks', '0'])).toBe("Invalid value '0' for option '--bertblocks': value is not [1, ..., 64].");
+    expect(usage(['coap+tcp://127.0.0.1/benchmark', '--bertblocks', '65'])).toBe("Invalid value '65' for option '--bertblocks': value is not [1, ..., 64].");
+    expect(usage(['coap+tcp://127.0.0.1/benchmark', '--bertblocks', 'x'])).toBe("Invalid value for option '--bertblocks': 'x' is not an int");
+    expect(usage(['coap+tcp://127.0.0.1/benchmark', '--bertblocks', '4', '--blocksize', '64'])).toBe(
+      '--blocksize and --bertblocks are mutually exclusive (--bertblocks uses blocks of 1024 bytes)',
+    );
+  });
+
+  it('the stack of --bertblocks n: message and block size 1024, n bulk blocks; without it 1 (clients.md §3.1: BERT off)', () => {
+    expect(benchmarkStackConfig(undefined, undefined, 4)).toMatchObject({ maxMessageSize: 1024, preferredBlockSize: 1024, tcpNumberOfBulkBlocks: 4 });
+    expect(benchmarkStackConfig(undefined, undefined)).toMatchObject({ maxMessageSize: 1024, preferredBlockSize: 1024, tcpNumberOfBulkBlocks: 1 });
+    expect(benchmarkStackConfig(64, undefined)).toMatchObject({ maxMessageSize: 64, preferredBlockSize: 64, tcpNumberOfBulkBlocks: 1 });
+  });
+
+  it('coap+tcp and coaps+tcp URIs are accepted; other schemes are refused', () => {
     expect(parse(['coap+tcp://127.0.0.1/benchmark']).cmd!.client.uri.protocol).toBe('coap+tcp:');
     expect(parse(['coaps+tcp://127.0.0.1/benchmark']).cmd!.client.uri.protocol).toBe('coaps+tcp:');
     expect(usage(['http://127.0.0.1/benchmark'])).toMatch(/scheme 'http' is not supported \(coap, coaps, coap\+tcp and coaps\+tcp are\)/);

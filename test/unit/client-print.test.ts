@@ -62,6 +62,8 @@ describe('options as JSON (OptionSet.toString)', () => {
         '"Uri-Query":"rlen=40", "Accept":"text/plain", "Block2":"(szx=6/1024, m=true, num=2)", "Size1":5000, "Unknown (65000)":0xff}',
     );
     expect(optionsText([])).toBe('{}');
+    // BERT (RFC 8323 §6): SZX 7 in 1024-byte units
+    expect(optionsText([{ number: Opt.BLOCK1, value: encodeBlock({ num: 4, more: false, szx: 7 }) }])).toBe('{"Block1":"(szx=7/1024, m=false, num=4)"}');
     // sorted by number, repeats keep their order
     expect(optionsText([text(Opt.URI_QUERY, 'x=1'), text(Opt.URI_PATH, 'p'), text(Opt.URI_QUERY, 'y=2')])).toBe('{"Uri-Path":"p", "Uri-Query":["x=1","y=2"]}');
     expect(optionsText([uint(Opt.ACCEPT, 4711)])).toBe('{"Accept":"unknown/4711"}');

@@ -115,6 +115,7 @@ describe('renderProperties', () => {
         'COAP.NOTIFICATION_CHECK_INTERVAL_COUNT',
         'COAP.PEERS_MARK_AND_SWEEP_MESSAGES',
         'COAP.PREFERRED_BLOCK_SIZE',
+        'COAP.TCP_NUMBER_OF_BULK_BLOCKS',
         'DTLS.MAX_CONNECTIONS',
         'DTLS.RECEIVE_BUFFER_SIZE',
         'DTLS.REMOVE_STALE_DOUBLE_PRINCIPALS',
@@ -147,6 +148,8 @@ describe('renderProperties', () => {
     expect(value('PLUGTEST.COAP.DEDUPLICATOR')).toBe('MARK_AND_SWEEP');
     expect(value('COAP.PEERS_MARK_AND_SWEEP_MESSAGES')).toBe('16');
     expect(value('PLUGTEST.COAP.PEERS_MARK_AND_SWEEP_MESSAGES')).toBe('64');
+    expect(value('COAP.TCP_NUMBER_OF_BULK_BLOCKS')).toBe('4');
+    expect(value('PLUGTEST.COAP.TCP_NUMBER_OF_BULK_BLOCKS')).toBe('1');
     expect(value('SYS.HEALTH_STATUS_INTERVAL')).toBe('1[min]');
     expect(value('PLUGTEST.SYS.HEALTH_STATUS_INTERVAL')).toBe('5[min]');
     expect(value('COAP.EXCHANGE_LIFETIME')).toBe('247[s]');

@@ -15,6 +15,7 @@ describe('stackConfigFor', () => {
       deduplicator: 'PEERS_MARK_AND_SWEEP',
       peersMarkAndSweepMessages: 16,
     });
+    expect(stackConfigFor(defaults, 'extended', false).tcpNumberOfBulkBlocks).toBe(4);
   });
 
   it('gives the plugtest server its config.md values', () => {
@@ -25,6 +26,8 @@ describe('stackConfigFor', () => {
       maxMessageSize: 64,
       notificationCheckInterval: 30_000,
       notificationCheckIntervalCount: 4,
+      // BERT off (config.md §2: COAP.TCP_NUMBER_OF_BULK_BLOCKS 1)
+      tcpNumberOfBulkBlocks: 1,
     });
   });
 

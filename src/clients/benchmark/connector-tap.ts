@@ -2,6 +2,7 @@
 // clock read per request) and, for the feed resources, tells when a CON notification was acknowledged.
 import type { CoapMessage } from '../../coap/message.js';
 import { isMessageConnector, type Connector, type EndpointContext, type MessageConnector } from '../../transport/connector.js';
+import { TcpClientConnector } from '../../tcp/client-connector.js';
 
 /** Completion of a sent CON notification: acknowledged (`false`) or rejected with RST (`true`). */
 export type AckWaiter = (rejected: boolean) => void;
@@ -67,6 +68,11 @@ export class ConnectorTap implements Connector {
       this.captured = { type: 1, mid: 0 };
     }
     this.stream.sendMessage(msg, ctx, onError);
+  }
+
+  /** coap+tcp/coaps+tcp: the inner connector's current connection (its CSM state decides BERT, bert.ts); else undefined. */
+  get context(): EndpointContext | undefined {
+    return this.inner instanceof TcpClientConnector ? this.inner.context : undefined;
   }
 
   /** Stream transports: the inner connector's peer key. */

@@ -9,6 +9,7 @@ import { CALI_SECRET, createDtlsClient } from '../dtls-client.js';
 import { ConnectedUdpTransport } from '../connected-transport.js';
 import { localAddressFor } from '../transport.js';
 import { CLIENT_CONNECT_TIMEOUT, createTcpClient, tlsClientSettings } from '../tcp-client.js';
+import { tcpMaxMessageSize } from '../../coap/bert.js';
 import { BenchmarkClient, type ClientShared } from './client.js';
 import { ConnectorTap } from './connector-tap.js';
 import { benchmarkDtlsConfig, UDP_BUFFER_SIZE } from './defaults.js';
@@ -101,10 +102,16 @@ export function clientFactory(opts: ClientOptions, shared: ClientShared, dest: E
   };
 }
 
-/** coap+tcp, coaps+tcp: every client opens its own connection (RFC 8323); TLS with the demo client certificate (X509) unless --anonymous. */
+/**
+ * coap+tcp, coaps+tcp: every client opens its own connection (RFC 8323); TLS with the demo client certificate (X509) unless
+ * --anonymous. With --bertblocks n > 1 the CSM announces Block-Wise-Transfer with a Max-Message-Size for n 1024-byte blocks
+ * (BERT, §5.3.2, §6); otherwise block-wise without BERT (Max-Message-Size 1152).
+ */
 function tcpClientFactory(opts: ClientOptions, shared: ClientShared, dest: EndpointContext, localAddress: string): ClientFactory {
   // the PEM files are read once for all clients
   const tls = shared.secure ? tlsClientSettings(opts) : undefined;
+  const bulk = shared.config.tcpNumberOfBulkBlocks;
+  const bert = bulk > 1 ? { maxMessageSize: tcpMaxMessageSize(shared.config.maxMessageSize, bulk), blockWiseTransfer: true } : {};
   return {
     auth: shared.secure ? ['X509'] : ['NONE'],
     psk: false,
@@ -113,6 +120,7 @@ function tcpClientFactory(opts: ClientOptions, shared: ClientShared, dest: Endpo
         localAddress,
         localPort: index === 0 ? opts.localPort : 0,
         connectTimeout: CLIENT_CONNECT_TIMEOUT,
+        ...bert,
         ...(tls ? { tls } : {}),
       });
       return { client: new BenchmarkClient(index, shared, new ConnectorTap(connector), undefined, dest) };

@@ -27,13 +27,18 @@ export const RANDOM_EXTRA_DELAY = 500;
 /** Shortest wait after a 5.03 response (ms). */
 export const MIN_UNAVAILABLE_DELAY = 1000;
 
-/** The CoAP settings of a benchmark client endpoint (§3.1); `--blocksize` and `--timeout` override. */
-export function benchmarkStackConfig(blocksize?: number, nonLifetime?: number): CoapStackConfig {
+/**
+ * The CoAP settings of a benchmark client endpoint (§3.1: COAP.TCP_NUMBER_OF_BULK_BLOCKS 1, no BERT); `--blocksize`,
+ * `--timeout` and `--bertblocks` (§3.2: message and block size 1024, n BERT blocks per message) override.
+ */
+export function benchmarkStackConfig(blocksize?: number, nonLifetime?: number, bertBlocks?: number): CoapStackConfig {
+  const size = bertBlocks !== undefined ? 1024 : (blocksize ?? 1024);
   return {
     ...DEFAULT_STACK_CONFIG,
     maxResourceBodySize: 8192,
-    maxMessageSize: blocksize ?? 1024,
-    preferredBlockSize: blocksize ?? 1024,
+    maxMessageSize: size,
+    preferredBlockSize: size,
+    tcpNumberOfBulkBlocks: bertBlocks ?? 1,
     maxActivePeers: 10,
     peersMarkAndSweepMessages: 16,
     deduplicator: 'PEERS_MARK_AND_SWEEP',

@@ -1,5 +1,7 @@
 // Command line of the benchmark client (clients.md §3.2) on top of the common client options (§2).
 import { clientParser, commonOptionDefinitions, toClientOptions, UsageError, type ClientOptions } from '../common-options.js';
+import { MAX_BULK_BLOCKS } from '../../coap/bert.js';
+import { isTcpScheme } from '../tcp-client.js';
 import { DEFAULT_CLIENTS, DEFAULT_FEED_INTERVAL, DEFAULT_REQUESTS } from './defaults.js';
 
 /** Reverse mode: n reverse responses per client sent by the feed resources, change interval min..max ms. */
@@ -24,6 +26,8 @@ export interface BenchmarkSettings {
   requests: number;
   /** `--blocksize`: max message size, preferred block size and an early Block2 option */
   blocksize: number | undefined;
+  /** `--bertblocks`: 1024-byte blocks per BERT message over coap+tcp/coaps+tcp (RFC 8323 §6); 1 = no BERT */
+  bertBlocks: number | undefined;
   /** `--timeout`: COAP.NON_LIFETIME in ms */
   timeout: number | undefined;
   /** stop a client on errors (`--no-stop` = false) */
@@ -48,7 +52,7 @@ export function benchmarkOptionDefinitions() {
     clients: { type: 'string', describe: `number of clients. Default ${DEFAULT_CLIENTS}.` },
     requests: { type: 'string', describe: `number of requests per client. Default ${DEFAULT_REQUESTS}.` },
     blocksize: { type: 'string', describe: 'use blocksize [16, 32, ..., 1024]. Default 1024.' },
-    bertblocks: { type: 'string', describe: 'number of blocks for BERT block-wise transfer (TCP only; not supported by this client).' },
+    bertblocks: { type: 'string', describe: `TCP BERT (RFC 8323): max message size and block size 1024, n blocks per message (1..${MAX_BULK_BLOCKS}; coap+tcp and coaps+tcp only).` },
     timeout: { type: 'string', describe: 'timeout of NON requests in milliseconds (COAP.NON_LIFETIME).' },
     stop: { type: 'boolean', default: true, describe: 'stop a client on errors; --no-stop continues and counts them.' },
     hono: { type: 'boolean', describe: 'send hono requests. Default env COAP_HONO.' },
@@ -96,6 +100,14 @@ export function blocksizeOption(raw: unknown): number | undefined {
   return n;
 }
 
+/** `--bertblocks`: 1..MAX_BULK_BLOCKS 1024-byte blocks per BERT message. */
+export function bertblocksOption(raw: unknown): number | undefined {
+  const n = intOption('bertblocks', raw);
+  if (n === undefined) return undefined;
+  if (n < 1 || n > MAX_BULK_BLOCKS) throw new UsageError(`Invalid value '${n}' for option '--bertblocks': value is not [1, ..., ${MAX_BULK_BLOCKS}].`);
+  return n;
+}
+
 /** Integer from the environment (ignored when absent or not a number). */
 export function envInt(env: NodeJS.ProcessEnv, name: string): number | undefined {
   const text = env[name]?.trim();
@@ -113,10 +125,11 @@ export function reverseInterval(min: number | undefined, max: number | undefined
 
 /** Builds the benchmark settings from parsed arguments and the environment. */
 export function toBenchmarkSettings(argv: Record<string, unknown>, env: NodeJS.ProcessEnv): BenchmarkSettings {
-  if (argv.bertblocks !== undefined) {
-    throw new UsageError('--bertblocks: BERT block-wise transfer is not supported by this client (coap+tcp and coaps+tcp run with blocks of at most 1024 bytes)');
-  }
   const blocksize = blocksizeOption(argv.blocksize);
+  const bertBlocks = bertblocksOption(argv.bertblocks);
+  if (blocksize !== undefined && bertBlocks !== undefined) {
+    throw new UsageError('--blocksize and --bertblocks are mutually exclusive (--bertblocks uses blocks of 1024 bytes)');
+  }
   const reverseCount = intOption('reverse', argv.reverse);
   const notifies = intOption('notifies', argv.notifies);
   if (reverseCount !== undefined && notifies !== undefined) {
@@ -147,6 +160,7 @@ export function toBenchmarkSettings(argv: Record<string, unknown>, env: NodeJS.P
     clients,
     requests,
     blocksize,
+    bertBlocks,
     timeout,
     stop: argv.stop !== false,
     hono,
@@ -215,5 +229,8 @@ export function parseBenchmarkArgs(args: string[], env: NodeJS.ProcessEnv, versi
   }
   const client = toClientOptions(argv);
   const settings = toBenchmarkSettings(argv, env);
+  if (settings.bertBlocks !== undefined && !isTcpScheme(client.uri)) {
+    throw new UsageError(`--bertblocks: BERT (RFC 8323 §6) needs a coap+tcp or coaps+tcp URI, not ${client.uri.protocol.slice(0, -1)}`);
+  }
   return { client, settings };
 }

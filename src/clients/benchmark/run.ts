@@ -114,7 +114,7 @@ export async function runBenchmark(cmd: BenchmarkCommandLine, io: RunIo): Promis
   const tcp = isTcpScheme(opts.uri);
   const dest = await resolveDestination(opts.uri);
   const state = createState(settings.clients, settings.requests, settings.reverse?.responses ?? 0, settings.observe?.notifies ?? 0);
-  const config = benchmarkStackConfig(settings.blocksize, settings.timeout);
+  const config = benchmarkStackConfig(settings.blocksize, settings.timeout, settings.bertBlocks);
   const shared: ClientShared = {
     settings,
     state,
