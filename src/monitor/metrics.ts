@@ -106,6 +106,7 @@ export const TCP_GROUP_METRICS: Readonly<Record<string, Spec>> = {
   accepted: ['tcp_accepted_connections_total', 'TCP connections accepted (TLS: before the handshake).', 'counter'],
   'over bound': ['tcp_refused_connections_total', 'TCP connections closed at once over TCP.MAX_CONNECTIONS.', 'counter'],
   'handshake failures': ['tls_handshake_failures_total', 'TLS handshakes failed or timed out, client certificates refused.', 'counter'],
+  'resumed sessions': ['tls_resumed_sessions_total', 'TLS handshakes that resumed a session.', 'counter'],
   'csm timeouts': ['tcp_csm_timeouts_total', 'Connections closed for want of the peer\'s CSM (RFC 8323 §5.3).', 'counter'],
   'idle closed': ['tcp_idle_closed_total', 'Connections closed by TCP.CONNECTION_IDLE_TIMEOUT.', 'counter'],
   'closed by peer': ['tcp_closed_by_peer_total', 'Connections the peer closed without Release or Abort.', 'counter'],

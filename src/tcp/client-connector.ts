@@ -95,6 +95,8 @@ export class TcpClientConnector implements MessageConnector {
   private running = false;
   private boundAddress: string;
   private boundPort: number;
+  /** the last TLS session the server issued (ticket or id), offered for resumption on the next connection */
+  private session: Buffer | undefined;
 
   constructor(opts: TcpClientOptions) {
     this.opts = opts;
@@ -210,6 +212,22 @@ export class TcpClientConnector implements MessageConnector {
     return this.key;
   }
 
+  /**
+   * Releases the current connection (RFC 8323 §5.5) so that the next message connects again: with TLS a new
+   * handshake that resumes the last session, or with `forgetSession` a full handshake (the benchmark client's
+   * --handshakes-close / --handshakes-full). Messages already sent on the old connection get no answer on the new one.
+   */
+  reconnect(forgetSession = false): void {
+    if (forgetSession) this.session = undefined;
+    const conn = this.conn;
+    const socket = this.socket;
+    this.conn = undefined;
+    this.socket = undefined;
+    this.ready = false;
+    if (conn !== undefined) releaseConnection(conn, 'handshake forced by client');
+    else socket?.destroy();
+  }
+
   /** Closes the connection at once without Release (tests: a lost connection). */
   destroyConnection(reason = 'closed by client'): void {
     if (this.conn !== undefined) destroyConnection(this.conn, reason);
@@ -264,20 +282,27 @@ export class TcpClientConnector implements MessageConnector {
         ...(tls.cert !== undefined && tls.key !== undefined ? { cert: tls.cert, key: tls.key } : {}),
         ...(tls.servername !== undefined ? { servername: tls.servername } : {}),
         ...(tls.verifySubject ? {} : { checkServerIdentity: () => undefined }),
+        ...(this.session !== undefined ? { session: this.session } : {}),
       };
       const s = tlsConnect(options, () => this.adopt(s, tlsSessionInfo(s, subjectOf(s))));
+      // TLS 1.3 tickets arrive after the handshake, TLS 1.2 sessions with it
+      s.on('session', (session: Buffer) => {
+        if (this.socket === s) this.session = session;
+      });
       socket = s;
     } else {
       socket = netConnect({ host: address, port, ...local }, () => this.adopt(socket));
     }
     this.socket = socket;
     // errors before the connection is adopted (refused, handshake); afterwards the connection's own listeners count them
+    // (a socket given up by reconnect() is no longer this.socket: its end must not fail the next connection)
     socket.on('error', (err) => {
-      if (this.conn === undefined || this.conn.socket !== socket) this.failConnect(err);
+      if (this.socket === socket && (this.conn === undefined || this.conn.socket !== socket)) this.failConnect(err);
     });
     socket.once('close', () => {
+      if (this.socket !== socket) return;
       if (this.conn === undefined || this.conn.socket !== socket) this.failConnect(new Error(`${this.scheme}://${this.key}: connection closed`));
-      if (this.socket === socket) this.socket = undefined;
+      this.socket = undefined;
     });
   }
 

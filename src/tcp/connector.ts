@@ -12,6 +12,7 @@ const ROWS: ReadonlyArray<[keyof TcpStats, string]> = [
   ['accepted', 'accepted'],
   ['overBound', 'over bound'],
   ['handshakeFailures', 'handshake failures'],
+  ['tlsResumed', 'resumed sessions'],
   ['csmTimeouts', 'csm timeouts'],
   ['idleClosed', 'idle closed'],
   ['closedByPeer', 'closed by peer'],

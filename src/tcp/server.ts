@@ -142,6 +142,7 @@ export function createTcpServer(opts: TcpServerOptions): TcpServer {
         socket.destroy();
         return;
       }
+      if (socket.isSessionReused()) stats.tlsResumed++;
       adopt(socket, tlsSessionInfo(socket, check.peerIdentity));
     });
     server.on('tlsClientError', (err: Error, socket: TLSSocket) => {

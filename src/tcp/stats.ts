@@ -10,6 +10,8 @@ export interface TcpStats {
   overBound: number;
   /** TLS handshakes that failed or timed out, and client certificates refused after the handshake */
   handshakeFailures: number;
+  /** TLS handshakes that resumed a session (RFC 5246 §7.3 abbreviated handshake, RFC 8446 §2.2 PSK resumption) */
+  tlsResumed: number;
   /** connections closed because the peer's CSM did not arrive within the handshake timeout (RFC 8323 §5.3) */
   csmTimeouts: number;
   /** connections closed because no message went either way within the idle timeout */
@@ -41,6 +43,7 @@ export function createTcpStats(): TcpStats {
     active: 0,
     overBound: 0,
     handshakeFailures: 0,
+    tlsResumed: 0,
     csmTimeouts: 0,
     idleClosed: 0,
     closedByPeer: 0,

@@ -36,7 +36,7 @@ let tcp: string;
 let tls: string;
 
 beforeAll(async () => {
-  sp = await startServer({ args: ['--no-external', '--benchmark', '--notify-interval', '100'] });
+  sp = await startServer({ args: ['--no-external', '--benchmark', '--diagnose', '--notify-interval', '100'] });
   tcp = `coap+tcp://${HOST}:${sp.ports.plug}`;
   tls = `coaps+tcp://${HOST}:${sp.ports.plugSecure}`;
 }, 30_000);
@@ -140,6 +140,55 @@ describe('benchmark client over coap+tcp and coaps+tcp', () => {
     expect(r.stdout).toMatch(/^>>> TLS\(127\.0\.0\.1:\d+,ID:[0-9A-F]*\)$/m);
     const rep = expectComplete(r, 20, 1000);
     expect(rep.connects + rep.success).toBe(1000);
+  });
+});
+
+/** The extended coaps+tcp endpoint's `accepted` and `resumed sessions` counters from its /diagnose (asked over it). */
+async function tlsCounters(): Promise<{ accepted: number; resumed: number }> {
+  const r = await run(CLIENT_MAIN, [`coaps+tcp://${HOST}:${sp.ports.extSecure}/diagnose`]);
+  expect(r.code, r.stderr).toBe(0);
+  const group = r.stdout.split(`tls:127.0.0.1:${sp.ports.extSecure}\n`)[1]?.split(/\n(?! )/)[0] ?? '';
+  const total = (name: string): number => {
+    // rows are `name,<this health period>,<earlier periods>`: their sum is the total
+    const m = new RegExp(`^ {3}${name},(\\d+),(\\d+)$`, 'm').exec(group);
+    expect(m, `${name} in\n${r.stdout}`).not.toBeNull();
+    return Number(m![1]) + Number(m![2]);
+  };
+  return { accepted: total('accepted'), resumed: total('resumed sessions') };
+}
+
+describe('benchmark client forced TLS handshakes over coaps+tcp', () => {
+  const uri = () => `coaps+tcp://${HOST}:${sp.ports.extSecure}/benchmark?rlen=40`;
+
+  it('--handshakes-close 10: every 10th response releases the connection, the next request connects again resuming the TLS session', async () => {
+    const before = await tlsCounters();
+    const r = await runBenchmark([uri(), '--clients', '10', '--requests', '50', '--handshakes-close', '10'], 60_000);
+    const rep = expectComplete(r, 10, 500);
+    // 10 first connects plus up to 49 reconnects (the last response of a client may close without a next request)
+    expect(rep.connects).toBeGreaterThanOrEqual(10 + 35);
+    expect(rep.connects).toBeLessThanOrEqual(10 + 49);
+    const after = await tlsCounters();
+    // the connectivity test's client and the diagnose client aside, one TLS connection per connect, and the
+    // reconnects resumed their sessions
+    const reconnects = rep.connects - 10;
+    expect(after.accepted - before.accepted).toBeGreaterThanOrEqual(rep.connects);
+    expect(after.resumed - before.resumed).toBeGreaterThanOrEqual(reconnects - 2);
+  }, 90_000);
+
+  it('--handshakes-full 10: the reconnects run full TLS handshakes (no session resumed)', async () => {
+    const before = await tlsCounters();
+    const r = await runBenchmark([uri(), '--clients', '10', '--requests', '50', '--handshakes-full', '10'], 60_000);
+    const rep = expectComplete(r, 10, 500);
+    expect(rep.connects).toBeGreaterThanOrEqual(10 + 35);
+    const after = await tlsCounters();
+    expect(after.accepted - before.accepted).toBeGreaterThanOrEqual(rep.connects);
+    expect(after.resumed - before.resumed).toBe(0);
+  }, 90_000);
+
+  it('--handshakes-close on a plain URI is refused, naming the flag', async () => {
+    const r = await runBenchmark([`coap+tcp://${HOST}:${sp.ports.ext}/benchmark`, '--handshakes-close', '10'], 20_000);
+    expect(r.code).not.toBe(0);
+    expect(r.stdout + r.stderr).toContain('--handshakes-close: forced handshakes need a coaps or coaps+tcp URI, not coap+tcp');
   });
 });
 

@@ -72,8 +72,13 @@ describe('benchmark options', () => {
     const env = { COAPS_HANDSHAKES_FULL: '7', COAPS_HANDSHAKES_CLOSE: '9', COAPS_HANDSHAKES_BURST: '3', COAP_REQUEST_INTERVAL: '250', COAP_HONO: 'TRUE' };
     const s = parse([URI], env).cmd!.settings;
     expect([s.handshakesFull, s.handshakesClose, s.handshakesBurst, s.interval, s.hono]).toEqual([7, 9, 3, 250, true]);
-    const o = parse([URI, '--handshakes-full', '2', '--handshakes-close', '4', '--handshakes-burst', '1', '--interval', '5', '--no-hono'], env).cmd!.settings;
+    const secure = 'coaps://127.0.0.1:5784/benchmark';
+    const o = parse([secure, '--handshakes-full', '2', '--handshakes-close', '4', '--handshakes-burst', '1', '--interval', '5', '--no-hono'], env).cmd!.settings;
     expect([o.handshakesFull, o.handshakesClose, o.handshakesBurst, o.interval, o.hono]).toEqual([2, 4, 1, 5, false]);
+    expect(parse(['coaps+tcp://127.0.0.1:5784/benchmark', '--handshakes-close', '4']).cmd!.settings.handshakesClose).toBe(4);
+    // on a plain URI the flags are refused (the environment defaults only apply to secure runs)
+    expect(usage([URI, '--handshakes-full', '2'])).toBe('--handshakes-full: forced handshakes need a coaps or coaps+tcp URI, not coap');
+    expect(usage(['coap+tcp://127.0.0.1/benchmark', '--handshakes-burst', '1'])).toBe('--handshakes-burst: forced handshakes need a coaps or coaps+tcp URI, not coap+tcp');
     // malformed environment values are ignored
     expect(parse([URI], { COAPS_HANDSHAKES_FULL: 'x' }).cmd!.settings.handshakesFull).toBe(0);
   });

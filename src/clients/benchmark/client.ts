@@ -87,13 +87,36 @@ class RequestSlot implements ResponseHandlers {
 
 const IGNORE: ResponseHandlers = { onResponse() {}, onError() {} };
 
+/**
+ * What --handshakes-close/--handshakes-full act on (clients.md §3.2): the client's DTLS connector (coaps), or its TLS
+ * connection (coaps+tcp, the TLS counterpart: a new connection, resuming the session or not).
+ */
+export interface HandshakeControl {
+  /** closes the connection; the next request connects again, resuming the session */
+  close(): void;
+  /** closes the connection and forgets the session: the next request runs a full handshake */
+  closeFull(): void;
+}
+
+/** HandshakeControl of a DTLS client connector towards `dest`. */
+export function dtlsHandshakeControl(dtls: DtlsConnector, dest: EndpointContext): HandshakeControl {
+  return {
+    close: () => dtls.close(dest.address, dest.port),
+    closeFull: () => {
+      dtls.close(dest.address, dest.port);
+      dtls.forgetSession(dest.address, dest.port);
+    },
+  };
+}
+
 /** A simulated client. */
 export class BenchmarkClient {
   readonly index: number;
   readonly tag: string;
   readonly ep: CoapEndpoint;
   readonly tap: ConnectorTap;
-  readonly dtls: DtlsConnector | undefined;
+  /** coaps and coaps+tcp: the forced handshakes' target */
+  readonly handshakes: HandshakeControl | undefined;
   readonly dest: EndpointContext;
   readonly feeds: Resource[] = [];
   /** stopped sending (counters reached, error, or stale end) */
@@ -117,14 +140,14 @@ export class BenchmarkClient {
   private testWaiter: ((outcome: TestOutcome) => void) | undefined;
   private readonly closeBound = () => this.closeConnection();
 
-  constructor(index: number, shared: ClientShared, tap: ConnectorTap, dtls: DtlsConnector | undefined, dest: EndpointContext) {
+  constructor(index: number, shared: ClientShared, tap: ConnectorTap, handshakes: HandshakeControl | undefined, dest: EndpointContext) {
     this.index = index;
     this.shared = shared;
     this.state = shared.state;
     this.settings = shared.settings;
     this.tag = shared.settings.tag + index;
     this.tap = tap;
-    this.dtls = dtls;
+    this.handshakes = handshakes;
     this.dest = { address: dest.address, port: dest.port };
     this.multipleObserve = (shared.settings.observe?.register ?? 0) > 0;
     const n = Math.max(1, shared.settings.nstart ?? 1);
@@ -225,7 +248,8 @@ export class BenchmarkClient {
       if (this.stopped) return;
       if (this.settings.hono) this.honoCommand(msg);
       const notify = slot.kind === KIND_OBSERVE && getOption(msg, Opt.OBSERVE) !== undefined;
-      this.next(slot, this.settings.interval, msg.type === CON ? -ackTimeout2 : 0, true, true, notify);
+      // a CON response's ACK must get through before a forced handshake; a stream has no types and no ACKs (RFC 8323 §3)
+      this.next(slot, this.settings.interval, msg.type === CON && !this.shared.tcp ? -ackTimeout2 : 0, true, true, notify);
     } else if (code === Code.SERVICE_UNAVAILABLE) {
       this.state.unavailable++;
       const delay = (getUint(msg, Opt.MAX_AGE) ?? 60) * 1000;
@@ -402,7 +426,7 @@ export class BenchmarkClient {
     }
     let close = false;
     let full = false;
-    if (this.dtls !== undefined) {
+    if (this.handshakes !== undefined) {
       const force = forceHandshake > 0;
       if (!force) {
         const s = this.settings;
@@ -462,16 +486,14 @@ export class BenchmarkClient {
     slot.timed = true;
   }
 
-  /** Closes the DTLS connection (close_notify); the next request handshakes again (resumption). */
+  /** Closes the connection (DTLS close_notify, TCP Release); the next request handshakes again (resumption). */
   private closeConnection(): void {
-    this.dtls?.close(this.dest.address, this.dest.port);
+    this.handshakes?.close();
   }
 
   /** Drops connection and session: the next request runs a full handshake. */
   private forceFullHandshake(): void {
-    if (!this.dtls) return;
-    this.dtls.close(this.dest.address, this.dest.port);
-    this.dtls.forgetSession(this.dest.address, this.dest.port);
+    this.handshakes?.closeFull();
   }
 
   /** Hono: a `hono-command=` Location-Query is counted and answered (PUT/POST to the Location-Path). */

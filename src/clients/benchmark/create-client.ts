@@ -10,7 +10,7 @@ import { ConnectedUdpTransport } from '../connected-transport.js';
 import { localAddressFor } from '../transport.js';
 import { CLIENT_CONNECT_TIMEOUT, createTcpClient, tlsClientSettings } from '../tcp-client.js';
 import { tcpMaxMessageSize } from '../../coap/bert.js';
-import { BenchmarkClient, type ClientShared } from './client.js';
+import { BenchmarkClient, dtlsHandshakeControl, type ClientShared } from './client.js';
 import { ConnectorTap } from './connector-tap.js';
 import { benchmarkDtlsConfig, UDP_BUFFER_SIZE } from './defaults.js';
 
@@ -96,7 +96,7 @@ export function clientFactory(opts: ClientOptions, shared: ClientShared, dest: E
       } else {
         connector = new UdpConnector({ address: localAddress, port: localPort, transport });
       }
-      client = new BenchmarkClient(index, shared, new ConnectorTap(connector), dtls, dest);
+      client = new BenchmarkClient(index, shared, new ConnectorTap(connector), dtls && dtlsHandshakeControl(dtls, dest), dest);
       return { client, identity, secret };
     },
   };
@@ -123,7 +123,8 @@ function tcpClientFactory(opts: ClientOptions, shared: ClientShared, dest: Endpo
         ...bert,
         ...(tls ? { tls } : {}),
       });
-      return { client: new BenchmarkClient(index, shared, new ConnectorTap(connector), undefined, dest) };
+      const handshakes = shared.secure ? { close: () => connector.reconnect(), closeFull: () => connector.reconnect(true) } : undefined;
+      return { client: new BenchmarkClient(index, shared, new ConnectorTap(connector), handshakes, dest) };
     },
   };
 }

@@ -57,8 +57,8 @@ export function benchmarkOptionDefinitions() {
     stop: { type: 'boolean', default: true, describe: 'stop a client on errors; --no-stop continues and counts them.' },
     hono: { type: 'boolean', describe: 'send hono requests. Default env COAP_HONO.' },
     interval: { type: 'string', describe: 'interval in milliseconds between a response and the next request. Default env COAP_REQUEST_INTERVAL, else 0.' },
-    'handshakes-full': { type: 'string', describe: 'every n-th response forces a full handshake (coaps). Default env COAPS_HANDSHAKES_FULL.' },
-    'handshakes-close': { type: 'string', describe: 'every n-th response closes the connection (coaps). Default env COAPS_HANDSHAKES_CLOSE.' },
+    'handshakes-full': { type: 'string', describe: 'every n-th response forces a full handshake (coaps: DTLS; coaps+tcp: a new TLS connection without resumption). Default env COAPS_HANDSHAKES_FULL.' },
+    'handshakes-close': { type: 'string', describe: 'every n-th response closes the connection (coaps: DTLS close_notify; coaps+tcp: TCP Release, the next TLS handshake resumes the session). Default env COAPS_HANDSHAKES_CLOSE.' },
     'handshakes-burst': { type: 'string', describe: 'number of closes or full handshakes in sequence. Default env COAPS_HANDSHAKES_BURST.' },
     nstart: { type: 'string', describe: 'number of concurrent requests per client.' },
     reverse: { type: 'string', describe: 'reverse mode: number of reverse responses per client.' },
@@ -231,6 +231,13 @@ export function parseBenchmarkArgs(args: string[], env: NodeJS.ProcessEnv, versi
   const settings = toBenchmarkSettings(argv, env);
   if (settings.bertBlocks !== undefined && !isTcpScheme(client.uri)) {
     throw new UsageError(`--bertblocks: BERT (RFC 8323 §6) needs a coap+tcp or coaps+tcp URI, not ${client.uri.protocol.slice(0, -1)}`);
+  }
+  const scheme = client.uri.protocol.slice(0, -1);
+  if (scheme !== 'coaps' && scheme !== 'coaps+tcp') {
+    // the COAPS_HANDSHAKES_* environment defaults apply to secure runs only; a flag on a plain URI is a mistake
+    for (const flag of ['handshakes-full', 'handshakes-close', 'handshakes-burst']) {
+      if (argv[flag] !== undefined) throw new UsageError(`--${flag}: forced handshakes need a coaps or coaps+tcp URI, not ${scheme}`);
+    }
   }
   return { client, settings };
 }
