@@ -100,13 +100,18 @@ export function sessionIdOf(session: Buffer | undefined): Buffer {
   }
 }
 
-/** Session attributes of a handshaken socket for EndpointContext.tls. */
-export function tlsSessionInfo(socket: TLSSocket, peerIdentity: string | undefined): TlsSessionInfo {
+/**
+ * Session attributes of a handshaken socket for EndpointContext.tls, read once when the handshake completed: a fresh
+ * session with tickets (TLS 1.2) or of TLS 1.3 has an empty id; /mycontext then shows `TIME:<sessionTime>` as DTLS
+ * does (resources.md §2.7), stable for the connection.
+ */
+export function tlsSessionInfo(socket: TLSSocket, peerIdentity: string | undefined, now = Date.now()): TlsSessionInfo {
   const cipher = socket.getCipher();
   const info: TlsSessionInfo = {
     cipherSuite: cipher.standardName ?? cipher.name,
     protocol: socket.getProtocol() ?? cipher.version,
     sessionId: sessionIdOf(socket.getSession()),
+    sessionTime: now,
     resumed: socket.isSessionReused(),
   };
   if (peerIdentity !== undefined) info.peerIdentity = peerIdentity;

@@ -5,6 +5,7 @@
 // non-signaling message with the request's token, and signaling messages (7.xx) are kept apart.
 import path from 'node:path';
 import fs from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
 import { isSignalingCode, buildCsm, buildPong, SignalCode } from '../../src/coap/tcp-signaling.js';
 import { CON, type CoapMessage } from '../../src/coap/message.js';
 import { RawPeer, describe as describeMsg, type RawRequest, type Received } from './plugtest-checks.js';
@@ -63,9 +64,9 @@ export class StreamPeer implements CoapPeer {
     readonly conn: TcpPeer,
   ) {}
 
-  /** Connects, exchanges CSMs and starts reading. */
-  static async open(transport: 'tcp' | 'tls', host: string, port: number): Promise<StreamPeer> {
-    const conn = transport === 'tcp' ? await connectTcp(port, host) : await connectTls(port, { host, ...demoTlsOptions() });
+  /** Connects, exchanges CSMs and starts reading; `tls`: options over demoTlsOptions (e.g. the TLS version). */
+  static async open(transport: 'tcp' | 'tls', host: string, port: number, tls: ConnectionOptions = {}): Promise<StreamPeer> {
+    const conn = transport === 'tcp' ? await connectTcp(port, host) : await connectTls(port, { host, ...demoTlsOptions(), ...tls });
     const peer = new StreamPeer(transport, conn);
     const csm = await conn.next(5000);
     if (csm.code !== SignalCode.CSM) {

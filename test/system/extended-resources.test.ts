@@ -14,7 +14,8 @@ import { addChild, createResource, notifyObservers, type Exchange, type Resource
 import { encodePathSegment } from '../../src/coap/link-format.js';
 import { startServer, type ServerProcess } from '../helpers/server-process.js';
 import { createClient, createTransportClient, type TestClient } from '../helpers/coap-client.js';
-import { schemeOf, transportCases, type Transport } from '../helpers/stream-peer.js';
+import { StreamPeer, schemeOf, transportCases, type Transport } from '../helpers/stream-peer.js';
+import { parseContext } from '../helpers/dtls-client.js';
 
 const HOST = '127.0.0.1';
 const INTERVAL = 200;
@@ -376,6 +377,42 @@ describe.each(transportCases([HOST]))('extended resources over $name', ({ transp
     });
   });
 
+});
+
+describe('/mycontext over coaps+tcp: the TLS session', () => {
+  it.each(['TLSv1.2', 'TLSv1.3'] as const)('%s: session-id TIME:<handshake ms> (no id without resumption), the same on the connection, another on the next', async (version) => {
+    const contexts: Array<Map<string, string>> = [];
+    const windows: Array<[number, number]> = [];
+    for (let conn = 0; conn < 2; conn++) {
+      const before = Date.now();
+      const peer = await StreamPeer.open('tls', HOST, sp.ports.extSecure, { minVersion: version, maxVersion: version });
+      const after = Date.now();
+      try {
+        const first = await peer.request({ code: Code.GET, path: 'mycontext' });
+        const second = await peer.request({ code: Code.GET, path: 'mycontext' });
+        expect(first.code).toBe(Code.CONTENT);
+        const f = parseContext(str(first));
+        expect(f.get('tls-version')).toBe(version);
+        expect(f.get('peer')).toBe('CN=cf-client,OU=Californium,O=Eclipse IoT,L=Ottawa,C=CA');
+        expect(parseContext(str(second)).get('session-id'), 'stable on the connection').toBe(f.get('session-id'));
+        contexts.push(f);
+        windows.push([before, after]);
+      } finally {
+        peer.close();
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    contexts.forEach((f, i) => {
+      const id = f.get('session-id') ?? '';
+      expect(id).toMatch(/^[0-9A-F]+$/);
+      const stand = /^TIME:(\d+)$/.exec(Buffer.from(id, 'hex').toString('latin1'));
+      expect(stand, `session-id ${id} is hex of TIME:<ms>`).not.toBeNull();
+      const ms = Number(stand![1]);
+      expect(ms).toBeGreaterThanOrEqual(windows[i]![0]);
+      expect(ms).toBeLessThanOrEqual(windows[i]![1] + 100);
+    });
+    expect(contexts[1]!.get('session-id'), 'each connection its own session').not.toBe(contexts[0]!.get('session-id'));
+  });
 });
 
 describe('without --benchmark / --diagnose', () => {
