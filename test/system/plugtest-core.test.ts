@@ -25,7 +25,7 @@ import {
   truncate,
   validateEtag,
 } from '../helpers/plugtest-checks.js';
-import { isStream, openPeer, transportCases, type CoapPeer } from '../helpers/stream-peer.js';
+import { openPeer, transportCases, type CoapPeer } from '../helpers/stream-peer.js';
 
 let sp: ServerProcess;
 
