@@ -36,7 +36,7 @@ export interface TransportClientOptions {
 
 /**
  * Creates a client of our own stack for host:port over coap (UDP), coap+tcp or coaps+tcp (RFC 8323: one connection,
- * our CSM with the base Max-Message-Size 1152 and Block-Wise-Transfer; TLS with the demo trust and client certificate).
+ * our CSM with the base Max-Message-Size 1152 and without BERT; TLS with the demo trust and client certificate).
  */
 export async function createTransportClient(transport: Transport, host: string, port: number, o: TransportClientOptions = {}): Promise<TestClient> {
   const local = host.includes(':') ? '::1' : '127.0.0.1';
@@ -49,7 +49,8 @@ export async function createTransportClient(transport: Transport, host: string, 
           localAddress: local,
           connectTimeout: 10_000,
           maxMessageSize: 1152,
-          blockWiseTransfer: true,
+          // no Block-Wise-Transfer in our CSM: no BERT (RFC 8323 §6), block-wise in the normal block sizes
+          blockWiseTransfer: false,
           ...(transport === 'tls' ? { tls: { ca: [tls.ca], cert: tls.cert, key: tls.key, trustAll: false, verifySubject: false } } : {}),
         });
   const ep = new CoapEndpoint({
