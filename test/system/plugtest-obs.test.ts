@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Code, Opt, type CoapMessage, type MessageType } from '../../src/coap/message.js';
 import { getUint } from '../../src/coap/options.js';
 import { startServer, type ServerProcess } from '../helpers/server-process.js';
-import { ACK, CON, NON, RST, RawPeer, cf, describe as show, expectMsg, hasToken, observeOf } from '../helpers/plugtest-checks.js';
+import { ACK, CON, NON, RST, RawPeer, cf, describe as show, expectMsg, getBlockwise, hasToken, observeOf } from '../helpers/plugtest-checks.js';
 import { isStream, openPeer as openTransportPeer, transportCases, type CoapPeer, type Transport } from '../helpers/stream-peer.js';
 
 /** notify interval of the server under test */
@@ -22,7 +22,8 @@ let sp: ServerProcess;
 const peers: CoapPeer[] = [];
 
 beforeAll(async () => {
-  sp = await startServer({ args: ['--no-external', '--notify-interval', `${INTERVAL}ms`] });
+  // --diagnose: the relation count of the plugtest server (OBS_06 over a stream)
+  sp = await startServer({ args: ['--no-external', '--diagnose', '--notify-interval', `${INTERVAL}ms`] });
 });
 
 afterEach(() => {
@@ -105,6 +106,30 @@ function expectNotification(m: CoapMessage, rel: Relation, types: readonly Messa
   expect(m.payload.length).toBeGreaterThan(0);
   expect(observeOf(m), 'Observe option').toBeDefined();
   expect(getUint(m, Opt.MAX_AGE), 'Max-Age').toBe(5);
+}
+
+/** The plugtest server's current observe relations, from the extended server's /diagnose (resources.md §2.3). */
+async function plugObserves(): Promise<number> {
+  const peer = await RawPeer.open('127.0.0.1', sp.ports.ext);
+  try {
+    const t = await getBlockwise(peer, { code: Code.GET, path: 'diagnose' });
+    const m = /\nPLUG-TEST\n {3}observes,(\d+),/.exec(t.payload.toString('utf8'));
+    if (!m) throw new Error(`no PLUG-TEST observes in /diagnose:\n${t.payload.toString('utf8')}`);
+    return Number(m[1]);
+  } finally {
+    peer.close();
+  }
+}
+
+/** Polls plugObserves() until it is `n` (bounded: `ms`). */
+async function waitObserves(n: number, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  let last = await plugObserves();
+  while (last !== n) {
+    if (Date.now() > deadline) throw new Error(`PLUG-TEST observes ${last}, expected ${n}`);
+    await RawPeer.sleep(100);
+    last = await plugObserves();
+  }
 }
 
 /** Observe numbers strictly increase over the registration answer and the notifications. */
@@ -213,7 +238,18 @@ describe.each(transportCases(['127.0.0.1']))('TD_COAP_OBS over $name', ({ transp
     await deregister(rel, 'obs');
   });
 
-  // RFC 8323 §3: no RST on a stream (a relation ends by deregistration or with the connection)
+  // RFC 8323 §3: no RST on a stream: a relation ends by deregistration or with its connection. The relation count
+  // is one worker's: with several workers (EXTPLUGTEST_TEST_WORKERS) /diagnose may come from another one.
+  it.runIf(stream && !process.env.EXTPLUGTEST_TEST_WORKERS)('OBS_06 over a stream: closing the connection ends its relation', async () => {
+    const before = await plugObserves();
+    const peer = await openPeer();
+    const rel = await register(peer, 'obs');
+    await waitNotifications(rel, 2);
+    await waitObserves(before + 1);
+    peer.close();
+    await waitObserves(before);
+  });
+
   it.skipIf(stream)('OBS_06: a RST in reply to a notification ends the relation', async () => {
     const peer = udpPeer(await openPeer());
     const rel = await register(peer, 'obs');
