@@ -194,15 +194,11 @@ export function schemeOf(transport: Transport, secure = false): string {
 }
 
 /**
- * The cases of a suite: coap on every loopback host (127.0.0.1 and, when configured, ::1), coap+tcp and coaps+tcp on
- * 127.0.0.1. Which server port to use is the suite's: plain for udp and tcp, secure for tls.
+ * The cases of a suite: coap, coap+tcp and coaps+tcp on every given host (127.0.0.1 and, when configured, ::1). Which
+ * server port to use is the suite's: plain for udp and tcp, secure for tls.
  */
 export function transportCases(hosts: readonly string[]): TransportCase[] {
-  return [
-    ...hosts.map((host) => ({ transport: 'udp' as const, host, name: `coap over ${host}` })),
-    { transport: 'tcp', host: '127.0.0.1', name: 'coap+tcp over 127.0.0.1' },
-    { transport: 'tls', host: '127.0.0.1', name: 'coaps+tcp over 127.0.0.1' },
-  ];
+  return (['udp', 'tcp', 'tls'] as const).flatMap((transport) => hosts.map((host) => ({ transport, host, name: `${schemeOf(transport)} over ${host}` })));
 }
 
 /** True on coap+tcp and coaps+tcp. */
