@@ -47,10 +47,13 @@ function rowText([key, cur, all]: Row): string {
   return cur === all ? `${key} ${cur}` : `${key} ${cur} (${all} overall)`;
 }
 
-/** The DTLS counters always shown on a DTLS endpoint's line (the others only once they counted). */
-const DTLS_ALWAYS = new Set(['connections', 'handshakes succeeded', 'handshakes failed']);
+/** The connector counters always shown on an endpoint's line (the others only once they counted). */
+const ALWAYS_SHOWN = new Set(['connections', 'handshakes succeeded', 'handshakes failed']);
 
-/** What a connector with DTLS (or cluster) counters provides (src/dtls/connector.ts, src/cluster/cluster-connector.ts). */
+/**
+ * What a connector with its own counter group provides: DTLS (src/dtls/connector.ts), cluster
+ * (src/cluster/cluster-connector.ts), coap+tcp/coaps+tcp (src/tcp/connector.ts, tags `tcp:`/`tls:`).
+ */
 interface GroupProvider {
   diagnosticGroup?: () => { tag: string; counters: Array<[string, number, number]> } | undefined;
   transferStats?: () => void;
@@ -66,10 +69,10 @@ export interface DumpOptions {
 export interface EndpointHealth {
   server: string;
   endpoint: string;
-  /** the DTLS connector's group: its tag and the rows shown */
-  dtls?: { group: string; rows: Row[] };
-  /** the DTLS group counted anything */
-  dtlsCounted: boolean;
+  /** the connector's own group (DTLS, cluster, TCP or TLS): its tag and the rows shown */
+  connector?: { group: string; rows: Row[] };
+  /** the connector's group counted anything */
+  connectorCounted: boolean;
   coap: Row[];
   observes: number;
   dedup: number;
@@ -94,16 +97,16 @@ export function collectHealth(servers: readonly CoapServer[]): EndpointHealth[] 
         const all = ep.stats.total.get(n)! + cur;
         if (all > 0) coap.push([n, cur, all]);
       }
-      // the DTLS connector's group (and a cluster node's forwarding counters, cluster.md §4.5)
+      // the connector's group: DTLS (and a cluster node's forwarding counters, cluster.md §4.5), TCP or TLS
       const connector = ep.connector as GroupProvider;
       const group = connector.diagnosticGroup?.();
-      const dtls: Row[] = [];
-      let dtlsCounted = false;
+      const rows: Row[] = [];
+      let connectorCounted = false;
       for (const [k, cur, total] of group?.counters ?? []) {
         // `connections` is a gauge: its current value is also its total
         const all = k === 'connections' ? cur : total + cur;
-        if (all > 0) dtlsCounted = true;
-        if (all > 0 || DTLS_ALWAYS.has(k)) dtls.push([k, cur, all]);
+        if (all > 0) connectorCounted = true;
+        if (all > 0 || ALWAYS_SHOWN.has(k)) rows.push([k, cur, all]);
       }
       // DTLS details, transport and bound counters (the /diagnose groups after the message group)
       const further: Array<{ tag: string; rows: Row[] }> = [];
@@ -115,8 +118,8 @@ export function collectHealth(servers: readonly CoapServer[]): EndpointHealth[] 
       out.push({
         server: s.tag,
         endpoint: ep.info.uri,
-        ...(group !== undefined ? { dtls: { group: group.tag, rows: dtls } } : {}),
-        dtlsCounted,
+        ...(group !== undefined ? { connector: { group: group.tag, rows } } : {}),
+        connectorCounted,
         coap,
         observes: ep.relations.size,
         dedup: ep.dedup.size,
@@ -143,14 +146,14 @@ export function sumHealth(perWorker: readonly (readonly EndpointHealth[])[]): En
   }
   return [...byEndpoint.values()].map((same) => {
     const first = same[0]!;
-    const dtls = same.flatMap((h) => (h.dtls !== undefined ? [h.dtls] : []));
+    const groups = same.flatMap((h) => (h.connector !== undefined ? [h.connector] : []));
     const further = new Map<string, Row[][]>();
     for (const h of same) for (const f of h.further) further.set(f.tag, [...(further.get(f.tag) ?? []), f.rows]);
     return {
       server: first.server,
       endpoint: first.endpoint,
-      ...(dtls.length > 0 ? { dtls: { group: dtls[0]!.group, rows: sumCounterRows(dtls.map((d) => d.rows)) } } : {}),
-      dtlsCounted: same.some((h) => h.dtlsCounted),
+      ...(groups.length > 0 ? { connector: { group: groups[0]!.group, rows: sumCounterRows(groups.map((g) => g.rows)) } } : {}),
+      connectorCounted: same.some((h) => h.connectorCounted),
       coap: sumCounterRows(same.map((h) => h.coap)),
       observes: same.reduce((n, h) => n + h.observes, 0),
       dedup: same.reduce((n, h) => n + h.dedup, 0),
@@ -160,20 +163,31 @@ export function sumHealth(perWorker: readonly (readonly EndpointHealth[])[]): En
 }
 
 /**
+ * The JSON record key of a connector group: its tag's kind (`dtls:...` → `dtls`, `tcp:...` → `tcp`, `tls:...` →
+ * `tls`), so that readers of `stats.dtls` see DTLS counters only; `connector` for a tag without a kind.
+ */
+export function connectorGroupKey(tag: string): string {
+  const kind = /^([a-z][a-z0-9-]*):/.exec(tag)?.[1];
+  return kind === undefined || ['coap', 'observes', 'dedup', 'groups'].includes(kind) ? 'connector' : kind;
+}
+
+/**
  * Logs one line per endpoint of `health` (collectHealth, or sumHealth of the workers'); without `all` only the
- * endpoints that ever counted something. JSON records carry the numbers in `stats` (`dtls`: group tag and rows,
- * `coap`: rows, `groups`: tag → rows of the further groups; a row is [current period, total]).
+ * endpoints that ever counted something. JSON records carry the numbers in `stats` (`dtls`, `tcp` or `tls`, see
+ * connectorGroupKey: the connector's group tag and rows; `coap`: rows; `groups`: tag → rows of the further groups;
+ * a row is [current period, total]).
  */
 export function logHealth(health: readonly EndpointHealth[], logger: Logger, opts: DumpOptions = {}): void {
   for (const h of health) {
-    if (!(opts.all || h.coap.length > 0 || h.dtlsCounted || h.further.length > 0)) continue;
+    if (!(opts.all || h.coap.length > 0 || h.connectorCounted || h.further.length > 0)) continue;
     const sections: string[] = [];
-    if (h.dtls !== undefined && h.dtls.rows.length > 0) sections.push(h.dtls.rows.map(rowText).join(', '));
+    const c = h.connector;
+    if (c !== undefined && c.rows.length > 0) sections.push(c.rows.map(rowText).join(', '));
     sections.push(h.coap.length > 0 ? h.coap.map(rowText).join(', ') : 'no messages');
     sections.push(`observes ${h.observes}, dedup ${h.dedup}`);
     for (const f of h.further) sections.push(`${f.tag.slice(0, f.tag.indexOf(':'))}: ${f.rows.map(rowText).join(', ')}`);
     const stats = {
-      ...(h.dtls !== undefined ? { dtls: { group: h.dtls.group, counters: Object.fromEntries(h.dtls.rows.map(([k, c, a]) => [k, [c, a]])) } } : {}),
+      ...(c !== undefined ? { [connectorGroupKey(c.group)]: { group: c.group, counters: Object.fromEntries(c.rows.map(([k, cur, a]) => [k, [cur, a]])) } } : {}),
       coap: Object.fromEntries(h.coap.map(([k, c, a]) => [k, [c, a]])),
       observes: h.observes,
       dedup: h.dedup,

@@ -29,8 +29,12 @@ export interface TlsServerSettings {
 
 /**
  * node:tls server options: TLS 1.2 and 1.3, one EC and one RSA server chain, a certificate request
- * unless NONE. Only NEEDED without trust-all lets OpenSSL refuse a chain during the handshake;
- * otherwise checkClientCertificate decides after it, with the DTLS rules.
+ * unless NONE. Only NEEDED without trust-all lets OpenSSL refuse in the handshake, and only a missing
+ * certificate (SSL_VERIFY_FAIL_IF_NO_PEER_CERT: alert handshake_failure in TLS 1.2, certificate_required
+ * in TLS 1.3). A certificate that does not verify is never refused by OpenSSL: Node's verify callback
+ * accepts every chain and reports the result after the handshake, and node:tls cannot send an alert on an
+ * established connection; so checkClientCertificate decides after the handshake, with the DTLS rules, and
+ * a refused connection is closed without an alert.
  */
 export function tlsServerOptions(s: TlsServerSettings): TlsOptions {
   const chosen: ServerIdentity[] = [];
@@ -100,13 +104,18 @@ export function sessionIdOf(session: Buffer | undefined): Buffer {
   }
 }
 
-/** Session attributes of a handshaken socket for EndpointContext.tls. */
-export function tlsSessionInfo(socket: TLSSocket, peerIdentity: string | undefined): TlsSessionInfo {
+/**
+ * Session attributes of a handshaken socket for EndpointContext.tls, read once when the handshake completed: a fresh
+ * session with tickets (TLS 1.2) or of TLS 1.3 has an empty id; /mycontext then shows `TIME:<sessionTime>` as DTLS
+ * does (resources.md §2.7), stable for the connection.
+ */
+export function tlsSessionInfo(socket: TLSSocket, peerIdentity: string | undefined, now = Date.now()): TlsSessionInfo {
   const cipher = socket.getCipher();
   const info: TlsSessionInfo = {
     cipherSuite: cipher.standardName ?? cipher.name,
     protocol: socket.getProtocol() ?? cipher.version,
     sessionId: sessionIdOf(socket.getSession()),
+    sessionTime: now,
     resumed: socket.isSessionReused(),
   };
   if (peerIdentity !== undefined) info.peerIdentity = peerIdentity;

@@ -51,6 +51,8 @@ export interface TlsSessionInfo {
   protocol: string;
   /** session id bytes as OpenSSL holds them (empty with session tickets and with TLS 1.3) */
   sessionId: Buffer;
+  /** ms when the handshake of this connection completed (the `TIME:` stand-in of /mycontext for an empty session id) */
+  sessionTime?: number;
   /** the session was resumed */
   resumed: boolean;
 }

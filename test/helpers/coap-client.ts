@@ -2,6 +2,9 @@
 import dgram from 'node:dgram';
 import { CoapEndpoint } from '../../src/coap/endpoint.js';
 import { UdpConnector } from '../../src/transport/udp-connector.js';
+import { TcpClientConnector } from '../../src/tcp/client-connector.js';
+import type { Resource } from '../../src/coap/resource.js';
+import { demoTlsOptions, type Transport } from './stream-peer.js';
 import { DEFAULT_STACK_CONFIG, type CoapStackConfig } from '../../src/coap/stack-config.js';
 import { request, requestAsync, type ClientExchange, type RequestSpec } from '../../src/coap/client-layer.js';
 import { decode, encode } from '../../src/coap/codec.js';
@@ -20,9 +23,41 @@ export interface TestClient {
 
 /** Creates a client for host:port (host 127.0.0.1 or ::1). */
 export async function createClient(host: string, port: number, config: Partial<CoapStackConfig> = {}): Promise<TestClient> {
+  return createTransportClient('udp', host, port, { config });
+}
+
+/** Options of createTransportClient. */
+export interface TransportClientOptions {
+  config?: Partial<CoapStackConfig>;
+  /** resources the client serves (the server's reverse requests and observes reach them on the same socket or connection) */
+  root?: Resource;
+  serverTag?: string;
+}
+
+/**
+ * Creates a client of our own stack for host:port over coap (UDP), coap+tcp or coaps+tcp (RFC 8323: one connection,
+ * our CSM with the base Max-Message-Size 1152 and without BERT; TLS with the demo trust and client certificate).
+ */
+export async function createTransportClient(transport: Transport, host: string, port: number, o: TransportClientOptions = {}): Promise<TestClient> {
+  const local = host.includes(':') ? '::1' : '127.0.0.1';
+  const tls = demoTlsOptions();
+  const connector =
+    transport === 'udp'
+      ? new UdpConnector({ address: local, port: 0 })
+      : new TcpClientConnector({
+          destination: { address: host, port },
+          localAddress: local,
+          connectTimeout: 10_000,
+          maxMessageSize: 1152,
+          // no Block-Wise-Transfer in our CSM: no BERT (RFC 8323 §6), block-wise in the normal block sizes
+          blockWiseTransfer: false,
+          ...(transport === 'tls' ? { tls: { ca: [tls.ca], cert: tls.cert, key: tls.key, trustAll: false, verifySubject: false } } : {}),
+        });
   const ep = new CoapEndpoint({
-    connector: new UdpConnector({ address: host.includes(':') ? '::1' : '127.0.0.1', port: 0 }),
-    config: { ...DEFAULT_STACK_CONFIG, ackTimeout: 1000, ...config },
+    connector,
+    config: { ...DEFAULT_STACK_CONFIG, ackTimeout: 1000, ...o.config },
+    ...(o.root !== undefined ? { root: o.root } : {}),
+    ...(o.serverTag !== undefined ? { serverTag: o.serverTag } : {}),
   });
   await ep.start();
   const ctx = { address: host, port };

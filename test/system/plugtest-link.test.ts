@@ -1,10 +1,10 @@
-// ETSI TD_COAP_LINK_01..09 (plugtest.md §2) against the real server process over UDP, on 127.0.0.1 and ::1.
+// ETSI TD_COAP_LINK_01..09 (plugtest.md §2) against the real server process over UDP, on 127.0.0.1 and ::1, and over
+// coap+tcp and coaps+tcp (RFC 8323: the same links and blocks; no message types or MIDs to check).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Code, type CoapMessage } from '../../src/coap/message.js';
 import { hasIpv6Loopback, startServer, type ServerProcess } from '../helpers/server-process.js';
 import {
   ACK,
-  RawPeer,
   block2Of,
   cf,
   expectMsg,
@@ -13,6 +13,7 @@ import {
   parseLinkFormat,
   type ParsedLink,
 } from '../helpers/plugtest-checks.js';
+import { openPeer, transportCases, type CoapPeer } from '../helpers/stream-peer.js';
 
 let sp: ServerProcess;
 
@@ -27,11 +28,12 @@ afterAll(async () => {
 /** Resources resources.md §0.2 marks invisible in discovery. */
 const INVISIBLE = ['/.well-known/core', '/.well-known', '/myip', '/mycontext', '/telemetry', '/event', '/create1'];
 
-describe.each(loopbackHosts(hasIpv6Loopback()))('TD_COAP_LINK over %s', (host) => {
-  let peer: RawPeer;
+describe.each(transportCases(loopbackHosts(hasIpv6Loopback())))('TD_COAP_LINK over $name', ({ transport, host }) => {
+  let peer: CoapPeer;
+  const stream = transport !== 'udp';
 
   beforeAll(async () => {
-    peer = await RawPeer.open(host, sp.ports.plug);
+    peer = await openPeer(transport, host, transport === 'tls' ? sp.ports.plugSecure : sp.ports.plug);
   });
 
   afterAll(() => {
@@ -46,8 +48,8 @@ describe.each(loopbackHosts(hasIpv6Loopback()))('TD_COAP_LINK over %s', (host) =
     const t = await getBlockwise(peer, { code: Code.GET, path, query });
     t.answers.forEach((res, i) => {
       const req = t.requests[i]!;
-      expectMsg(res, ACK, Code.CONTENT);
-      expect(res.mid, 'same MID').toBe(req.mid);
+      expectMsg(res, stream ? undefined : ACK, Code.CONTENT);
+      if (!stream) expect(res.mid, 'same MID').toBe(req.mid);
       expect(res.token).toEqual(req.token);
       expect(cf(res), 'Content-Format 40').toBe(40);
     });
@@ -144,8 +146,9 @@ describe.each(loopbackHosts(hasIpv6Loopback()))('TD_COAP_LINK over %s', (host) =
 
     const req = peer.build({ code: Code.GET, path: 'path/sub1' });
     const res = await peer.call(req);
-    expectMsg(res, ACK, Code.CONTENT);
-    expect(res.mid).toBe(req.mid);
+    expectMsg(res, stream ? undefined : ACK, Code.CONTENT);
+    if (!stream) expect(res.mid).toBe(req.mid);
+    expect(res.token).toEqual(req.token);
     expect(cf(res)).toBe(0);
     expect(res.payload.toString()).toBe('/path/sub1');
   });

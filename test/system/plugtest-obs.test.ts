@@ -1,11 +1,14 @@
 // ETSI TD_COAP_OBS_01..10 (plugtest.md §4) against the real server process over UDP, with a 300 ms
 // notify interval. Tests run in this order on purpose: OBS_04 (/obs-reset) ends every relation and
-// OBS_07/08 end the relations of /obs, so those come after the others.
+// OBS_07/08 end the relations of /obs, so those come after the others. The same cases run over coap+tcp and
+// coaps+tcp (RFC 8323 §3, §7): notifications carry the token and increasing Observe numbers but no type or MID,
+// nothing is acknowledged or rejected (no ACK/RST on a stream), a relation ends by deregistration.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Code, Opt, type CoapMessage, type MessageType } from '../../src/coap/message.js';
 import { getUint } from '../../src/coap/options.js';
 import { startServer, type ServerProcess } from '../helpers/server-process.js';
-import { ACK, CON, NON, RST, RawPeer, cf, describe as show, expectMsg, hasToken, observeOf } from '../helpers/plugtest-checks.js';
+import { ACK, CON, NON, RST, RawPeer, cf, describe as show, expectMsg, getBlockwise, hasToken, observeOf } from '../helpers/plugtest-checks.js';
+import { isStream, openPeer as openTransportPeer, transportCases, type CoapPeer, type Transport } from '../helpers/stream-peer.js';
 
 /** notify interval of the server under test */
 const INTERVAL = 300;
@@ -16,10 +19,11 @@ const QUIET = 4 * INTERVAL;
 const TIME = /^\d{2}:\d{2}:\d{2}$/;
 
 let sp: ServerProcess;
-const peers: RawPeer[] = [];
+const peers: CoapPeer[] = [];
 
 beforeAll(async () => {
-  sp = await startServer({ args: ['--no-external', '--notify-interval', `${INTERVAL}ms`] });
+  // --diagnose: the relation count of the plugtest server (OBS_06 over a stream)
+  sp = await startServer({ args: ['--no-external', '--diagnose', '--notify-interval', `${INTERVAL}ms`] });
 });
 
 afterEach(() => {
@@ -30,15 +34,21 @@ afterAll(async () => {
   await sp?.stop();
 });
 
-async function openPeer(): Promise<RawPeer> {
-  const p = await RawPeer.open('127.0.0.1', sp.ports.plug);
+async function openPeerOn(transport: Transport): Promise<CoapPeer> {
+  const p = await openTransportPeer(transport, '127.0.0.1', transport === 'tls' ? sp.ports.plugSecure : sp.ports.plug);
   peers.push(p);
   return p;
 }
 
+/** The raw UDP peer (for the cases that answer notifications with ACK or RST). */
+function udpPeer(peer: CoapPeer): RawPeer {
+  if (isStream(peer)) throw new Error('UDP only');
+  return peer as RawPeer;
+}
+
 /** One observe relation seen from the raw client. */
 interface Relation {
-  peer: RawPeer;
+  peer: CoapPeer;
   req: CoapMessage;
   first: CoapMessage;
   /** log index right after the registration answer */
@@ -47,10 +57,12 @@ interface Relation {
 }
 
 /** Registers (GET Observe=0) and checks the first answer like the checker. */
-async function register(peer: RawPeer, path: string, type: MessageType = CON, token = peer.nextToken()): Promise<Relation> {
+async function register(peer: CoapPeer, path: string, type: MessageType = CON, token = peer.nextToken()): Promise<Relation> {
   const req = peer.build({ type, code: Code.GET, path, observe: 0, token });
   const first = await peer.call(req);
-  if (type === CON) {
+  if (isStream(peer)) {
+    expectMsg(first, undefined, Code.CONTENT);
+  } else if (type === CON) {
     expectMsg(first, ACK, Code.CONTENT);
     expect(first.mid, 'piggy-backed: same MID').toBe(req.mid);
   } else {
@@ -64,11 +76,13 @@ async function register(peer: RawPeer, path: string, type: MessageType = CON, to
   return { peer, req, first, from: peer.log.findIndex((r) => r.msg === first) + 1, token };
 }
 
-/** Notifications of a relation received at log index ≥ from (retransmissions folded by MID). */
+/** Notifications of a relation received at log index ≥ from (retransmissions folded by MID; a stream has neither). */
 function notifications(rel: Relation, from = rel.from): CoapMessage[] {
   const seen = new Set<number>();
+  const stream = isStream(rel.peer);
   return rel.peer.since(from, (m) => {
     if (!hasToken(rel.token)(m) || m.code === 0 || (m.type !== CON && m.type !== NON)) return false;
+    if (stream) return true;
     if (seen.has(m.mid)) return false;
     seen.add(m.mid);
     return true;
@@ -83,15 +97,39 @@ async function waitNotifications(rel: Relation, n: number, from = rel.from): Pro
   return notifications(rel, from).slice(0, n);
 }
 
-/** Checks a successful notification like the checker (type CON/NON as required). */
+/** Checks a successful notification like the checker (type CON/NON as required; over a stream: no type). */
 function expectNotification(m: CoapMessage, rel: Relation, types: readonly MessageType[]): void {
-  expect(types.map((t) => ['CON', 'NON'][t]), `type of ${show(m)}`).toContain(['CON', 'NON', 'ACK', 'RST'][m.type]);
+  if (!isStream(rel.peer)) expect(types.map((t) => ['CON', 'NON'][t]), `type of ${show(m)}`).toContain(['CON', 'NON', 'ACK', 'RST'][m.type]);
   expect(m.code).toBe(Code.CONTENT);
   expect(m.token).toEqual(rel.token);
   expect(cf(m), 'Content-Format').toBe(0);
   expect(m.payload.length).toBeGreaterThan(0);
   expect(observeOf(m), 'Observe option').toBeDefined();
   expect(getUint(m, Opt.MAX_AGE), 'Max-Age').toBe(5);
+}
+
+/** The plugtest server's current observe relations, from the extended server's /diagnose (resources.md §2.3). */
+async function plugObserves(): Promise<number> {
+  const peer = await RawPeer.open('127.0.0.1', sp.ports.ext);
+  try {
+    const t = await getBlockwise(peer, { code: Code.GET, path: 'diagnose' });
+    const m = /\nPLUG-TEST\n {3}observes,(\d+),/.exec(t.payload.toString('utf8'));
+    if (!m) throw new Error(`no PLUG-TEST observes in /diagnose:\n${t.payload.toString('utf8')}`);
+    return Number(m[1]);
+  } finally {
+    peer.close();
+  }
+}
+
+/** Polls plugObserves() until it is `n` (bounded: `ms`). */
+async function waitObserves(n: number, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  let last = await plugObserves();
+  while (last !== n) {
+    if (Date.now() > deadline) throw new Error(`PLUG-TEST observes ${last}, expected ${n}`);
+    await RawPeer.sleep(100);
+    last = await plugObserves();
+  }
 }
 
 /** Observe numbers strictly increase over the registration answer and the notifications. */
@@ -104,8 +142,9 @@ function expectIncreasing(rel: Relation, list: CoapMessage[]): void {
 async function deregister(rel: Relation, path: string): Promise<CoapMessage> {
   const req = rel.peer.build({ type: CON, code: Code.GET, path, observe: 1, token: rel.token });
   const res = await rel.peer.call(req);
-  expectMsg(res, ACK, Code.CONTENT);
-  expect(res.mid).toBe(req.mid);
+  const stream = isStream(rel.peer);
+  expectMsg(res, stream ? undefined : ACK, Code.CONTENT);
+  if (!stream) expect(res.mid).toBe(req.mid);
   expect(res.token).toEqual(rel.token);
   expect(observeOf(res), 'deregistration answer has no Observe option').toBeUndefined();
   return res;
@@ -115,11 +154,17 @@ async function deregister(rel: Relation, path: string): Promise<CoapMessage> {
 async function expectQuiet(rel: Relation, from: number, except: CoapMessage[] = []): Promise<void> {
   await RawPeer.sleep(QUIET);
   const mids = new Set(except.map((m) => m.mid));
-  const late = notifications(rel, from).filter((m) => !mids.has(m.mid));
+  // UDP: the excepted messages and their retransmissions (same MID); a stream has no MIDs and no retransmissions
+  const late = notifications(rel, from).filter((m) => (isStream(rel.peer) ? !except.includes(m) : !mids.has(m.mid)));
   expect(late.map(show), 'no further notifications').toEqual([]);
 }
 
-describe('TD_COAP_OBS', () => {
+describe.each(transportCases(['127.0.0.1']))('TD_COAP_OBS over $name', ({ transport }) => {
+  const stream = transport !== 'udp';
+  /** the UDP message type expected; undefined (not checked) over a stream */
+  const udp = <T>(type: T): T | undefined => (stream ? undefined : type);
+  const openPeer = (): Promise<CoapPeer> => openPeerOn(transport);
+
   it('OBS_01 + OBS_03: CON GET /obs Observe=0 → ACK; 5 CON notifications; deregistration answer without Observe', async () => {
     const peer = await openPeer();
     const rel = await register(peer, 'obs');
@@ -130,7 +175,7 @@ describe('TD_COAP_OBS', () => {
     for (const m of list) {
       expectNotification(m, rel, [CON]);
       expect(m.payload.toString()).toMatch(TIME);
-      expect(peer.sentReplies.some((r) => r.type === ACK && r.mid === m.mid), 'we acknowledged it').toBe(true);
+      if (!stream) expect(udpPeer(peer).sentReplies.some((r) => r.type === ACK && r.mid === m.mid), 'we acknowledged it').toBe(true);
     }
     expectIncreasing(rel, list);
     const res = await deregister(rel, 'obs');
@@ -138,7 +183,20 @@ describe('TD_COAP_OBS', () => {
     await expectQuiet(rel, peer.log.findIndex((r) => r.msg === res) + 1);
   });
 
-  it('OBS_02: NON GET /obs-non Observe=0 → NON answer; NON notifications with a CON every 4th', async () => {
+  it.runIf(stream)('OBS_02 over a stream: GET /obs-non Observe=0 → 2.05; notifications with increasing Observe, nothing to acknowledge', async () => {
+    const peer = await openPeer();
+    const rel = await register(peer, 'obs-non', NON);
+    const list = await waitNotifications(rel, 5);
+    for (const m of list) {
+      expectNotification(m, rel, [NON, CON]);
+      expect(m.payload.toString()).toMatch(TIME);
+    }
+    expectIncreasing(rel, list);
+    const res = await deregister(rel, 'obs-non');
+    await expectQuiet(rel, peer.log.findIndex((r) => r.msg === res) + 1);
+  });
+
+  it.skipIf(stream)('OBS_02: NON GET /obs-non Observe=0 → NON answer; NON notifications with a CON every 4th', async () => {
     const peer = await openPeer();
     const rel = await register(peer, 'obs-non', NON);
     const list = await waitNotifications(rel, 9);
@@ -163,8 +221,8 @@ describe('TD_COAP_OBS', () => {
     await waitNotifications(rel, 2);
     const plain = peer.build({ type: CON, code: Code.GET, path: 'obs' });
     const res = await peer.call(plain);
-    expectMsg(res, ACK, Code.CONTENT);
-    expect(res.mid).toBe(plain.mid);
+    expectMsg(res, udp(ACK), Code.CONTENT);
+    if (!stream) expect(res.mid).toBe(plain.mid);
     expect(res.token, 'own token').toEqual(plain.token);
     expect(res.token.equals(rel.token)).toBe(false);
     expect(observeOf(res), 'no Observe option').toBeUndefined();
@@ -180,8 +238,20 @@ describe('TD_COAP_OBS', () => {
     await deregister(rel, 'obs');
   });
 
-  it('OBS_06: a RST in reply to a notification ends the relation', async () => {
+  // RFC 8323 §3: no RST on a stream: a relation ends by deregistration or with its connection. The relation count
+  // is one worker's: with several workers (EXTPLUGTEST_TEST_WORKERS) /diagnose may come from another one.
+  it.runIf(stream && !process.env.EXTPLUGTEST_TEST_WORKERS)('OBS_06 over a stream: closing the connection ends its relation', async () => {
+    const before = await plugObserves();
     const peer = await openPeer();
+    const rel = await register(peer, 'obs');
+    await waitNotifications(rel, 2);
+    await waitObserves(before + 1);
+    peer.close();
+    await waitObserves(before);
+  });
+
+  it.skipIf(stream)('OBS_06: a RST in reply to a notification ends the relation', async () => {
+    const peer = udpPeer(await openPeer());
     const rel = await register(peer, 'obs');
     await waitNotifications(rel, 2);
     const tok = rel.token.toString('hex');
@@ -199,12 +269,12 @@ describe('TD_COAP_OBS', () => {
     await waitNotifications(rel, 3);
 
     const wrong = await peer.request({ code: Code.POST, path: 'obs-reset', payload: 'open', format: 0 });
-    expectMsg(wrong, ACK, Code.FORBIDDEN);
+    expectMsg(wrong, udp(ACK), Code.FORBIDDEN);
     const afterWrong = peer.log.findIndex((r) => r.msg === wrong) + 1;
     await waitNotifications(rel, 1, afterWrong);
 
     const reset = await peer.request({ code: Code.POST, path: 'obs-reset', payload: 'sesame', format: 0 });
-    expectMsg(reset, ACK, Code.CHANGED);
+    expectMsg(reset, udp(ACK), Code.CHANGED);
     const afterReset = peer.log.findIndex((r) => r.msg === reset) + 1;
     await expectQuiet(rel, afterReset);
     expect(peer.since(afterReset, (m) => hasToken(rel.token)(m)).map(show), 'silently: no 4.xx notification either').toEqual([]);
@@ -214,10 +284,16 @@ describe('TD_COAP_OBS', () => {
     for (const m of list) expectNotification(m, again, [CON]);
     expectIncreasing(again, list);
 
+    if (stream) {
+      // no RST on a stream: the relation ends by deregistration
+      const res = await deregister(again, 'obs');
+      await expectQuiet(again, peer.log.findIndex((r) => r.msg === res) + 1);
+      return;
+    }
     // the checker cancels locally: the next notification is rejected, then nothing more arrives
     const tok = rel.token.toString('hex');
     const mark = peer.mark();
-    peer.onCon = (m) => (m.token.toString('hex') === tok ? 'rst' : 'ack');
+    udpPeer(peer).onCon = (m) => (m.token.toString('hex') === tok ? 'rst' : 'ack');
     const [rejected] = await waitNotifications(again, 1, mark);
     await expectQuiet(again, mark, [rejected!]);
   });
@@ -232,8 +308,8 @@ describe('TD_COAP_OBS', () => {
     const putFrom = peer.mark();
     const put = peer.build({ type: CON, code: Code.PUT, path: 'obs', payload: 'New value', format: 0 });
     const res = await peer.call(put);
-    expectMsg(res, ACK, Code.CHANGED);
-    expect(res.mid).toBe(put.mid);
+    expectMsg(res, udp(ACK), Code.CHANGED);
+    if (!stream) expect(res.mid).toBe(put.mid);
     const [next] = await waitNotifications(rel, 1, putFrom);
     expectNotification(next!, rel, [CON]);
     expect(next!.payload.toString()).toBe('New value');
@@ -251,10 +327,10 @@ describe('TD_COAP_OBS', () => {
     const del = peer.build({ type: CON, code: Code.DELETE, path: 'obs' });
     const delFrom = peer.mark();
     const res = await peer.call(del);
-    expectMsg(res, ACK, Code.DELETED);
-    expect(res.mid).toBe(del.mid);
+    expectMsg(res, udp(ACK), Code.DELETED);
+    if (!stream) expect(res.mid).toBe(del.mid);
     const gone = await peer.waitFor((m) => hasToken(rel.token)(m) && m.code === Code.NOT_FOUND, NOTIFY_TIMEOUT, delFrom, '4.04 notification');
-    expect(gone.type, 'error notifications are CON').toBe(CON);
+    if (!stream) expect(gone.type, 'error notifications are CON').toBe(CON);
     expect(observeOf(gone), 'no Observe option').toBeUndefined();
     const goneAt = peer.log.findIndex((r) => r.msg === gone);
     await expectQuiet(rel, goneAt, [gone]);
@@ -267,10 +343,10 @@ describe('TD_COAP_OBS', () => {
     const put = peer.build({ type: CON, code: Code.PUT, path: 'obs', payload: 'Random', format: 41 });
     const putFrom = peer.mark();
     const res = await peer.call(put);
-    expectMsg(res, ACK, Code.CHANGED);
-    expect(res.mid).toBe(put.mid);
+    expectMsg(res, udp(ACK), Code.CHANGED);
+    if (!stream) expect(res.mid).toBe(put.mid);
     const na = await peer.waitFor((m) => hasToken(rel.token)(m) && m.code === Code.NOT_ACCEPTABLE, NOTIFY_TIMEOUT, putFrom, '4.06 notification');
-    expect(na.type, 'error notifications are CON').toBe(CON);
+    if (!stream) expect(na.type, 'error notifications are CON').toBe(CON);
     expect(observeOf(na), 'no Observe option').toBeUndefined();
     const naAt = peer.log.findIndex((r) => r.msg === na);
     await expectQuiet(rel, naAt, [na]);

@@ -3,7 +3,9 @@
 // OSCORE, "Replay detected", "Security context not found", 4.02 "Failed to decode COSE"), deduplication before
 // the replay check, observe through OSCORE, the Appendix B.2 re-derivation, and --no-oscore. The client side is
 // our message-level OSCORE (src/oscore/client.ts) over raw peers, so types, MIDs and outer options are checked
-// as they are on the wire. One client context serves the whole file: the server keeps one replay window.
+// as they are on the wire. One client context serves the whole file: the server keeps one replay window. The
+// OSCORE cases run over coap+tcp and coaps+tcp too (RFC 8613 with RFC 8323): the same codes, options and inner
+// answers, no types or MIDs; a request sent twice on a stream is a replay (no deduplication there).
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,19 +18,28 @@ import { plugtestClientContext } from '../../src/oscore/store.js';
 import { DtlsPeer, getBlockwise as getBlockwiseDtls } from '../helpers/dtls-client.js';
 import { ACK, CON, RawPeer, cf, describe as show, getBlockwise, locationPath, observeOf, parseLinkFormat, type RawRequest } from '../helpers/plugtest-checks.js';
 import { REPO, startServer, type ServerProcess } from '../helpers/server-process.js';
+import { StreamPeer } from '../helpers/stream-peer.js';
 
 const INTERVAL = 300;
 const HOST = '127.0.0.1';
 
-/** What the tests need of a raw peer (UDP or DTLS). */
+/** What the tests need of a raw peer (UDP, DTLS, TCP or TLS). */
 interface Peer {
+  /** `tcp`/`tls` for a stream peer (no types, MIDs, ACKs, RSTs or deduplication) */
+  readonly transport?: string;
   build(r: RawRequest): CoapMessage;
   call(msg: CoapMessage, ms?: number): Promise<CoapMessage>;
   send(msg: CoapMessage): void;
   mark(): number;
   waitFor(pred: (m: CoapMessage) => boolean, ms?: number, from?: number, what?: string): Promise<unknown>;
   since(from: number, pred?: (m: CoapMessage) => boolean): CoapMessage[];
-  onCon: (m: CoapMessage) => 'ack' | 'rst' | 'ignore';
+  /** how CON messages are answered (UDP and DTLS only) */
+  onCon?: (m: CoapMessage) => 'ack' | 'rst' | 'ignore';
+}
+
+/** True for a coap+tcp / coaps+tcp peer. */
+function isStreamPeer(peer: Peer): boolean {
+  return peer.transport === 'tcp' || peer.transport === 'tls';
 }
 
 let sp: ServerProcess;
@@ -36,14 +47,20 @@ let sp: ServerProcess;
 const client: SecurityContext = deriveContext(plugtestClientContext());
 let udp: RawPeer;
 let dtls: DtlsPeer;
+let tcp: StreamPeer;
+let tls: StreamPeer;
 
 beforeAll(async () => {
   sp = await startServer({ args: ['--no-external', '--notify-interval', `${INTERVAL}ms`] });
   udp = await RawPeer.open(HOST, sp.ports.plug);
   dtls = await DtlsPeer.open(HOST, sp.ports.plugSecure, { cidLength: 6 });
   await dtls.connect();
+  tcp = await StreamPeer.open('tcp', HOST, sp.ports.plug);
+  tls = await StreamPeer.open('tls', HOST, sp.ports.plugSecure);
 });
 afterAll(async () => {
+  tcp?.close();
+  tls?.close();
   udp?.close();
   await dtls?.close();
   await sp?.stop();
@@ -57,6 +74,8 @@ interface Protected {
   /** the verified inner response */
   inner: CoapMessage;
   binding: ClientRequestBinding;
+  /** sent on coap+tcp / coaps+tcp */
+  stream: boolean;
 }
 
 /** Protects a request with `ctx`, sends it and verifies the answer (which must be protected). */
@@ -65,22 +84,23 @@ async function protectedCall(peer: Peer, r: RawRequest, ctx: SecurityContext = c
   const res = await peer.call(message);
   const v = unprotectIncomingResponse(ctx, res, binding);
   expect(v.kind, `verified answer to ${show(message)}: ${show(res)}`).toBe('ok');
-  return { req: message, res, inner: (v as { response: CoapMessage }).response, binding };
+  return { req: message, res, inner: (v as { response: CoapMessage }).response, binding, stream: isStreamPeer(peer) };
 }
 
-/** plugtest.md §5: ACK, same MID and token, OSCORE option present, outer code 2.04 (RFC 8613 §4.2). */
+/** plugtest.md §5: ACK, same MID and token, OSCORE option present, outer code 2.04 (RFC 8613 §4.2); a stream: no ACK or MID. */
 function expectProtectedAck(p: Protected): void {
-  expect(p.res.type, show(p.res)).toBe(ACK);
-  expect(p.res.mid, 'same MID').toBe(p.req.mid);
+  if (!p.stream) expect(p.res.type, show(p.res)).toBe(ACK);
+  if (!p.stream) expect(p.res.mid, 'same MID').toBe(p.req.mid);
   expect(p.res.token, 'same token').toEqual(p.req.token);
   expect(getOption(p.res, Opt.OSCORE), 'OSCORE option present').toBeDefined();
   expect(p.res.code, 'outer code').toBe(Code.CHANGED);
 }
 
 /** The unprotected error answer of the OSCORE layer (§8.2, §7.4): ACK, code, diagnostic text, Max-Age 0, no OSCORE option. */
-function expectOscoreError(res: CoapMessage, req: CoapMessage, code: number, text: string): void {
-  expect(res.type, show(res)).toBe(ACK);
-  expect(res.mid).toBe(req.mid);
+function expectOscoreError(res: CoapMessage, req: CoapMessage, code: number, text: string, stream = false): void {
+  if (!stream) expect(res.type, show(res)).toBe(ACK);
+  if (!stream) expect(res.mid).toBe(req.mid);
+  expect(res.token).toEqual(req.token);
   expect(res.code, show(res)).toBe(code);
   expect(getOption(res, Opt.OSCORE), 'no OSCORE option').toBeUndefined();
   expect(res.payload.toString('utf8')).toBe(text);
@@ -99,10 +119,21 @@ const dtlsGet: BlockwiseGet = async (path) => {
   return { first: t.answers[0]!, payload: t.payload };
 };
 
+/** A block-wise GET over one of the stream peers. */
+function streamGet(peer: () => StreamPeer): BlockwiseGet {
+  return async (path) => {
+    const t = await getBlockwise(peer(), { code: Code.GET, path });
+    return { first: t.answers[0]!, payload: t.payload };
+  };
+}
+
 describe.each([
   ['coap', () => udp as Peer, udpGet],
   ['coaps', () => dtls as unknown as Peer, dtlsGet],
-])('OSCORE over %s', (_scheme, peerOf, blockwiseGet) => {
+  ['coap+tcp', () => tcp as Peer, streamGet(() => tcp)],
+  ['coaps+tcp', () => tls as Peer, streamGet(() => tls)],
+])('OSCORE over %s', (scheme, peerOf, blockwiseGet) => {
+  const stream = scheme.endsWith('+tcp');
   it('OC01: protected CON GET /oscore → ACK, 2.05, same MID, OSCORE option, Content-Format, payload', async () => {
     const p = await protectedCall(peerOf(), { type: CON, code: Code.GET, path: 'oscore' });
     expectProtectedAck(p);
@@ -141,7 +172,7 @@ describe.each([
   it('a plain request to /oscore → 4.01; plain resources still answer plainly', async () => {
     const peer = peerOf();
     const res = await peer.call(peer.build({ code: Code.GET, path: 'oscore' }));
-    expect(res.type).toBe(ACK);
+    if (!stream) expect(res.type).toBe(ACK);
     expect(res.code, show(res)).toBe(Code.UNAUTHORIZED);
     expect(getOption(res, Opt.OSCORE)).toBeUndefined();
     const test = await peer.call(peer.build({ code: Code.GET, path: 'test' }));
@@ -156,7 +187,15 @@ describe.each([
     expect(p.inner.payload.toString('utf8')).toMatch(/^Type: 0 \(CON\)\nCode: 1 \(GET\)\n/);
   });
 
-  it('a retransmission (same MID) gets the same protected answer, no replay error (deduplication first)', async () => {
+  it.runIf(stream)('the same protected request sent again on a stream is a replay (no deduplication, RFC 8323 §3) → 4.01', async () => {
+    const peer = peerOf();
+    const { message, binding } = protectOutgoingRequest(client, peer.build({ code: Code.GET, path: 'oscore' }));
+    const first = await peer.call(message);
+    expect(unprotectIncomingResponse(client, first, binding).kind).toBe('ok');
+    expectOscoreError(await peer.call(message), message, Code.UNAUTHORIZED, 'Replay detected', true);
+  });
+
+  it.skipIf(stream)('a retransmission (same MID) gets the same protected answer, no replay error (deduplication first)', async () => {
     const peer = peerOf();
     const { message, binding } = protectOutgoingRequest(client, peer.build({ code: Code.GET, path: 'oscore' }));
     const first = await peer.call(message);
@@ -170,17 +209,17 @@ describe.each([
     const peer = peerOf();
     const p = await protectedCall(peer, { code: Code.GET, path: 'oscore' });
     const replay = { ...p.req, mid: peer.build({ code: Code.GET }).mid };
-    expectOscoreError(await peer.call(replay), replay, Code.UNAUTHORIZED, 'Replay detected');
+    expectOscoreError(await peer.call(replay), replay, Code.UNAUTHORIZED, 'Replay detected', stream);
   });
 
   it('an unknown kid → 4.01 "Security context not found"; a malformed OSCORE option → 4.02 "Failed to decode COSE"', async () => {
     const peer = peerOf();
     const stranger = deriveContext({ ...plugtestClientContext(), senderId: Buffer.from('05', 'hex') });
     const { message } = protectOutgoingRequest(stranger, peer.build({ code: Code.GET, path: 'oscore' }));
-    expectOscoreError(await peer.call(message), message, Code.UNAUTHORIZED, 'Security context not found');
+    expectOscoreError(await peer.call(message), message, Code.UNAUTHORIZED, 'Security context not found', stream);
     // flag bits of reserved / undefined fields set (§6.1)
     const bad = peer.build({ code: Code.POST, options: [{ number: Opt.OSCORE, value: Buffer.from([0xe9, 0x01]) }], payload: Buffer.alloc(12, 1) });
-    expectOscoreError(await peer.call(bad), bad, Code.BAD_OPTION, 'Failed to decode COSE');
+    expectOscoreError(await peer.call(bad), bad, Code.BAD_OPTION, 'Failed to decode COSE', stream);
   });
 
   it('/oscoreInfo: 2.05, Max-Age 30, the ID Context and the next client sequence number', async () => {
@@ -204,7 +243,8 @@ describe.each([
     expect(observeOf(reg.inner), 'inner Observe').toBeDefined();
     const tok = reg.req.token.toString('hex');
     const from = peer.mark();
-    const isNotification = (m: CoapMessage): boolean => m.token.toString('hex') === tok && m.code !== 0 && m.mid !== reg.res.mid;
+    // UDP/DTLS: not the registration answer (nor its retransmission); a stream has no MIDs
+    const isNotification = (m: CoapMessage): boolean => m.token.toString('hex') === tok && m.code !== 0 && (stream ? m !== reg.res : m.mid !== reg.res.mid);
     await peer.waitFor(() => peer.since(from, isNotification).length >= 2, 6 * INTERVAL + 3000, from, 'two notifications');
     const notes = peer.since(from, isNotification).slice(0, 2);
     const pivs: number[] = [];
@@ -221,6 +261,8 @@ describe.each([
     expect(pivs[1]).toBeGreaterThan(pivs[0]!);
     // a notification delivered again is refused by the client (§7.4.1)
     expect(unprotectIncomingResponse(client, notes[0]!, reg.binding).kind).toBe('error');
+    // no RST on a stream: the relation ends with the connection (afterAll)
+    if (stream) return;
     // reactive cancel: RST the next CON notification of the relation
     peer.onCon = (m) => (m.token.toString('hex') === tok ? 'rst' : 'ack');
     const mark = peer.mark();

@@ -33,12 +33,18 @@ function jsonEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
+/** A connector's group in a health record: its /diagnose tag and rows [current period, total]. */
+interface ConnectorGroup {
+  group: string;
+  counters: Record<string, [number, number]>;
+}
+
 interface HealthRecord {
   level: number;
   server: string;
   endpoint: string;
   msg: string;
-  stats: { dtls?: { group: string; counters: Record<string, [number, number]> }; coap: Record<string, [number, number]>; observes: number; dedup: number };
+  stats: { dtls?: ConnectorGroup; tcp?: ConnectorGroup; tls?: ConnectorGroup; coap: Record<string, [number, number]>; observes: number; dedup: number };
 }
 
 /** The health records logged after output position `from`. */
@@ -93,6 +99,12 @@ describe('console', () => {
     // the TCP and TLS endpoints (--tcp, on by default) show their open connections
     const idleTls = idle.find((r) => r.endpoint.startsWith('coaps+tcp:'))!;
     expect(idleTls.msg).toBe(`health coaps+tcp://127.0.0.1:${sp.ports.extSecure}: connections 0; no messages; observes 0, dedup 0`);
+    // their connector groups are keyed by their kind: readers of `stats.dtls` see DTLS endpoints only
+    expect(idleTls.stats.tls).toEqual({ group: `tls:127.0.0.1:${sp.ports.extSecure}`, counters: { connections: [0, 0] } });
+    expect(idleTls.stats.dtls).toBeUndefined();
+    const idleTcp = idle.find((r) => r.endpoint.startsWith('coap+tcp:'))!;
+    expect(idleTcp.stats.tcp).toEqual({ group: `tcp:127.0.0.1:${sp.ports.ext}`, counters: { connections: [0, 0] } });
+    expect(idleTcp.stats.dtls).toBeUndefined();
     const idleDtls = idle.find((r) => r.endpoint.startsWith('coaps:'))!;
     expect(idleDtls).toMatchObject({ level: 30, server: 'EXTENDED-TEST' });
     expect(idleDtls.stats.dtls!.counters).toEqual({ connections: [0, 0], 'handshakes succeeded': [0, 0], 'handshakes failed': [0, 0] });

@@ -4,15 +4,15 @@ import { describe, expect, it } from 'vitest';
 import { sumHealth, type EndpointHealth } from '../../src/server/health.js';
 
 function health(endpoint: string, over: Partial<EndpointHealth>): EndpointHealth {
-  return { server: 'EXTENDED-TEST', endpoint, dtlsCounted: false, coap: [], observes: 0, dedup: 0, further: [], ...over };
+  return { server: 'EXTENDED-TEST', endpoint, connectorCounted: false, coap: [], observes: 0, dedup: 0, further: [], ...over };
 }
 
 describe('sumHealth', () => {
   it('sums rows, gauges and groups of the same endpoint over the workers', () => {
     const w0 = [
       health('coaps://127.0.0.1:5784', {
-        dtls: { group: 'dtls:127.0.0.1:5784', rows: [['connections', 3, 3], ['handshakes succeeded', 2, 5]] },
-        dtlsCounted: true,
+        connector: { group: 'dtls:127.0.0.1:5784', rows: [['connections', 3, 3], ['handshakes succeeded', 2, 5]] },
+        connectorCounted: true,
         coap: [['recv-requests', 10, 30]],
         observes: 1,
         dedup: 4,
@@ -22,7 +22,7 @@ describe('sumHealth', () => {
     ];
     const w1 = [
       health('coaps://127.0.0.1:5784', {
-        dtls: { group: 'dtls:127.0.0.1:5784', rows: [['connections', 2, 2], ['handshakes succeeded', 0, 4], ['handshakes failed', 1, 1]] },
+        connector: { group: 'dtls:127.0.0.1:5784', rows: [['connections', 2, 2], ['handshakes succeeded', 0, 4], ['handshakes failed', 1, 1]] },
         coap: [['recv-requests', 5, 5], ['send-errors', 1, 1]],
         dedup: 2,
       }),
@@ -31,8 +31,8 @@ describe('sumHealth', () => {
     expect(coaps).toEqual({
       server: 'EXTENDED-TEST',
       endpoint: 'coaps://127.0.0.1:5784',
-      dtls: { group: 'dtls:127.0.0.1:5784', rows: [['connections', 5, 5], ['handshakes succeeded', 2, 9], ['handshakes failed', 1, 1]] },
-      dtlsCounted: true,
+      connector: { group: 'dtls:127.0.0.1:5784', rows: [['connections', 5, 5], ['handshakes succeeded', 2, 9], ['handshakes failed', 1, 1]] },
+      connectorCounted: true,
       coap: [['recv-requests', 15, 35], ['send-errors', 1, 1]],
       observes: 1,
       dedup: 6,

@@ -45,7 +45,9 @@ export function contextFields(ctx: EndpointContext, version: string): ContextFie
     if (t.peerIdentity !== undefined) fields.push(['peer', t.peerIdentity]);
     fields.push(['cipher-suite', t.cipherSuite]);
     fields.push(['tls-version', t.protocol]);
+    // as for DTLS: an empty id (session tickets, TLS 1.3) shows the stand-in `TIME:<ms of the handshake>`
     if (t.sessionId.length > 0) fields.push(['session-id', hex(t.sessionId)]);
+    else if (t.sessionTime !== undefined) fields.push(['session-id', hex(Buffer.from(`TIME:${t.sessionTime}`, 'ascii'))]);
     if (t.resumed) fields.push(['resumed', true]);
   }
   fields.push(['server', `${PRODUCT_NAME} ${version}`]);

@@ -65,6 +65,11 @@ interface Observation {
   cancelTimer?: () => void;
 }
 
+/** True for coap+tcp and coaps+tcp (RFC 8323): no RST to reject a notification with. */
+function isStreamScheme(scheme: string): boolean {
+  return scheme === 'coap+tcp' || scheme === 'coaps+tcp';
+}
+
 /** Key of an observation: scheme + peer address + `?` + res. */
 export function observationKey(scheme: string, ctx: EndpointContext, res: string): string {
   return `${scheme}://${peerKey(ctx.address, ctx.port)}?${res}`;
@@ -96,12 +101,29 @@ export function createReverseObserveResource(opts: ReverseObserveOptions): Rever
     o.cancelTimer = undefined;
   }
 
-  /** Ends an observation locally: later notifications are rejected with RST by the engine. */
-  function drop(o: Observation): void {
+  /**
+   * Ends an observation locally: over UDP/DTLS later notifications are rejected with RST by the engine. A stream
+   * (coap+tcp, coaps+tcp) has no RST (RFC 8323 §3), so an established relation is cancelled proactively there
+   * with GET Observe=1 and its token (RFC 7641 §3.6); `tellPeer` false: not (a re-registration with the same
+   * token follows at once, or the server stops).
+   */
+  function drop(o: Observation, tellPeer = true): void {
     stopTimer(o);
+    const established = o.exchange !== undefined && !o.pending && o.token !== undefined;
     o.exchange?.cancel();
     o.exchange = undefined;
     if (observations.get(o.key) === o) observations.delete(o.key);
+    if (established && tellPeer && isStreamScheme(o.target.endpoint.scheme)) proactiveCancel(o.target, o.token!);
+  }
+
+  /** GET Observe=1 with the relation's token; the answer (or its failure) needs no handling. */
+  function proactiveCancel(target: Target, token: Buffer): void {
+    const ignore = (): void => undefined;
+    target.endpoint.request(
+      { method: Code.GET, path: target.res, query: target.query, observe: 1, token, timeout: responseTimeout },
+      target.ctx,
+      { onResponse: ignore, onError: ignore },
+    );
   }
 
   /** Re-arms the notification timeout; fires when no notification arrived for `timeout` seconds. */
@@ -229,7 +251,7 @@ export function createReverseObserveResource(opts: ReverseObserveOptions): Rever
     const target: Target = { endpoint: ex.endpoint, ctx: ex.context, res, query: query.unsupported, obs, timeout };
     // a new registration re-uses the token of the established observation of that key
     const token = existing?.token;
-    if (existing) drop(existing);
+    if (existing) drop(existing, token === undefined);
     register(key, target, ex, token);
   }
 
@@ -247,7 +269,7 @@ export function createReverseObserveResource(opts: ReverseObserveOptions): Rever
       return o && !o.pending ? o.token : undefined;
     },
     stop() {
-      for (const o of [...observations.values()]) drop(o);
+      for (const o of [...observations.values()]) drop(o, false);
     },
   };
 }
