@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { formatTable, type BenchContext, type Section, type SectionResult, type TargetCheck } from './sections.js';
 import { pinToCpu } from './measure.js';
-import { tryPort, machineCpuMs, processCpuMs, processPeakRssMb, spawnNode, trackChild, udpCounters, waitForQuiet, type ServerProcess } from './proc-util.js';
+import { ONE_PROCESS_PROPERTY, tryPort, machineCpuMs, processCpuMs, processPeakRssMb, spawnNode, trackChild, udpCounters, waitForQuiet, type ServerProcess } from './proc-util.js';
 import { probeCoap } from './probe.js';
 import { findProfile, formatProfile, summarizeProfile, type ProfileSummary } from './profile-summary.js';
 
@@ -184,7 +184,7 @@ async function startServer(ctx: BenchContext, workDir: string, cpuProfDir: strin
   while (coapsPort === coapPort) coapsPort = (await tryPort(0))!;
   fs.writeFileSync(
     path.join(workDir, 'Californium3.properties'),
-    [`COAP.COAP_PORT=${coapPort}`, `COAP.COAP_SECURE_PORT=${coapsPort}`, ...ctx.options.oursProps].join('\n') + '\n',
+    [`COAP.COAP_PORT=${coapPort}`, `COAP.COAP_SECURE_PORT=${coapsPort}`, ONE_PROCESS_PROPERTY, ...ctx.options.oursProps].join('\n') + '\n',
   );
   const nodeArgs = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [];
   const server = spawnNode('server', [main, '--no-plugtest', '--no-ipv6', '--no-external', '--benchmark'], workDir, nodeArgs);

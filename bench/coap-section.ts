@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { formatTable, type BenchContext, type Section, type SectionResult, type TargetCheck } from './sections.js';
 import { measureWithGenerator, pinToCpu, type Measurement } from './measure.js';
-import { pickPort, tryPort, spawnNode, waitForQuiet, type ServerProcess } from './proc-util.js';
+import { ONE_PROCESS_PROPERTY, pickPort, tryPort, spawnNode, waitForQuiet, type ServerProcess } from './proc-util.js';
 import { probeCoap } from './probe.js';
 import { findProfile, formatProfile, summarizeProfile } from './profile-summary.js';
 
@@ -129,10 +129,10 @@ function targets(ctx: BenchContext): TargetSpec[] {
       start: (dir, port, sparePort) => {
         const main = path.join(dist, 'src', 'cli', 'server-main.js');
         if (!fs.existsSync(main)) return `${path.relative(ctx.repoRoot, main)} does not exist (build the server first)`;
-        // default: no file, the server writes its defaults (port 5783); a partial file sets another port / --ours-prop lines
-        const props = [...ctx.options.oursProps];
+        // a partial file: one process, another port when 5783 is taken, the --ours-prop lines (the server adds its defaults)
+        const props = [ONE_PROCESS_PROPERTY, ...ctx.options.oursProps];
         if (port !== OURS_PORT) props.unshift(`COAP.COAP_PORT=${port}`, `COAP.COAP_SECURE_PORT=${sparePort}`);
-        if (props.length > 0) fs.writeFileSync(path.join(dir, 'Californium3.properties'), props.join('\n') + '\n');
+        fs.writeFileSync(path.join(dir, 'Californium3.properties'), props.join('\n') + '\n');
         const nodeArgs = ctx.options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
         return spawnNode('server', [main, '--no-plugtest', '--no-ipv6', '--no-external'], dir, nodeArgs);
       },

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { formatTable, type BenchContext, type Section, type SectionResult, type TargetCheck } from './sections.js';
 import { measureWithGenerator, pinToCpu, type Measurement } from './measure.js';
-import { pickPort, tryPort, spawnNode, waitForQuiet, type ServerProcess } from './proc-util.js';
+import { ONE_PROCESS_PROPERTY, pickPort, tryPort, spawnNode, waitForQuiet, type ServerProcess } from './proc-util.js';
 import { probeCoap } from './probe.js';
 import { findProfile, formatProfile, summarizeProfile, type ProfileSummary } from './profile-summary.js';
 import type { CoapsLoadResult } from './coaps-load.js';
@@ -73,7 +73,7 @@ export async function startServer(ctx: BenchContext, id: string, cpuProf: boolea
   if (coapsPort !== PREFERRED_COAPS_PORT) ctx.log(`  UDP port ${PREFERRED_COAPS_PORT} is taken (another process): coaps on ${coapsPort}`);
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), `extplugtest-bench-${id}-`));
   const propsFile = path.join(workDir, 'Californium3.properties');
-  fs.writeFileSync(propsFile, [`COAP.COAP_PORT=${coapPort}`, `COAP.COAP_SECURE_PORT=${coapsPort}`, ...ctx.options.oursProps].join('\n') + '\n');
+  fs.writeFileSync(propsFile, [`COAP.COAP_PORT=${coapPort}`, `COAP.COAP_SECURE_PORT=${coapsPort}`, ONE_PROCESS_PROPERTY, ...ctx.options.oursProps].join('\n') + '\n');
   const nodeArgs = cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${workDir}`] : [];
   const server = spawnNode('server', [main, '--no-plugtest', '--no-ipv6', '--no-external'], workDir, nodeArgs);
   const t0 = Date.now();

@@ -19,7 +19,7 @@ import vm from 'node:vm';
 import { parseArgs } from 'node:util';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { openIdleSessions, type IdleSessionsResult } from './idle-sessions.js';
-import { trackChild, tryPort } from './proc-util.js';
+import { ONE_PROCESS_PROPERTY, trackChild, tryPort } from './proc-util.js';
 import { cliNumber } from './cli-number.js';
 
 /** Memory figures of a process at one moment (bytes). */
@@ -102,7 +102,7 @@ export async function startProbedServer(o: ProbedServerOptions): Promise<ProbedS
   const coapPort = (await tryPort(0))!;
   let coapsPort = (await tryPort(0))!;
   while (coapsPort === coapPort) coapsPort = (await tryPort(0))!;
-  fs.writeFileSync(path.join(cwd, 'Californium3.properties'), [`COAP.COAP_PORT=${coapPort}`, `COAP.COAP_SECURE_PORT=${coapsPort}`, ...(o.properties ?? [])].join('\n') + '\n');
+  fs.writeFileSync(path.join(cwd, 'Californium3.properties'), [`COAP.COAP_PORT=${coapPort}`, `COAP.COAP_SECURE_PORT=${coapsPort}`, ONE_PROCESS_PROPERTY, ...(o.properties ?? [])].join('\n') + '\n');
   const logPath = path.join(cwd, 'server.log');
   const fd = fs.openSync(logPath, 'w');
   const child = spawn(process.execPath, [...probeNodeArgs(), ...(o.nodeArgs ?? []), main, '--no-plugtest', '--no-ipv6', '--no-external', ...(o.serverArgs ?? [])], {

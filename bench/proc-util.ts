@@ -54,6 +54,13 @@ export function childPids(pid: number): number[] {
   return out;
 }
 
+/**
+ * Properties line that makes a measured server one process (the default is a worker per core on a Node with
+ * SO_REUSEPORT): the sections compare one server's CPU per request, profile it with --cpu-prof (which a worker
+ * would inherit into separate files) and run old builds beside it, which ignore the unknown key.
+ */
+export const ONE_PROCESS_PROPERTY = 'WORKERS=1';
+
 /** CPU time of a process and its live children (a server's worker processes), ms; undefined when it is gone. */
 export function processTreeCpuMs(pid: number): number | undefined {
   const own = processCpuMs(pid);
