@@ -7,15 +7,15 @@ import fs from 'node:fs';
 import { expect } from 'vitest';
 import { decode, encode } from '../../src/coap/codec.js';
 import type { DtlsSessionInfo, EndpointContext } from '../../src/transport/connector.js';
-import { ACK, CON, NON, RST, Opt, TYPE_NAMES, codeText, type CoapMessage, type CoapOption, type MessageType } from '../../src/coap/message.js';
-import { decodeBlock, encodeBlock, encodeUint, getOption, getUint, sortOptions } from '../../src/coap/options.js';
+import { ACK, CON, NON, RST, Opt, codeText, type CoapMessage, type CoapOption, type MessageType } from '../../src/coap/message.js';
+import { decodeBlock, encodeBlock, encodeUint, getOption, sortOptions } from '../../src/coap/options.js';
 import { toClientOptions } from '../../src/clients/common-options.js';
 import { createDtlsClient } from '../../src/clients/dtls-client.js';
 import { DtlsConnector } from '../../src/dtls/connector.js';
 import type { DtlsConfig } from '../../src/dtls/config.js';
 import { cipherSuiteByName } from '../../src/dtls/cipher-suites.js';
 import type { RawRequest } from './plugtest-checks.js';
-import { nextSignal } from './signal.js';
+import { describe, messagesSince, waitInLog, waitUntilSignalled } from './signal.js';
 
 export { ACK, CON, NON, RST };
 
@@ -194,31 +194,20 @@ export class DtlsPeer {
   }
 
   /** Waits for the first logged message at index ≥ from matching pred. */
-  async waitFor(pred: (m: CoapMessage, r: DtlsReceived) => boolean, ms = 6000, from = 0, what = 'message'): Promise<DtlsReceived> {
-    const deadline = Date.now() + ms;
+  waitFor(pred: (m: CoapMessage, r: DtlsReceived) => boolean, ms = 6000, from = 0, what = 'message'): Promise<DtlsReceived> {
     const errors = this.sendErrors.length;
-    for (;;) {
-      for (let i = from; i < this.log.length; i++) if (pred(this.log[i]!.msg, this.log[i]!)) return this.log[i]!;
-      if (this.sendErrors.length > errors) throw new Error(`waiting for ${what}: ${this.sendErrors[errors]!.message}`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timeout (${ms} ms) waiting for ${what}; received: ${this.log.slice(from).map((r) => describe(r.msg)).join(' | ')}`);
-      await nextSignal(this.waiters, left);
-    }
+    const failed = (): string | undefined => (this.sendErrors.length > errors ? `send error ${this.sendErrors[errors]!.message}` : undefined);
+    return waitInLog(this.log, this.waiters, pred, ms, from, what, failed);
   }
 
   /** Waits until cond() holds (re-checked on every received message). */
-  async waitUntil(cond: () => boolean, ms: number, what: string): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!cond()) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timeout (${ms} ms) waiting for ${what}`);
-      await nextSignal(this.waiters, left);
-    }
+  waitUntil(cond: () => boolean, ms: number, what: string): Promise<void> {
+    return waitUntilSignalled(this.waiters, cond, ms, what);
   }
 
   /** Messages at index ≥ from matching pred. */
   since(from: number, pred: (m: CoapMessage) => boolean = () => true): CoapMessage[] {
-    return this.log.slice(from).map((r) => r.msg).filter(pred);
+    return messagesSince(this.log, from, pred);
   }
 
   /**
@@ -322,11 +311,7 @@ export function buildRequest(r: RawRequest, nextMid: () => number, nextToken: ()
   return { type: r.type ?? CON, code: r.code, mid: r.mid ?? nextMid(), token: r.token ?? nextToken(), options: sortOptions(options), payload };
 }
 
-/** Short text of a message for failure output. */
-export function describe(m: CoapMessage): string {
-  const obs = getUint(m, Opt.OBSERVE);
-  return `${TYPE_NAMES[m.type]} ${codeText(m.code)} mid=${m.mid} tok=${m.token.toString('hex')}${obs !== undefined ? ` obs=${obs}` : ''} len=${m.payload.length}`;
-}
+export { describe };
 
 /** `name: value` lines of /mycontext (text form) in order; a field without value maps to ''. */
 export function parseContext(text: string): Map<string, string> {

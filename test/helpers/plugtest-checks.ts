@@ -5,7 +5,7 @@ import { expect } from 'vitest';
 import { decode, encode } from '../../src/coap/codec.js';
 import { ACK, CON, NON, RST, Opt, TYPE_NAMES, codeName, codeText, type CoapMessage, type CoapOption, type MessageType } from '../../src/coap/message.js';
 import { decodeBlock, encodeBlock, encodeUint, getOption, getOptions, getUint, sortOptions, type Block } from '../../src/coap/options.js';
-import { nextSignal } from './signal.js';
+import { describe, messagesSince, waitInLog, waitUntilSignalled } from './signal.js';
 
 /** One received datagram. */
 export interface Received {
@@ -143,28 +143,17 @@ export class RawPeer {
 
   /** Waits for the first message at log index ≥ from matching pred. */
   async waitFor(pred: (m: CoapMessage) => boolean, ms = 6000, from = 0, what = 'message'): Promise<CoapMessage> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      for (let i = from; i < this.log.length; i++) if (pred(this.log[i]!.msg)) return this.log[i]!.msg;
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timeout (${ms} ms) waiting for ${what}; received: ${this.log.slice(from).map((r) => describe(r.msg)).join(' | ')}`);
-      await nextSignal(this.waiters, left);
-    }
+    return (await waitInLog(this.log, this.waiters, pred, ms, from, what)).msg;
   }
 
   /** Waits until cond() holds (re-checked on every received datagram). */
-  async waitUntil(cond: () => boolean, ms: number, what: string): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!cond()) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timeout (${ms} ms) waiting for ${what}`);
-      await nextSignal(this.waiters, left);
-    }
+  waitUntil(cond: () => boolean, ms: number, what: string): Promise<void> {
+    return waitUntilSignalled(this.waiters, cond, ms, what);
   }
 
   /** Messages at log index ≥ from matching pred. */
   since(from: number, pred: (m: CoapMessage) => boolean = () => true): CoapMessage[] {
-    return this.log.slice(from).map((r) => r.msg).filter(pred);
+    return messagesSince(this.log, from, pred);
   }
 
   /**
@@ -201,11 +190,7 @@ export class RawPeer {
   }
 }
 
-/** Short text of a message for failure output. */
-export function describe(m: CoapMessage): string {
-  const obs = getUint(m, Opt.OBSERVE);
-  return `${TYPE_NAMES[m.type]} ${codeText(m.code)} mid=${m.mid} tok=${m.token.toString('hex')}${obs !== undefined ? ` obs=${obs}` : ''} len=${m.payload.length}`;
-}
+export { describe };
 
 /** True if the message carries this token. */
 export function hasToken(token: Buffer): (m: CoapMessage) => boolean {

@@ -11,7 +11,7 @@ import { CON, type CoapMessage } from '../../src/coap/message.js';
 import { RawPeer, describe as describeMsg, type RawRequest, type Received } from './plugtest-checks.js';
 import { buildRequest } from './dtls-client.js';
 import { connectTcp, connectTls, type TcpPeer } from './tcp-peer.js';
-import { nextSignal } from './signal.js';
+import { messagesSince, waitInLog, waitUntilSignalled } from './signal.js';
 import { REPO } from './server-process.js';
 
 /** The transports the suites run on: coap, coap+tcp, coaps+tcp. */
@@ -130,29 +130,16 @@ export class StreamPeer implements CoapPeer {
   }
 
   async waitFor(pred: (m: CoapMessage) => boolean, ms = 6000, from = 0, what = 'message'): Promise<CoapMessage> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      for (let i = from; i < this.log.length; i++) if (pred(this.log[i]!.msg)) return this.log[i]!.msg;
-      const left = deadline - Date.now();
-      if (left <= 0 || this.conn.closed) {
-        const why = this.conn.closed ? 'connection closed' : `timeout (${ms} ms)`;
-        throw new Error(`${why} waiting for ${what}; received: ${this.log.slice(from).map((r) => describeMsg(r.msg)).join(' | ')}`);
-      }
-      await nextSignal(this.waiters, left);
-    }
+    const closed = (): string | undefined => (this.conn.closed ? 'connection closed' : undefined);
+    return (await waitInLog(this.log, this.waiters, pred, ms, from, what, closed)).msg;
   }
 
-  async waitUntil(cond: () => boolean, ms: number, what: string): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!cond()) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timeout (${ms} ms) waiting for ${what}`);
-      await nextSignal(this.waiters, left);
-    }
+  waitUntil(cond: () => boolean, ms: number, what: string): Promise<void> {
+    return waitUntilSignalled(this.waiters, cond, ms, what);
   }
 
   since(from: number, pred: (m: CoapMessage) => boolean = () => true): CoapMessage[] {
-    return this.log.slice(from).map((r) => r.msg).filter(pred);
+    return messagesSince(this.log, from, pred);
   }
 
   /** Sends a request and waits for the first message with its token (RFC 8323 §3: no ACK, the response is matched by token). */
