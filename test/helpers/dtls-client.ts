@@ -15,7 +15,7 @@ import { DtlsConnector } from '../../src/dtls/connector.js';
 import type { DtlsConfig } from '../../src/dtls/config.js';
 import { cipherSuiteByName } from '../../src/dtls/cipher-suites.js';
 import type { RawRequest } from './plugtest-checks.js';
-import { describe, messagesSince, waitInLog, waitUntilSignalled } from './signal.js';
+import { counterToken, describe, messagesSince, waitInLog, waitUntilSignalled } from './signal.js';
 
 export { ACK, CON, NON, RST };
 
@@ -159,9 +159,7 @@ export class DtlsPeer {
 
   nextToken(): Buffer {
     this.tokenCounter = (this.tokenCounter + 1) & 0xffffffff;
-    const b = Buffer.alloc(4);
-    b.writeUInt32BE(this.tokenCounter >>> 0);
-    return b;
+    return counterToken(this.tokenCounter);
   }
 
   /** Builds a request (fresh MID and token unless given). */

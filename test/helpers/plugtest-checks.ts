@@ -5,7 +5,7 @@ import { expect } from 'vitest';
 import { decode, encode } from '../../src/coap/codec.js';
 import { ACK, CON, NON, RST, Opt, TYPE_NAMES, codeName, codeText, type CoapMessage, type CoapOption, type MessageType } from '../../src/coap/message.js';
 import { decodeBlock, encodeBlock, encodeUint, getOption, getOptions, getUint, sortOptions, type Block } from '../../src/coap/options.js';
-import { describe, messagesSince, waitInLog, waitUntilSignalled } from './signal.js';
+import { counterToken, describe, messagesSince, waitInLog, waitUntilSignalled } from './signal.js';
 
 /** One received datagram. */
 export interface Received {
@@ -95,9 +95,7 @@ export class RawPeer {
   /** A fresh 4-byte token. */
   nextToken(): Buffer {
     this.tokenCounter = (this.tokenCounter + 1) & 0xffffffff;
-    const b = Buffer.alloc(4);
-    b.writeUInt32BE(this.tokenCounter >>> 0);
-    return b;
+    return counterToken(this.tokenCounter);
   }
 
   /** Builds a request message (fresh MID and token unless given). */

@@ -61,3 +61,10 @@ export async function waitUntilSignalled(waiters: Array<() => void>, cond: () =>
 export function messagesSince(log: ReadonlyArray<{ msg: CoapMessage }>, from: number, pred: (m: CoapMessage) => boolean = () => true): CoapMessage[] {
   return log.slice(from).map((r) => r.msg).filter(pred);
 }
+
+/** The 4-byte token a test peer's token counter stands for. */
+export function counterToken(counter: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(counter >>> 0);
+  return b;
+}

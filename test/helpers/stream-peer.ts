@@ -11,7 +11,7 @@ import { CON, type CoapMessage } from '../../src/coap/message.js';
 import { RawPeer, describe as describeMsg, type RawRequest, type Received } from './plugtest-checks.js';
 import { buildRequest } from './dtls-client.js';
 import { connectTcp, connectTls, type TcpPeer } from './tcp-peer.js';
-import { messagesSince, waitInLog, waitUntilSignalled } from './signal.js';
+import { counterToken, messagesSince, waitInLog, waitUntilSignalled } from './signal.js';
 import { REPO } from './server-process.js';
 
 /** The transports the suites run on: coap, coap+tcp, coaps+tcp. */
@@ -111,9 +111,7 @@ export class StreamPeer implements CoapPeer {
 
   nextToken(): Buffer {
     this.tokenCounter = (this.tokenCounter + 1) & 0xffffffff;
-    const b = Buffer.alloc(4);
-    b.writeUInt32BE(this.tokenCounter >>> 0);
-    return b;
+    return counterToken(this.tokenCounter);
   }
 
   /** As RawPeer.build, but type CON and MID 0 whatever `r` says: the fields TCP does not carry, as the server reads them. */
