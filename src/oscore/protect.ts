@@ -3,7 +3,7 @@ import { decodeMessage, encode, isFormatFailure } from '../coap/codec.js';
 import { Code, EMPTY, type CoapOption } from '../coap/message.js';
 import { nextSequenceNumber, replayAccept, replayCheck, type SecurityContext } from './context.js';
 import { aeadDecrypt, aeadEncrypt, buildAad, computeNonce, decodePartialIv, encodePartialIv } from './cose.js';
-import { OscoreError, decodeOscoreOption, encodeOscoreOption } from './option.js';
+import { OscoreError, decodeOscoreOption, encodeOscoreOption, type OscoreOptionValue } from './option.js';
 
 /** The inner message OSCORE encrypts (§5.3): the real code, the Class E options (sorted by number) and the payload. */
 export interface InnerMessage {
@@ -61,13 +61,20 @@ export function outerCode(request: boolean, observe = false): number {
 
 /** The plaintext (§5.3): code byte | Class E options in CoAP option encoding | 0xFF | payload (marker only with a payload). */
 export function encodePlaintext(inner: InnerMessage): Buffer {
-  const options = [...inner.options].sort((a, b) => a.number - b.number);
-  // the project's message encoder with an empty token: 4 header bytes, then options, marker and payload
+  const options = sortedOptions(inner.options);
+  // the project's message encoder with an empty token: 4 header bytes, then options, marker and payload; the
+  // plaintext is that from the last header byte on, with the code written over it (no second buffer)
   const msg = encode({ type: 0, code: inner.code, mid: 0, token: EMPTY, options, payload: inner.payload });
-  const out = Buffer.allocUnsafe(msg.length - 3);
-  out[0] = inner.code;
-  msg.copy(out, 1, 4);
-  return out;
+  msg[3] = inner.code;
+  return msg.subarray(3);
+}
+
+/** The options sorted by number (stable); the array itself when it already is (the usual case, no copy). */
+function sortedOptions(options: CoapOption[]): CoapOption[] {
+  for (let i = 1; i < options.length; i++) {
+    if (options[i]!.number < options[i - 1]!.number) return [...options].sort((a, b) => a.number - b.number);
+  }
+  return options;
 }
 
 /** Parses a plaintext (§5.3); throws OscoreError 'bad-plaintext' when it is no valid inner message. */
@@ -141,7 +148,7 @@ export function verifyRequest(ctx: SecurityContext, requestKid: Buffer, partialI
  */
 export function protectResponse(ctx: SecurityContext, inner: InnerMessage, request: RequestBinding, opts: ProtectResponseOptions = {}): ProtectedParts {
   if (!opts.partialIv && opts.kidContext === undefined) {
-    return { option: encodeOscoreOption({}), ciphertext: encrypt(ctx, request.nonce, request.kid, request.partialIv, inner) };
+    return { option: EMPTY, ciphertext: encrypt(ctx, request.nonce, request.kid, request.partialIv, inner) };
   }
   const piv = encodePartialIv(nextSequenceNumber(ctx.sender));
   const nonce = computeNonce(ctx.commonIv, ctx.sender.id, piv);
@@ -154,7 +161,11 @@ export function protectResponse(ctx: SecurityContext, inner: InnerMessage, reque
  * 'decryption-failed', 'bad-plaintext'). Ordering of notifications (§7.4.1) is the caller's.
  */
 export function unprotectResponse(ctx: SecurityContext, optionValue: Buffer, ciphertext: Buffer, request: RequestBinding): InnerMessage {
-  const o = decodeOscoreOption(optionValue);
+  return unprotectResponseWith(ctx, decodeOscoreOption(optionValue), ciphertext, request);
+}
+
+/** unprotectResponse with the OSCORE option already decoded (§6.1), for a caller that needs its fields too. */
+export function unprotectResponseWith(ctx: SecurityContext, o: OscoreOptionValue, ciphertext: Buffer, request: RequestBinding): InnerMessage {
   const nonce = o.partialIv === undefined ? request.nonce : computeNonce(ctx.commonIv, ctx.recipient.id, o.partialIv);
   return decodePlaintext(decrypt(ctx, nonce, request.kid, request.partialIv, ciphertext));
 }

@@ -4,11 +4,11 @@ import { ACK, CON, Code, EMPTY, NON, Opt, type CoapMessage, type CoapOption, typ
 import { encodeUint } from '../coap/options.js';
 import type { SecurityContext } from './context.js';
 import { TAG_LENGTH } from './cose.js';
-import { countOscoreOptions, hasInnerBlock, mergeAfterVerification, oscoreOptionOf, splitForProtection } from './option-classes.js';
+import { countOscoreOptions, hasInnerBlock, mergeAfterVerification, oscoreOptionOf, splitForProtection, withOscoreOption } from './option-classes.js';
 import { OscoreError, decodeOscoreOption, isOscoreError, type OscoreFailure } from './option.js';
 import { outerCode, protectResponse, verifyRequest, type RequestBinding, type UnprotectedRequest } from './protect.js';
 import { classifyRederivation, completeServerRederivation, decodeKidContext, deriveWithIdContext, startServerRederivation } from './rederive.js';
-import { entriesForKid, lookupContext, maxUnfragmentedSize, type OscoreContextEntry, type OscoreContextStore } from './store.js';
+import { entriesForKid, hasKid, lookupContext, maxUnfragmentedSize, type OscoreContextEntry, type OscoreContextStore } from './store.js';
 
 /** What a verified request's responses need: the context, the request binding (§5.4, §8.3) and a response count. */
 export interface OscoreExchange {
@@ -91,7 +91,11 @@ function accepted(msg: CoapMessage, entry: OscoreContextEntry, ctx: SecurityCont
   const inner = v.inner;
   // a request's inner code is a method (§5.3); an inner OSCORE option is not allowed (Class U only)
   if (inner.code < 1 || inner.code > 31) fail('bad-plaintext', 'inner code is no request method');
-  if (inner.options.some((o) => o.number === Opt.OSCORE)) fail('bad-plaintext', 'inner OSCORE option');
+  let observe = false;
+  for (const o of inner.options) {
+    if (o.number === Opt.OSCORE) fail('bad-plaintext', 'inner OSCORE option');
+    if (o.number === Opt.OBSERVE) observe = true;
+  }
   const request: CoapMessage = {
     type: msg.type,
     code: inner.code,
@@ -100,7 +104,6 @@ function accepted(msg: CoapMessage, entry: OscoreContextEntry, ctx: SecurityCont
     options: mergeAfterVerification(inner.options, msg.options),
     payload: inner.payload,
   };
-  const observe = inner.options.some((o) => o.number === Opt.OBSERVE);
   return { kind: 'ok', request, state: { entry, ctx, request: v.request, sequenceNumber: v.sequenceNumber, observe, responses: 0 } };
 }
 
@@ -139,11 +142,10 @@ function unprotectOrThrow(store: OscoreContextStore, msg: CoapMessage): Unprotec
   // §6.1: a request carries kid and Partial IV; §8.2 step 3: no COSE ciphertext is a decoding failure
   if (o.partialIv === undefined || o.kid === undefined) fail('bad-option', 'request without kid or Partial IV');
   if (msg.payload.length === 0) fail('bad-option', 'no ciphertext');
-  const candidates = entriesForKid(store, o.kid);
-  if (candidates.length === 0) fail('context-not-found', 'Security context not found');
+  if (!hasKid(store, o.kid)) fail('context-not-found', 'Security context not found');
   let entry = lookupContext(store, o.kid, o.kidContext);
   if (entry === undefined && o.kidContext !== undefined) {
-    const b2 = candidates.filter((e) => e.config.rederivation === true);
+    const b2 = entriesForKid(store, o.kid).filter((e) => e.config.rederivation === true);
     if (b2.length === 1) {
       entry = b2[0]!;
       if (msg.payload.length > maxUnfragmentedSize(entry) + TAG_LENGTH) return rejected(msg, 'too-large');
@@ -199,6 +201,5 @@ export function protectOutgoingResponse(state: OscoreExchange, resp: CoapMessage
   if (parts.ciphertext.length > maxUnfragmentedSize(state.entry) + TAG_LENGTH && !hasInnerBlock(inner)) {
     return plainError(resp, Code.INTERNAL_SERVER_ERROR);
   }
-  const options: CoapOption[] = [...outer, { number: Opt.OSCORE, value: parts.option }].sort((a, b) => a.number - b.number);
-  return { type: resp.type, code: outerCode(false, observe), mid: resp.mid, token: resp.token, options, payload: parts.ciphertext };
+  return { type: resp.type, code: outerCode(false, observe), mid: resp.mid, token: resp.token, options: withOscoreOption(outer, parts.option), payload: parts.ciphertext };
 }
