@@ -82,7 +82,14 @@ export function decodePlaintext(plaintext: Buffer): InnerMessage {
   if (plaintext.length === 0) throw new OscoreError('bad-plaintext', 'empty plaintext');
   const code = plaintext[0]!;
   if (code === 0) throw new OscoreError('bad-plaintext', 'inner code 0.00');
-  const r = decodeMessage(Buffer.concat([Buffer.from([0x40, code, 0, 0]), plaintext.subarray(1)]));
+  // the project's message decoder on a token-less header (version 1, CON, the code, MID 0) and the rest
+  const msg = Buffer.allocUnsafe(plaintext.length + 3);
+  msg[0] = 0x40;
+  msg[1] = code;
+  msg[2] = 0;
+  msg[3] = 0;
+  plaintext.copy(msg, 4, 1);
+  const r = decodeMessage(msg);
   if (isFormatFailure(r)) throw new OscoreError('bad-plaintext', `bad plaintext: ${r.reason}`);
   return { code, options: r.options, payload: r.payload };
 }
@@ -99,13 +106,19 @@ function decrypt(ctx: SecurityContext, nonce: Buffer, kid: Buffer, piv: Buffer, 
 
 /** Protects a request (§8.1) with the next Sender Sequence Number; kid = Sender ID, Partial IV = sequence number. */
 export function protectRequest(ctx: SecurityContext, inner: InnerMessage, opts: ProtectRequestOptions = {}): ProtectedRequest {
+  return protectRequestPlaintext(ctx, encodePlaintext(inner), opts);
+}
+
+/** protectRequest of an already encoded plaintext (§5.3), e.g. one inner request sent many times with fresh Partial IVs. */
+export function protectRequestPlaintext(ctx: SecurityContext, plaintext: Buffer, opts: ProtectRequestOptions = {}): ProtectedRequest {
   const seq = nextSequenceNumber(ctx.sender);
   const kid = ctx.sender.id;
   const piv = encodePartialIv(seq);
   const nonce = computeNonce(ctx.commonIv, kid, piv);
   const kidContext = opts.kidContextValue ?? ((opts.kidContext ?? true) ? ctx.idContext : undefined);
-  const option = encodeOscoreOption({ partialIv: piv, kid, ...(kidContext !== undefined ? { kidContext } : {}) });
-  return { option, ciphertext: encrypt(ctx, nonce, kid, piv, inner), request: { kid, partialIv: piv, nonce } };
+  const option = encodeOscoreOption(kidContext !== undefined ? { partialIv: piv, kid, kidContext } : { partialIv: piv, kid });
+  const ciphertext = aeadEncrypt(ctx.sender.key, nonce, buildAad(kid, piv, ctx.aeadAlg), plaintext);
+  return { option, ciphertext, request: { kid, partialIv: piv, nonce } };
 }
 
 /**
@@ -131,7 +144,8 @@ export function unprotectRequest(ctx: SecurityContext, optionValue: Buffer, ciph
  * 'decryption-failed', 'bad-plaintext').
  */
 export function verifyRequest(ctx: SecurityContext, requestKid: Buffer, partialIv: Buffer, ciphertext: Buffer): UnprotectedRequest {
-  const kid = Buffer.from(requestKid);
+  // copies (not views of the datagram) for the binding; the kid is the Recipient ID whenever the context was found by it
+  const kid = requestKid.equals(ctx.recipient.id) ? ctx.recipient.id : Buffer.from(requestKid);
   const piv = Buffer.from(partialIv);
   const seq = decodePartialIv(piv);
   const verdict = replayCheck(ctx.recipient.replay, seq);

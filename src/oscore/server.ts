@@ -10,8 +10,13 @@ import { outerCode, protectResponse, verifyRequest, type RequestBinding, type Un
 import { classifyRederivation, completeServerRederivation, decodeKidContext, deriveWithIdContext, startServerRederivation } from './rederive.js';
 import { entriesForKid, hasKid, lookupContext, maxUnfragmentedSize, type OscoreContextEntry, type OscoreContextStore } from './store.js';
 
+/** Value of OscoreExchange.brand: only this module has it, so no other hook state can pass for an exchange. */
+const EXCHANGE_BRAND: unique symbol = Symbol('OscoreExchange');
+
 /** What a verified request's responses need: the context, the request binding (§5.4, §8.3) and a response count. */
 export interface OscoreExchange {
+  /** marks a state unprotectIncomingRequest created (isOscoreExchange) */
+  readonly brand: symbol;
   readonly entry: OscoreContextEntry;
   /** the context the request was verified with (responses use it even if B.2 later replaces the entry's) */
   readonly ctx: SecurityContext;
@@ -104,7 +109,12 @@ function accepted(msg: CoapMessage, entry: OscoreContextEntry, ctx: SecurityCont
     options: mergeAfterVerification(inner.options, msg.options),
     payload: inner.payload,
   };
-  return { kind: 'ok', request, state: { entry, ctx, request: v.request, sequenceNumber: v.sequenceNumber, observe, responses: 0 } };
+  return { kind: 'ok', request, state: { brand: EXCHANGE_BRAND, entry, ctx, request: v.request, sequenceNumber: v.sequenceNumber, observe, responses: 0 } };
+}
+
+/** True for the exchange state of a request unprotectIncomingRequest verified (a hook slot's state may be anything). */
+export function isOscoreExchange(state: unknown): state is OscoreExchange {
+  return typeof state === 'object' && state !== null && (state as { brand?: unknown }).brand === EXCHANGE_BRAND;
 }
 
 /** Appendix B.2 on an entry with re-derivation enabled, for a kid context that matches no active context. */
