@@ -35,6 +35,8 @@ export interface UnprotectedRequest {
   inner: InnerMessage;
   request: RequestBinding;
   sequenceNumber: number;
+  /** the request's AAD (§5.4): its responses are protected with the same bytes (request_kid, request_piv) */
+  aad: Buffer;
 }
 
 /** Options of protectRequest. */
@@ -94,12 +96,8 @@ export function decodePlaintext(plaintext: Buffer): InnerMessage {
   return { code, options: r.options, payload: r.payload };
 }
 
-function encrypt(ctx: SecurityContext, nonce: Buffer, kid: Buffer, piv: Buffer, inner: InnerMessage): Buffer {
-  return aeadEncrypt(ctx.sender.key, nonce, buildAad(kid, piv, ctx.aeadAlg), encodePlaintext(inner));
-}
-
-function decrypt(ctx: SecurityContext, nonce: Buffer, kid: Buffer, piv: Buffer, ciphertext: Buffer): Buffer {
-  const pt = aeadDecrypt(ctx.recipient.key, nonce, buildAad(kid, piv, ctx.aeadAlg), ciphertext);
+function decrypt(ctx: SecurityContext, nonce: Buffer, aad: Buffer, ciphertext: Buffer): Buffer {
+  const pt = aeadDecrypt(ctx.recipient.key, nonce, aad, ciphertext);
   if (pt === undefined) throw new OscoreError('decryption-failed', 'Decryption failed');
   return pt;
 }
@@ -151,9 +149,10 @@ export function verifyRequest(ctx: SecurityContext, requestKid: Buffer, partialI
   const verdict = replayCheck(ctx.recipient.replay, seq);
   if (verdict !== 'ok') throw new OscoreError('replay', `Replay detected (${verdict} Partial IV ${seq})`);
   const nonce = computeNonce(ctx.commonIv, kid, piv);
-  const plaintext = decrypt(ctx, nonce, kid, piv, ciphertext);
+  const aad = buildAad(kid, piv, ctx.aeadAlg);
+  const plaintext = decrypt(ctx, nonce, aad, ciphertext);
   replayAccept(ctx.recipient.replay, seq);
-  return { inner: decodePlaintext(plaintext), request: { kid, partialIv: piv, nonce }, sequenceNumber: seq };
+  return { inner: decodePlaintext(plaintext), request: { kid, partialIv: piv, nonce }, sequenceNumber: seq, aad };
 }
 
 /**
@@ -161,13 +160,19 @@ export function verifyRequest(ctx: SecurityContext, requestKid: Buffer, partialI
  * empty; with one it takes the next Sender Sequence Number and the nonce from the Sender ID.
  */
 export function protectResponse(ctx: SecurityContext, inner: InnerMessage, request: RequestBinding, opts: ProtectResponseOptions = {}): ProtectedParts {
+  return protectResponseWithAad(ctx, inner, request, buildAad(request.kid, request.partialIv, ctx.aeadAlg), opts);
+}
+
+/** protectResponse with the request's AAD (§5.4) already built, e.g. UnprotectedRequest.aad of the verified request. */
+export function protectResponseWithAad(ctx: SecurityContext, inner: InnerMessage, request: RequestBinding, aad: Buffer, opts: ProtectResponseOptions = {}): ProtectedParts {
+  const plaintext = encodePlaintext(inner);
   if (!opts.partialIv && opts.kidContext === undefined) {
-    return { option: EMPTY, ciphertext: encrypt(ctx, request.nonce, request.kid, request.partialIv, inner) };
+    return { option: EMPTY, ciphertext: aeadEncrypt(ctx.sender.key, request.nonce, aad, plaintext) };
   }
   const piv = encodePartialIv(nextSequenceNumber(ctx.sender));
   const nonce = computeNonce(ctx.commonIv, ctx.sender.id, piv);
-  const option = encodeOscoreOption({ partialIv: piv, ...(opts.kidContext !== undefined ? { kidContext: opts.kidContext } : {}) });
-  return { option, ciphertext: encrypt(ctx, nonce, request.kid, request.partialIv, inner) };
+  const option = encodeOscoreOption(opts.kidContext !== undefined ? { partialIv: piv, kidContext: opts.kidContext } : { partialIv: piv });
+  return { option, ciphertext: aeadEncrypt(ctx.sender.key, nonce, aad, plaintext) };
 }
 
 /**
@@ -181,5 +186,5 @@ export function unprotectResponse(ctx: SecurityContext, optionValue: Buffer, cip
 /** unprotectResponse with the OSCORE option already decoded (§6.1), for a caller that needs its fields too. */
 export function unprotectResponseWith(ctx: SecurityContext, o: OscoreOptionValue, ciphertext: Buffer, request: RequestBinding): InnerMessage {
   const nonce = o.partialIv === undefined ? request.nonce : computeNonce(ctx.commonIv, ctx.recipient.id, o.partialIv);
-  return decodePlaintext(decrypt(ctx, nonce, request.kid, request.partialIv, ciphertext));
+  return decodePlaintext(decrypt(ctx, nonce, buildAad(request.kid, request.partialIv, ctx.aeadAlg), ciphertext));
 }

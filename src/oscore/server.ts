@@ -6,7 +6,7 @@ import type { SecurityContext } from './context.js';
 import { TAG_LENGTH } from './cose.js';
 import { countOscoreOptions, hasInnerBlock, mergeAfterVerification, oscoreOptionOf, splitForProtection, withOscoreOption } from './option-classes.js';
 import { OscoreError, decodeOscoreOption, isOscoreError, type OscoreFailure } from './option.js';
-import { outerCode, protectResponse, verifyRequest, type RequestBinding, type UnprotectedRequest } from './protect.js';
+import { outerCode, protectResponse, protectResponseWithAad, verifyRequest, type RequestBinding, type UnprotectedRequest } from './protect.js';
 import { classifyRederivation, completeServerRederivation, decodeKidContext, deriveWithIdContext, startServerRederivation } from './rederive.js';
 import { entriesForKid, hasKid, lookupContext, maxUnfragmentedSize, type OscoreContextEntry, type OscoreContextStore } from './store.js';
 
@@ -23,6 +23,8 @@ export interface OscoreExchange {
   readonly request: RequestBinding;
   /** the request's Partial IV as a number */
   readonly sequenceNumber: number;
+  /** the request's AAD (§5.4), which every response and notification of the exchange shares */
+  readonly aad: Buffer;
   /** the inner request carried Observe (registration or deregistration) */
   readonly observe: boolean;
   /** responses protected so far; only the first may reuse the request nonce (§8.3) */
@@ -109,7 +111,7 @@ function accepted(msg: CoapMessage, entry: OscoreContextEntry, ctx: SecurityCont
     options: mergeAfterVerification(inner.options, msg.options),
     payload: inner.payload,
   };
-  return { kind: 'ok', request, state: { brand: EXCHANGE_BRAND, entry, ctx, request: v.request, sequenceNumber: v.sequenceNumber, observe, responses: 0 } };
+  return { kind: 'ok', request, state: { brand: EXCHANGE_BRAND, entry, ctx, request: v.request, sequenceNumber: v.sequenceNumber, aad: v.aad, observe, responses: 0 } };
 }
 
 /** True for the exchange state of a request unprotectIncomingRequest verified (a hook slot's state may be anything). */
@@ -202,7 +204,7 @@ export function protectOutgoingResponse(state: OscoreExchange, resp: CoapMessage
   const fresh = opts.notification === true || state.responses > 0;
   let parts;
   try {
-    parts = protectResponse(state.ctx, { code: resp.code, options: inner, payload: resp.payload }, state.request, { partialIv: fresh });
+    parts = protectResponseWithAad(state.ctx, { code: resp.code, options: inner, payload: resp.payload }, state.request, state.aad, { partialIv: fresh });
   } catch {
     return plainError(resp, Code.INTERNAL_SERVER_ERROR);
   } finally {
