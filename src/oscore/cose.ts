@@ -86,7 +86,8 @@ export function computeNonce(commonIv: Buffer, idPiv: Buffer, partialIv: Buffer)
   if (commonIv.length !== NONCE_LENGTH) throw new RangeError(`Common IV of ${commonIv.length} bytes`);
   if (idPiv.length > MAX_ID_LENGTH) throw new RangeError(`ID_PIV of ${idPiv.length} bytes`);
   if (partialIv.length > MAX_PARTIAL_IV_LENGTH) throw new RangeError(`Partial IV of ${partialIv.length} bytes`);
-  const nonce = Buffer.alloc(NONCE_LENGTH);
+  // a pool slice (Buffer.alloc would create an ArrayBuffer per nonce); every byte is written below
+  const nonce = Buffer.allocUnsafe(NONCE_LENGTH).fill(0);
   nonce[0] = idPiv.length;
   idPiv.copy(nonce, 1 + MAX_ID_LENGTH - idPiv.length);
   partialIv.copy(nonce, NONCE_LENGTH - partialIv.length);

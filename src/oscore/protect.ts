@@ -142,9 +142,10 @@ export function unprotectRequest(ctx: SecurityContext, optionValue: Buffer, ciph
  * 'decryption-failed', 'bad-plaintext').
  */
 export function verifyRequest(ctx: SecurityContext, requestKid: Buffer, partialIv: Buffer, ciphertext: Buffer): UnprotectedRequest {
-  // copies (not views of the datagram) for the binding; the kid is the Recipient ID whenever the context was found by it
+  // the kid is the Recipient ID whenever the context was found by it (else a copy); the Partial IV stays a view
+  // of the request (the binding lives with the exchange, as the request's token does)
   const kid = requestKid.equals(ctx.recipient.id) ? ctx.recipient.id : Buffer.from(requestKid);
-  const piv = Buffer.from(partialIv);
+  const piv = partialIv;
   const seq = decodePartialIv(piv);
   const verdict = replayCheck(ctx.recipient.replay, seq);
   if (verdict !== 'ok') throw new OscoreError('replay', `Replay detected (${verdict} Partial IV ${seq})`);
