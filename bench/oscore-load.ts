@@ -1,7 +1,12 @@
 // OSCORE load generator (library + CLI, issue 11): keeps N CON requests outstanding towards the plugtest
 // server's coap endpoint, either plain GET /test or OSCORE-protected GET /oscore (RFC 8613 §8.1, the
 // plugtest client context; every answer verified, §8.4). Both modes build and check every message with
-// the same codec, so their figures differ by the OSCORE work only. One UDP socket at a time (a new one when
+// the same codec, so their figures differ by the OSCORE work only. The generator does only the OSCORE work
+// a request needs: its inner request (code, Uri-Path) is the same for all, so its plaintext (§5.3) is
+// encoded once; every request still takes the next sequence number (a fresh Partial IV, nonce and AAD) and
+// is encrypted on its own (oscore/protect.ts protectRequestPlaintext), and every response counted was
+// decrypted and verified against its request (§8.4, protect.ts unprotectResponse: AEAD tag, inner code 2.05,
+// non-empty payload). One UDP socket at a time (a new one when
 // the 16-bit MID space runs out): requests reach the server in sequence-number order, which its replay
 // window of 32 needs (§7.4), so keep at most 32 outstanding.
 import dgram from 'node:dgram';
@@ -11,9 +16,10 @@ import { performance } from 'node:perf_hooks';
 import { decode, encode } from '../src/coap/codec.js';
 import { ACK, CON, Code, Opt, type CoapMessage, type CoapOption } from '../src/coap/message.js';
 import { decodeBlock, encodeBlock, getOption } from '../src/coap/options.js';
-import { protectOutgoingRequest, unprotectIncomingResponse, type ClientRequestBinding } from '../src/oscore/client.js';
 import type { SecurityContext } from '../src/oscore/context.js';
 import { contextFromInfo, parseOscoreInfo } from '../src/oscore/info-parse.js';
+import { countOscoreOptions, oscoreOptionOf } from '../src/oscore/option-classes.js';
+import { encodePlaintext, protectRequestPlaintext, unprotectResponse, type RequestBinding } from '../src/oscore/protect.js';
 import { plugtestClientContext } from '../src/oscore/store.js';
 import { cliNumber } from './cli-number.js';
 import type { LoadPhase, LoadResult } from './coap-load.js';
@@ -46,7 +52,7 @@ interface Slot {
   token: Buffer;
   sentAt: number;
   sock: dgram.Socket | undefined;
-  binding: ClientRequestBinding | undefined;
+  binding: RequestBinding | undefined;
 }
 
 /**
@@ -116,6 +122,8 @@ export async function runOscoreLoad(o: OscoreLoadOptions): Promise<LoadResult> {
   let used = 0;
   let mid = (Math.random() * 0x10000) | 0;
   const path = o.mode === 'oscore' ? 'oscore' : 'test';
+  // the inner request of every OSCORE request (§5.3): GET, Uri-Path, no payload
+  const innerPlaintext = o.mode === 'oscore' ? encodePlaintext({ code: Code.GET, options: [{ number: Opt.URI_PATH, value: Buffer.from(path) }], payload: Buffer.alloc(0) }) : undefined;
 
   function openSocket(): Promise<dgram.Socket> {
     const s = dgram.createSocket('udp4');
@@ -144,13 +152,26 @@ export async function runOscoreLoad(o: OscoreLoadOptions): Promise<LoadResult> {
       return;
     }
     byMid.delete(msg.mid);
-    let inner = msg;
+    // the inner code and payload (an unprotected answer, e.g. 4.01 Replay detected, counts with its own code)
+    let code = msg.code;
+    let payload = msg.payload;
     if (slot.binding !== undefined) {
-      const v = unprotectIncomingResponse(ctx, msg, slot.binding);
-      inner = v.kind === 'error' ? { ...msg, code: -1 } : v.response;
+      const count = countOscoreOptions(msg.options);
+      if (count === 1) {
+        try {
+          const inner = unprotectResponse(ctx, oscoreOptionOf(msg.options)!, msg.payload, slot.binding);
+          code = inner.code;
+          payload = inner.payload;
+        } catch {
+          code = -1;
+        }
+      } else if (count > 1 || msg.code === Code.CONTENT) {
+        // a repeated OSCORE option, or a 2.05 that is not protected: nothing verified
+        code = -1;
+      }
     }
     if (state.measuring && slot.sentAt >= state.windowStart) {
-      if (inner.code === Code.CONTENT && inner.token.equals(slot.token) && inner.payload.length > 0) {
+      if (code === Code.CONTENT && msg.token.equals(slot.token) && payload.length > 0) {
         completed++;
         const ms = performance.now() - slot.sentAt;
         sumMs += ms;
@@ -158,7 +179,7 @@ export async function runOscoreLoad(o: OscoreLoadOptions): Promise<LoadResult> {
         const b = (ms * (1000 / BUCKET_US)) | 0;
         hist[b < BUCKETS ? b : BUCKETS - 1]!++;
       } else {
-        fail(inner.code === -1 ? 'verification failed' : `code ${inner.code >> 5}.${String(inner.code & 31).padStart(2, '0')}`);
+        fail(code === -1 ? 'verification failed' : `code ${code >> 5}.${String(code & 31).padStart(2, '0')}`);
       }
     }
     if (state.running) void send(slot);
@@ -174,20 +195,15 @@ export async function runOscoreLoad(o: OscoreLoadOptions): Promise<LoadResult> {
     mid = (mid + 1) & 0xffff;
     slot.mid = mid;
     slot.sock = sock;
-    const plain: CoapMessage = {
-      type: CON,
-      code: Code.GET,
-      mid,
-      token: slot.token,
-      options: [{ number: Opt.URI_PATH, value: Buffer.from(path) }],
-      payload: Buffer.alloc(0),
-    };
-    let msg = plain;
-    slot.binding = undefined;
-    if (o.mode === 'oscore') {
-      const p = protectOutgoingRequest(ctx, plain);
-      msg = p.message;
-      slot.binding = p.binding;
+    let msg: CoapMessage;
+    if (innerPlaintext === undefined) {
+      msg = { type: CON, code: Code.GET, mid, token: slot.token, options: [{ number: Opt.URI_PATH, value: Buffer.from(path) }], payload: Buffer.alloc(0) };
+      slot.binding = undefined;
+    } else {
+      // §8.1: next sequence number, its nonce and AAD, the inner GET encrypted; outer POST with the OSCORE option
+      const p = protectRequestPlaintext(ctx, innerPlaintext);
+      msg = { type: CON, code: Code.POST, mid, token: slot.token, options: [{ number: Opt.OSCORE, value: p.option }], payload: p.ciphertext };
+      slot.binding = p.request;
     }
     byMid.set(mid, slot);
     slot.sentAt = performance.now();

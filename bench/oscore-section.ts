@@ -15,14 +15,46 @@ const PLUGTEST_PORT = 5683;
 /** Target of the issue: OSCORE requests/s at least this fraction of plain coap requests/s. */
 export const TARGET_OSCORE_RATIO = 0.6;
 
+/** Above this share of the window used by other processes a mode's run is repeated (when --retries allows). */
+const NOISY = 0.1;
+
+/** Share of the window's length that other processes used CPU (coap-section.ts noise). */
+function noise(m: Measurement): number {
+  return m.load.windowMs > 0 ? m.machine.otherMs / m.load.windowMs : 0;
+}
+
+/** Generator CPU ms per 1,000 completed requests (the generator shares the machine's cores with the server). */
+function generatorMsPer1000(m: Measurement): number {
+  return m.load.completed > 0 ? Math.round((m.load.generatorCpuMs / m.load.completed) * 10_000) / 10 : 0;
+}
+
 /** Runs one mode against the running server. */
-async function measure(ctx: BenchContext, pid: number, port: number, mode: OscoreLoadMode, outstanding: number): Promise<Measurement> {
+async function measureOnce(ctx: BenchContext, pid: number, port: number, mode: OscoreLoadMode, outstanding: number): Promise<Measurement> {
   const o = ctx.options;
   if (o.quietWait > 0) await waitForQuiet(0.15, o.quietWait * 1000);
   const args = ['--port', String(port), '--mode', mode, '--outstanding', String(outstanding), '--duration', String(o.duration), '--warmup', String(o.warmup)];
   const m = await measureWithGenerator(path.join(ctx.distRoot, 'bench', 'oscore-load.js'), args, pid, (o.duration + o.warmup) * 1000 + 30_000, o.pin ? 0 : undefined);
-  ctx.log(`  ${mode}: ${m.load.requestsPerSecond} req/s, timeouts ${m.load.timeouts}, errors ${m.load.errors}, server CPU ${m.server.cpuPercent}% (${m.server.cpuMsPer1000} ms/1k req)`);
+  ctx.log(
+    `  ${mode}: ${m.load.requestsPerSecond} req/s, timeouts ${m.load.timeouts}, errors ${m.load.errors}, server CPU ${m.server.cpuPercent}% ` +
+      `(${m.server.cpuMsPer1000} ms/1k req), generator ${generatorMsPer1000(m)} ms/1k req, other processes ${Math.round(noise(m) * 100)}% of a core`,
+  );
   return m;
+}
+
+/**
+ * Runs one mode; on a shared machine other processes may steal CPU during the window, and the ratio of two modes
+ * is only meaningful when neither was crowded out: a noisy run is repeated (at most --retries times, as the plain
+ * CoAP section does) and the quietest kept.
+ */
+async function measure(ctx: BenchContext, pid: number, port: number, mode: OscoreLoadMode, outstanding: number): Promise<Measurement> {
+  let best: Measurement | undefined;
+  for (let attempt = 0; attempt <= ctx.options.retries; attempt++) {
+    const m = await measureOnce(ctx, pid, port, mode, outstanding);
+    if (best === undefined || noise(m) < noise(best)) best = m;
+    if (noise(m) <= NOISY) break;
+    if (attempt < ctx.options.retries) ctx.log(`  ${mode}: noisy window (other processes used ${Math.round(noise(m) * 100)}% of it): repeating`);
+  }
+  return best!;
 }
 
 /** Runs the OSCORE section. */
@@ -65,28 +97,42 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
   const oscore = results.oscore;
   const ratio = plain && oscore && plain.load.requestsPerSecond > 0 ? Math.round((oscore.load.requestsPerSecond / plain.load.requestsPerSecond) * 100) / 100 : undefined;
   const cpuRatio = plain && oscore && plain.server.cpuMsPer1000 > 0 ? Math.round((oscore.server.cpuMsPer1000 / plain.server.cpuMsPer1000) * 100) / 100 : undefined;
+  const genRatio = plain && oscore && generatorMsPer1000(plain) > 0 ? Math.round((generatorMsPer1000(oscore) / generatorMsPer1000(plain)) * 100) / 100 : undefined;
   const row = (label: string, m: Measurement | undefined): (string | number)[] =>
     m === undefined
-      ? [label, 'n/a', '', '', '', '', '', '']
-      : [label, m.load.requestsPerSecond, m.load.timeouts, m.load.errors, m.load.latency.p50Ms.toFixed(2), m.server.cpuPercent, m.server.cpuMsPer1000.toFixed(1), Math.round(m.load.generatorElu * 100)];
+      ? [label, 'n/a', '', '', '', '', '', '', '', '']
+      : [
+          label,
+          m.load.requestsPerSecond,
+          m.load.timeouts,
+          m.load.errors,
+          m.load.latency.p50Ms.toFixed(2),
+          m.server.cpuPercent,
+          m.server.cpuMsPer1000.toFixed(1),
+          generatorMsPer1000(m).toFixed(1),
+          Math.round(m.load.generatorElu * 100),
+          m.machine.otherMs,
+        ];
   const report = [
     `OSCORE: CON GET on the plugtest coap endpoint, plain /test vs OSCORE-protected /oscore (plugtest context), ${outstanding} outstanding over one socket, ` +
       `${o.duration} s measured after ${o.warmup} s warm-up${o.pin ? ', pinned' : ''}`,
     '',
-    ...formatTable(['mode', 'req/s', 'timeouts', 'errors', 'p50 ms', 'srv CPU%', 'srv CPU ms/1k', 'gen ELU%'], [row('plain coap', plain), row('OSCORE', oscore)]),
+    ...formatTable(['mode', 'req/s', 'timeouts', 'errors', 'p50 ms', 'srv CPU%', 'srv CPU ms/1k', 'gen CPU ms/1k', 'gen ELU%', 'other CPU ms'], [row('plain coap', plain), row('OSCORE', oscore)]),
     '',
     `plain coap: ${plain?.load.requestsPerSecond ?? 'n/a'} req/s, OSCORE: ${oscore?.load.requestsPerSecond ?? 'n/a'} req/s, ratio ${ratio ?? 'n/a'}`,
     `server CPU per request OSCORE / plain: ${cpuRatio ?? 'n/a'}`,
+    `generator CPU per request OSCORE / plain: ${genRatio ?? 'n/a'}`,
   ];
   if (failure !== undefined) report.push(`FAILED: ${failure.split('\n')[0]} (server log kept in ${dir})`);
   for (const m of [plain, oscore]) {
+    if (m && noise(m) > NOISY) report.push(`note: other processes used ${Math.round(noise(m) * 100)}% of a core in ${m.load.target} (after ${o.retries} retries): the ratio is noisy`);
     if (m && m.load.generatorElu > 0.9) report.push(`note: the generator was saturated (ELU ${Math.round(m.load.generatorElu * 100)}%) in ${m.load.target}: the req/s are the generator's limit`);
   }
   const checks: TargetCheck[] = [{ name: 'OSCORE req/s / plain coap req/s', value: ratio, atLeast: TARGET_OSCORE_RATIO, unit: 'x' }];
   return {
     report,
     checks,
-    data: { outstanding, durationS: o.duration, warmupS: o.warmup, plain: plain ?? null, oscore: oscore ?? null, ratio: ratio ?? null, cpuPerRequestRatio: cpuRatio ?? null },
+    data: { outstanding, durationS: o.duration, warmupS: o.warmup, plain: plain ?? null, oscore: oscore ?? null, ratio: ratio ?? null, cpuPerRequestRatio: cpuRatio ?? null, generatorCpuPerRequestRatio: genRatio ?? null },
   };
 }
 

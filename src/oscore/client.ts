@@ -3,9 +3,9 @@
 import { EMPTY, Opt, type CoapMessage, type CoapOption } from '../coap/message.js';
 import type { SecurityContext } from './context.js';
 import { decodePartialIv } from './cose.js';
-import { countOscoreOptions, mergeAfterVerification, oscoreOptionOf, splitForProtection } from './option-classes.js';
+import { countOscoreOptions, mergeAfterVerification, oscoreOptionOf, splitForProtection, withOscoreOption } from './option-classes.js';
 import { decodeOscoreOption, isOscoreError, type OscoreFailure } from './option.js';
-import { outerCode, protectRequest, unprotectResponse, type ProtectRequestOptions, type RequestBinding } from './protect.js';
+import { outerCode, protectRequest, unprotectResponseWith, type ProtectRequestOptions, type RequestBinding } from './protect.js';
 
 /** What the client keeps of a protected request to verify its responses (and order its notifications). */
 export interface ClientRequestBinding extends RequestBinding {
@@ -27,9 +27,9 @@ export type UnprotectResponseResult =
  * §4.1.3.3: a Proxy-Uri is decomposed; its path and query become inner Uri-Path / Uri-Query, the outer
  * Proxy-Uri keeps scheme, host and port. Throws RangeError on an unparsable Proxy-Uri (caller input).
  */
-function decomposeProxyUri(options: readonly CoapOption[]): CoapOption[] {
+function decomposeProxyUri(options: readonly CoapOption[]): readonly CoapOption[] {
   const proxy = options.find((o) => o.number === Opt.PROXY_URI);
-  if (proxy === undefined) return [...options];
+  if (proxy === undefined) return options;
   let url: URL;
   try {
     url = new URL(proxy.value.toString('utf8'));
@@ -57,7 +57,7 @@ export function protectOutgoingRequest(ctx: SecurityContext, req: CoapMessage, o
   const { inner, outer } = splitForProtection(decomposeProxyUri(req.options));
   const observe = inner.some((o) => o.number === Opt.OBSERVE);
   const p = protectRequest(ctx, { code: req.code, options: inner, payload: req.payload }, opts);
-  const options = [...outer, { number: Opt.OSCORE, value: p.option }].sort((a, b) => a.number - b.number);
+  const options = withOscoreOption(outer, p.option);
   const message: CoapMessage = { type: req.type, code: outerCode(true, observe), mid: req.mid, token: req.token, options, payload: p.ciphertext };
   const registers = observe && inner.some((o) => o.number === Opt.OBSERVE && o.value.length === 0);
   return { message, binding: { ...p.request, observe: registers, notificationNumber: undefined } };
@@ -74,7 +74,7 @@ export function unprotectIncomingResponse(ctx: SecurityContext, resp: CoapMessag
     if (count > 1) return { kind: 'error', failure: 'bad-option', message: 'repeated OSCORE option' };
     const value = oscoreOptionOf(resp.options)!;
     const o = decodeOscoreOption(value);
-    const inner = unprotectResponse(ctx, value, resp.payload, binding);
+    const inner = unprotectResponseWith(ctx, o, resp.payload, binding);
     const partialIv = o.partialIv === undefined ? undefined : decodePartialIv(o.partialIv);
     if (inner.options.some((x) => x.number === Opt.OBSERVE)) {
       // §4.1.3.5.2: notifications after the first carry a Partial IV; §7.4.1: only newer ones are delivered

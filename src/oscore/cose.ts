@@ -57,13 +57,15 @@ export const CBOR_NULL: Buffer = Buffer.from([0xf6]);
 /** Partial IV bytes of a sequence number (§6.1: big-endian, no leading zeros, 0 → 0x00). */
 export function encodePartialIv(seq: number): Buffer {
   if (!Number.isSafeInteger(seq) || seq < 0 || seq >= 2 ** 40) throw new RangeError(`sequence number ${seq}`);
-  const bytes: number[] = [];
+  let n = 1;
+  for (let v = seq; v >= 256; v = Math.floor(v / 256)) n++;
+  const out = Buffer.allocUnsafe(n);
   let v = seq;
-  do {
-    bytes.unshift(v % 256);
+  for (let i = n - 1; i >= 0; i--) {
+    out[i] = v % 256;
     v = Math.floor(v / 256);
-  } while (v > 0);
-  return Buffer.from(bytes);
+  }
+  return out;
 }
 
 /** Sequence number carried by a Partial IV (big-endian, up to 5 bytes). */
@@ -84,7 +86,8 @@ export function computeNonce(commonIv: Buffer, idPiv: Buffer, partialIv: Buffer)
   if (commonIv.length !== NONCE_LENGTH) throw new RangeError(`Common IV of ${commonIv.length} bytes`);
   if (idPiv.length > MAX_ID_LENGTH) throw new RangeError(`ID_PIV of ${idPiv.length} bytes`);
   if (partialIv.length > MAX_PARTIAL_IV_LENGTH) throw new RangeError(`Partial IV of ${partialIv.length} bytes`);
-  const nonce = Buffer.alloc(NONCE_LENGTH);
+  // a pool slice (Buffer.alloc would create an ArrayBuffer per nonce); every byte is written below
+  const nonce = Buffer.allocUnsafe(NONCE_LENGTH).fill(0);
   nonce[0] = idPiv.length;
   idPiv.copy(nonce, 1 + MAX_ID_LENGTH - idPiv.length);
   partialIv.copy(nonce, NONCE_LENGTH - partialIv.length);
@@ -96,12 +99,78 @@ export function computeNonce(commonIv: Buffer, idPiv: Buffer, partialIv: Buffer)
 
 /** external_aad (§5.4): bstr-wrapped [oscore_version 1, [alg_aead], request_kid, request_piv, options h''] (the bstr content). */
 export function externalAad(requestKid: Buffer, requestPiv: Buffer, algAead = AES_CCM_16_64_128): Buffer {
-  return cborArray([cborInt(1), cborArray([cborInt(algAead)]), cborBstr(requestKid), cborBstr(requestPiv), cborBstr(EMPTY)]);
+  const out = Buffer.allocUnsafe(externalAadLength(requestKid, requestPiv, algAead));
+  writeExternalAad(out, 0, requestKid, requestPiv, algAead);
+  return out;
 }
 
-/** AEAD additional data (§5.4): COSE Enc_structure ["Encrypt0", h'', external_aad] (RFC 8152 §5.3). */
+/**
+ * AEAD additional data (§5.4): COSE Enc_structure ["Encrypt0", h'', external_aad] (RFC 8152 §5.3). Written
+ * straight into one buffer (it is built for every protected message): the same bytes as
+ * cborArray([cborTstr('Encrypt0'), cborBstr(h''), cborBstr(externalAad(...))]).
+ */
 export function buildAad(requestKid: Buffer, requestPiv: Buffer, algAead = AES_CCM_16_64_128): Buffer {
-  return cborArray([cborTstr('Encrypt0'), cborBstr(EMPTY), cborBstr(externalAad(requestKid, requestPiv, algAead))]);
+  const extLen = externalAadLength(requestKid, requestPiv, algAead);
+  const out = Buffer.allocUnsafe(ENC_STRUCTURE_PREFIX.length + headLength(extLen) + extLen);
+  let pos = ENC_STRUCTURE_PREFIX.copy(out, 0);
+  pos = writeHead(out, pos, 2, extLen);
+  writeExternalAad(out, pos, requestKid, requestPiv, algAead);
+  return out;
+}
+
+/** array(3), tstr "Encrypt0", bstr h'': the constant start of the Enc_structure. */
+const ENC_STRUCTURE_PREFIX = Buffer.concat([Buffer.from([0x83]), cborTstr('Encrypt0'), cborBstr(EMPTY)]);
+
+/** Bytes of a CBOR head (RFC 8949 §3) for an argument up to 32 bits. */
+function headLength(n: number): number {
+  return n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 5;
+}
+
+/** Writes a CBOR head at pos; returns the position after it. */
+function writeHead(out: Buffer, pos: number, major: number, n: number): number {
+  const m = major << 5;
+  if (n < 24) {
+    out[pos] = m | n;
+    return pos + 1;
+  }
+  if (n < 0x100) {
+    out[pos] = m | 24;
+    out[pos + 1] = n;
+    return pos + 2;
+  }
+  if (n < 0x10000) {
+    out[pos] = m | 25;
+    out.writeUInt16BE(n, pos + 1);
+    return pos + 3;
+  }
+  out[pos] = m | 26;
+  out.writeUInt32BE(n >>> 0, pos + 1);
+  return pos + 5;
+}
+
+function intLength(n: number): number {
+  return headLength(n >= 0 ? n : -1 - n);
+}
+
+function writeInt(out: Buffer, pos: number, n: number): number {
+  return n >= 0 ? writeHead(out, pos, 0, n) : writeHead(out, pos, 1, -1 - n);
+}
+
+function externalAadLength(kid: Buffer, piv: Buffer, alg: number): number {
+  // array(5), 1, array(1) alg, bstr kid, bstr piv, h''
+  return 1 + 1 + 1 + intLength(alg) + headLength(kid.length) + kid.length + headLength(piv.length) + piv.length + 1;
+}
+
+function writeExternalAad(out: Buffer, pos: number, kid: Buffer, piv: Buffer, alg: number): void {
+  out[pos++] = 0x85;
+  out[pos++] = 0x01;
+  out[pos++] = 0x81;
+  pos = writeInt(out, pos, alg);
+  pos = writeHead(out, pos, 2, kid.length);
+  pos += kid.copy(out, pos);
+  pos = writeHead(out, pos, 2, piv.length);
+  pos += piv.copy(out, pos);
+  out[pos] = 0x40;
 }
 
 // ---- AES-CCM-16-64-128 (RFC 8152 §10.2) ----

@@ -7,7 +7,7 @@ import { Opt, type CoapMessage } from '../coap/message.js';
 import type { HookSlot, InboundVerdict, MessageHooks } from '../coap/message-layer.js';
 import type { SecurityContext } from './context.js';
 import { protectOutgoingRequest, unprotectIncomingResponse, type ClientRequestBinding } from './client.js';
-import { protectOutgoingResponse, unprotectIncomingRequest, type OscoreExchange } from './server.js';
+import { isOscoreExchange, protectOutgoingResponse, unprotectIncomingRequest } from './server.js';
 import type { OscoreContextStore } from './store.js';
 
 /** Request codes are 0.01-0.31 (RFC 7252 §12.1.1); responses 2.xx-5.xx. */
@@ -30,30 +30,36 @@ function hasObserve(msg: CoapMessage): boolean {
  * with Observe, or any later message of the exchange takes a fresh Partial IV); others pass unchanged.
  */
 export function oscoreServerHooks(store: OscoreContextStore): MessageHooks {
-  const exchanges = new WeakSet<OscoreExchange>();
   return {
     inbound(msg: CoapMessage, _ctx, slot: HookSlot): InboundVerdict {
       if (!isRequest(msg)) return msg;
       const r = unprotectIncomingRequest(store, msg);
       if (r.kind === 'plain') return msg;
       if (r.kind === 'error') return { reply: r.response };
-      exchanges.add(r.state);
       slot.hookState = r.state;
       return r.request;
     },
     outbound(msg: CoapMessage, _ctx, slot: HookSlot): CoapMessage {
       const state = slot.hookState;
-      if (typeof state !== 'object' || state === null || !exchanges.has(state as OscoreExchange)) return msg;
-      return protectOutgoingResponse(state as OscoreExchange, msg, { notification: hasObserve(msg) });
+      if (!isOscoreExchange(state)) return msg;
+      return protectOutgoingResponse(state, msg, { notification: hasObserve(msg) });
     },
   };
 }
 
+/** Value of ClientState.brand: only this module has it, so no other hook state can pass for a client state. */
+const CLIENT_BRAND: unique symbol = Symbol('OscoreClientState');
+
 /** What the client hooks keep of a protected request in its exchange's slot. */
 interface ClientState {
+  readonly brand: typeof CLIENT_BRAND;
   /** the context the request was protected with (its responses are verified with it) */
   readonly ctx: SecurityContext;
   readonly binding: ClientRequestBinding;
+}
+
+function isClientState(state: unknown): state is ClientState {
+  return typeof state === 'object' && state !== null && (state as { brand?: unknown }).brand === CLIENT_BRAND;
 }
 
 /** Options of oscoreClientHooks. */
@@ -84,12 +90,11 @@ function wantsProtection(msg: CoapMessage): boolean {
  * Proxy-Uri, exhausted sequence numbers), from the request's send.
  */
 export function oscoreClientHooks(context: SecurityContext | (() => SecurityContext), opts: OscoreClientHooksOptions = {}): MessageHooks {
-  const states = new WeakSet<ClientState>();
   return {
     inbound(msg: CoapMessage, _ctx, slot: HookSlot): InboundVerdict {
       if (isRequest(msg)) return msg;
-      const state = slot.hookState as ClientState | undefined;
-      if (state === undefined || !states.has(state)) return msg;
+      const state = slot.hookState;
+      if (!isClientState(state)) return msg;
       const r = unprotectIncomingResponse(state.ctx, msg, state.binding);
       if (r.kind !== 'error') return r.response;
       if (r.failure !== 'replay') opts.onFailure?.(slot, `OSCORE: ${r.message}`);
@@ -102,8 +107,7 @@ export function oscoreClientHooks(context: SecurityContext | (() => SecurityCont
       const plain = marked ? { ...msg, options: msg.options.filter((o) => o.number !== Opt.OSCORE) } : msg;
       const ctx = typeof context === 'function' ? context() : context;
       const p = protectOutgoingRequest(ctx, plain);
-      const state: ClientState = { ctx, binding: p.binding };
-      states.add(state);
+      const state: ClientState = { brand: CLIENT_BRAND, ctx, binding: p.binding };
       slot.hookState = state;
       opts.onProtected?.(plain, p.message);
       return p.message;

@@ -1,6 +1,6 @@
 // OSCORE option classes (RFC 8613 §4.1, Figure 5): which options are encrypted (Class E), which stay outer
 // (Class U), and how the special options (§4.1.3) are split on protect and merged on unprotect.
-import { Opt, type CoapOption } from '../coap/message.js';
+import { EMPTY, Opt, type CoapOption } from '../coap/message.js';
 
 /** Protection class of an option (§4.1): 'E' inner only, 'U' outer only, 'EU' both (inner authoritative). */
 export type OptionClass = 'E' | 'U' | 'EU';
@@ -75,6 +75,47 @@ export function splitForProtection(options: readonly CoapOption[]): SplitOptions
  * processing rejects unknown critical ones. The result is sorted, stable for repeated options.
  */
 export function mergeAfterVerification(inner: readonly CoapOption[], outer: readonly CoapOption[]): CoapOption[] {
+  if (!isSorted(inner) || !isSorted(outer)) return mergeUnsorted(inner, outer);
+  // both sorted (as decoded messages are): one pass over outer picks the kept ones in order, a second merges
+  const kept: CoapOption[] = [];
+  let marker = false;
+  let j = 0;
+  for (const o of outer) {
+    if (o.number === Opt.OSCORE) {
+      if (!marker) kept.push({ number: Opt.OSCORE, value: EMPTY });
+      marker = true;
+      continue;
+    }
+    while (j < inner.length && inner[j]!.number < o.number) j++;
+    if ((j < inner.length && inner[j]!.number === o.number) || !keptOuter(o.number)) continue;
+    kept.push(o);
+  }
+  if (kept.length === 0) return inner.slice();
+  const out: CoapOption[] = new Array<CoapOption>(inner.length + kept.length);
+  let a = 0;
+  let b = 0;
+  for (let k = 0; k < out.length; k++) {
+    // ties: inner first, as the stable sort of inner followed by outer
+    out[k] = b >= kept.length || (a < inner.length && inner[a]!.number <= kept[b]!.number) ? inner[a++]! : kept[b++]!;
+  }
+  return out;
+}
+
+/** An outer option without an inner one of its number that stays in the unprotected message (see mergeAfterVerification). */
+function keptOuter(number: number): boolean {
+  if (OUTER_BLOCK.has(number)) return false;
+  if (CLASSES.get(number) === 'E') return false;
+  // outer Observe / Max-Age without an inner one are for intermediaries (§4.1.3.1, §4.1.3.5)
+  return number !== Opt.OBSERVE && number !== Opt.MAX_AGE;
+}
+
+function isSorted(options: readonly CoapOption[]): boolean {
+  for (let i = 1; i < options.length; i++) if (options[i]!.number < options[i - 1]!.number) return false;
+  return true;
+}
+
+/** mergeAfterVerification for option lists not in order (not from a decoder): filter, then a stable sort. */
+function mergeUnsorted(inner: readonly CoapOption[], outer: readonly CoapOption[]): CoapOption[] {
   const innerNumbers = new Set<number>();
   for (const o of inner) innerNumbers.add(o.number);
   const out: CoapOption[] = [...inner];
@@ -84,15 +125,26 @@ export function mergeAfterVerification(inner: readonly CoapOption[], outer: read
       marker = true;
       continue;
     }
-    if (innerNumbers.has(o.number) || OUTER_BLOCK.has(o.number)) continue;
-    const cls = CLASSES.get(o.number);
-    if (cls === 'E') continue;
-    // outer Observe / Max-Age without an inner one are for intermediaries (§4.1.3.1, §4.1.3.5)
-    if (o.number === Opt.OBSERVE || o.number === Opt.MAX_AGE) continue;
+    if (innerNumbers.has(o.number) || !keptOuter(o.number)) continue;
     out.push(o);
   }
   if (marker) out.push({ number: Opt.OSCORE, value: Buffer.alloc(0) });
   return out.sort((a, b) => a.number - b.number);
+}
+
+/**
+ * The outer options of a protected message (§4.1, §6): the Class U options (sorted, from splitForProtection)
+ * with the OSCORE option of `value` at its place; a new array, the input is left as it is.
+ */
+export function withOscoreOption(outer: readonly CoapOption[], value: Buffer): CoapOption[] {
+  const oscore: CoapOption = { number: Opt.OSCORE, value };
+  if (!isSorted(outer)) return [...outer, oscore].sort((a, b) => a.number - b.number);
+  const out: CoapOption[] = new Array<CoapOption>(outer.length + 1);
+  let i = 0;
+  for (; i < outer.length && outer[i]!.number <= Opt.OSCORE; i++) out[i] = outer[i]!;
+  out[i] = oscore;
+  for (; i < outer.length; i++) out[i + 1] = outer[i]!;
+  return out;
 }
 
 /** True when the options carry an inner Block1 or Block2 (inner block-wise, §4.1.3.4.1). */

@@ -61,12 +61,18 @@ export function encodeOscoreOption(v: OscoreOptionValue): Buffer {
   const flags = n | (v.kid !== undefined ? FLAG_K : 0) | (v.kidContext !== undefined ? FLAG_H : 0);
   // §6.1: if all flag bits are zero, the option value is empty
   if (flags === 0) return Buffer.alloc(0);
-  const parts: Buffer[] = [Buffer.from([flags])];
-  if (piv !== undefined && n > 0) parts.push(piv);
-  if (v.kidContext !== undefined) parts.push(Buffer.from([v.kidContext.length]), v.kidContext);
-  if (v.kid !== undefined) parts.push(v.kid);
-  const out = Buffer.concat(parts);
-  if (out.length > 255) throw new RangeError(`OSCORE option of ${out.length} bytes`);
+  const length = 1 + n + (v.kidContext !== undefined ? 1 + v.kidContext.length : 0) + (v.kid?.length ?? 0);
+  if (length > 255) throw new RangeError(`OSCORE option of ${length} bytes`);
+  // flag byte | Partial IV | s | kid context | kid, written into one buffer
+  const out = Buffer.allocUnsafe(length);
+  out[0] = flags;
+  let pos = 1;
+  if (piv !== undefined && n > 0) pos += piv.copy(out, pos);
+  if (v.kidContext !== undefined) {
+    out[pos++] = v.kidContext.length;
+    pos += v.kidContext.copy(out, pos);
+  }
+  if (v.kid !== undefined) v.kid.copy(out, pos);
   return out;
 }
 

@@ -3,7 +3,7 @@ import { decodeMessage, encode, isFormatFailure } from '../coap/codec.js';
 import { Code, EMPTY, type CoapOption } from '../coap/message.js';
 import { nextSequenceNumber, replayAccept, replayCheck, type SecurityContext } from './context.js';
 import { aeadDecrypt, aeadEncrypt, buildAad, computeNonce, decodePartialIv, encodePartialIv } from './cose.js';
-import { OscoreError, decodeOscoreOption, encodeOscoreOption } from './option.js';
+import { OscoreError, decodeOscoreOption, encodeOscoreOption, type OscoreOptionValue } from './option.js';
 
 /** The inner message OSCORE encrypts (§5.3): the real code, the Class E options (sorted by number) and the payload. */
 export interface InnerMessage {
@@ -35,6 +35,8 @@ export interface UnprotectedRequest {
   inner: InnerMessage;
   request: RequestBinding;
   sequenceNumber: number;
+  /** the request's AAD (§5.4): its responses are protected with the same bytes (request_kid, request_piv) */
+  aad: Buffer;
 }
 
 /** Options of protectRequest. */
@@ -61,13 +63,20 @@ export function outerCode(request: boolean, observe = false): number {
 
 /** The plaintext (§5.3): code byte | Class E options in CoAP option encoding | 0xFF | payload (marker only with a payload). */
 export function encodePlaintext(inner: InnerMessage): Buffer {
-  const options = [...inner.options].sort((a, b) => a.number - b.number);
-  // the project's message encoder with an empty token: 4 header bytes, then options, marker and payload
+  const options = sortedOptions(inner.options);
+  // the project's message encoder with an empty token: 4 header bytes, then options, marker and payload; the
+  // plaintext is that from the last header byte on, with the code written over it (no second buffer)
   const msg = encode({ type: 0, code: inner.code, mid: 0, token: EMPTY, options, payload: inner.payload });
-  const out = Buffer.allocUnsafe(msg.length - 3);
-  out[0] = inner.code;
-  msg.copy(out, 1, 4);
-  return out;
+  msg[3] = inner.code;
+  return msg.subarray(3);
+}
+
+/** The options sorted by number (stable); the array itself when it already is (the usual case, no copy). */
+function sortedOptions(options: CoapOption[]): CoapOption[] {
+  for (let i = 1; i < options.length; i++) {
+    if (options[i]!.number < options[i - 1]!.number) return [...options].sort((a, b) => a.number - b.number);
+  }
+  return options;
 }
 
 /** Parses a plaintext (§5.3); throws OscoreError 'bad-plaintext' when it is no valid inner message. */
@@ -75,30 +84,39 @@ export function decodePlaintext(plaintext: Buffer): InnerMessage {
   if (plaintext.length === 0) throw new OscoreError('bad-plaintext', 'empty plaintext');
   const code = plaintext[0]!;
   if (code === 0) throw new OscoreError('bad-plaintext', 'inner code 0.00');
-  const r = decodeMessage(Buffer.concat([Buffer.from([0x40, code, 0, 0]), plaintext.subarray(1)]));
+  // the project's message decoder on a token-less header (version 1, CON, the code, MID 0) and the rest
+  const msg = Buffer.allocUnsafe(plaintext.length + 3);
+  msg[0] = 0x40;
+  msg[1] = code;
+  msg[2] = 0;
+  msg[3] = 0;
+  plaintext.copy(msg, 4, 1);
+  const r = decodeMessage(msg);
   if (isFormatFailure(r)) throw new OscoreError('bad-plaintext', `bad plaintext: ${r.reason}`);
   return { code, options: r.options, payload: r.payload };
 }
 
-function encrypt(ctx: SecurityContext, nonce: Buffer, kid: Buffer, piv: Buffer, inner: InnerMessage): Buffer {
-  return aeadEncrypt(ctx.sender.key, nonce, buildAad(kid, piv, ctx.aeadAlg), encodePlaintext(inner));
-}
-
-function decrypt(ctx: SecurityContext, nonce: Buffer, kid: Buffer, piv: Buffer, ciphertext: Buffer): Buffer {
-  const pt = aeadDecrypt(ctx.recipient.key, nonce, buildAad(kid, piv, ctx.aeadAlg), ciphertext);
+function decrypt(ctx: SecurityContext, nonce: Buffer, aad: Buffer, ciphertext: Buffer): Buffer {
+  const pt = aeadDecrypt(ctx.recipient.key, nonce, aad, ciphertext);
   if (pt === undefined) throw new OscoreError('decryption-failed', 'Decryption failed');
   return pt;
 }
 
 /** Protects a request (§8.1) with the next Sender Sequence Number; kid = Sender ID, Partial IV = sequence number. */
 export function protectRequest(ctx: SecurityContext, inner: InnerMessage, opts: ProtectRequestOptions = {}): ProtectedRequest {
+  return protectRequestPlaintext(ctx, encodePlaintext(inner), opts);
+}
+
+/** protectRequest of an already encoded plaintext (§5.3), e.g. one inner request sent many times with fresh Partial IVs. */
+export function protectRequestPlaintext(ctx: SecurityContext, plaintext: Buffer, opts: ProtectRequestOptions = {}): ProtectedRequest {
   const seq = nextSequenceNumber(ctx.sender);
   const kid = ctx.sender.id;
   const piv = encodePartialIv(seq);
   const nonce = computeNonce(ctx.commonIv, kid, piv);
   const kidContext = opts.kidContextValue ?? ((opts.kidContext ?? true) ? ctx.idContext : undefined);
-  const option = encodeOscoreOption({ partialIv: piv, kid, ...(kidContext !== undefined ? { kidContext } : {}) });
-  return { option, ciphertext: encrypt(ctx, nonce, kid, piv, inner), request: { kid, partialIv: piv, nonce } };
+  const option = encodeOscoreOption(kidContext !== undefined ? { partialIv: piv, kid, kidContext } : { partialIv: piv, kid });
+  const ciphertext = aeadEncrypt(ctx.sender.key, nonce, buildAad(kid, piv, ctx.aeadAlg), plaintext);
+  return { option, ciphertext, request: { kid, partialIv: piv, nonce } };
 }
 
 /**
@@ -124,15 +142,18 @@ export function unprotectRequest(ctx: SecurityContext, optionValue: Buffer, ciph
  * 'decryption-failed', 'bad-plaintext').
  */
 export function verifyRequest(ctx: SecurityContext, requestKid: Buffer, partialIv: Buffer, ciphertext: Buffer): UnprotectedRequest {
-  const kid = Buffer.from(requestKid);
-  const piv = Buffer.from(partialIv);
+  // the kid is the Recipient ID whenever the context was found by it (else a copy); the Partial IV stays a view
+  // of the request (the binding lives with the exchange, as the request's token does)
+  const kid = requestKid.equals(ctx.recipient.id) ? ctx.recipient.id : Buffer.from(requestKid);
+  const piv = partialIv;
   const seq = decodePartialIv(piv);
   const verdict = replayCheck(ctx.recipient.replay, seq);
   if (verdict !== 'ok') throw new OscoreError('replay', `Replay detected (${verdict} Partial IV ${seq})`);
   const nonce = computeNonce(ctx.commonIv, kid, piv);
-  const plaintext = decrypt(ctx, nonce, kid, piv, ciphertext);
+  const aad = buildAad(kid, piv, ctx.aeadAlg);
+  const plaintext = decrypt(ctx, nonce, aad, ciphertext);
   replayAccept(ctx.recipient.replay, seq);
-  return { inner: decodePlaintext(plaintext), request: { kid, partialIv: piv, nonce }, sequenceNumber: seq };
+  return { inner: decodePlaintext(plaintext), request: { kid, partialIv: piv, nonce }, sequenceNumber: seq, aad };
 }
 
 /**
@@ -140,13 +161,19 @@ export function verifyRequest(ctx: SecurityContext, requestKid: Buffer, partialI
  * empty; with one it takes the next Sender Sequence Number and the nonce from the Sender ID.
  */
 export function protectResponse(ctx: SecurityContext, inner: InnerMessage, request: RequestBinding, opts: ProtectResponseOptions = {}): ProtectedParts {
+  return protectResponseWithAad(ctx, inner, request, buildAad(request.kid, request.partialIv, ctx.aeadAlg), opts);
+}
+
+/** protectResponse with the request's AAD (§5.4) already built, e.g. UnprotectedRequest.aad of the verified request. */
+export function protectResponseWithAad(ctx: SecurityContext, inner: InnerMessage, request: RequestBinding, aad: Buffer, opts: ProtectResponseOptions = {}): ProtectedParts {
+  const plaintext = encodePlaintext(inner);
   if (!opts.partialIv && opts.kidContext === undefined) {
-    return { option: encodeOscoreOption({}), ciphertext: encrypt(ctx, request.nonce, request.kid, request.partialIv, inner) };
+    return { option: EMPTY, ciphertext: aeadEncrypt(ctx.sender.key, request.nonce, aad, plaintext) };
   }
   const piv = encodePartialIv(nextSequenceNumber(ctx.sender));
   const nonce = computeNonce(ctx.commonIv, ctx.sender.id, piv);
-  const option = encodeOscoreOption({ partialIv: piv, ...(opts.kidContext !== undefined ? { kidContext: opts.kidContext } : {}) });
-  return { option, ciphertext: encrypt(ctx, nonce, request.kid, request.partialIv, inner) };
+  const option = encodeOscoreOption(opts.kidContext !== undefined ? { partialIv: piv, kidContext: opts.kidContext } : { partialIv: piv });
+  return { option, ciphertext: aeadEncrypt(ctx.sender.key, nonce, aad, plaintext) };
 }
 
 /**
@@ -154,7 +181,11 @@ export function protectResponse(ctx: SecurityContext, inner: InnerMessage, reque
  * 'decryption-failed', 'bad-plaintext'). Ordering of notifications (§7.4.1) is the caller's.
  */
 export function unprotectResponse(ctx: SecurityContext, optionValue: Buffer, ciphertext: Buffer, request: RequestBinding): InnerMessage {
-  const o = decodeOscoreOption(optionValue);
+  return unprotectResponseWith(ctx, decodeOscoreOption(optionValue), ciphertext, request);
+}
+
+/** unprotectResponse with the OSCORE option already decoded (§6.1), for a caller that needs its fields too. */
+export function unprotectResponseWith(ctx: SecurityContext, o: OscoreOptionValue, ciphertext: Buffer, request: RequestBinding): InnerMessage {
   const nonce = o.partialIv === undefined ? request.nonce : computeNonce(ctx.commonIv, ctx.recipient.id, o.partialIv);
-  return decodePlaintext(decrypt(ctx, nonce, request.kid, request.partialIv, ciphertext));
+  return decodePlaintext(decrypt(ctx, nonce, buildAad(request.kid, request.partialIv, ctx.aeadAlg), ciphertext));
 }

@@ -4,20 +4,27 @@ import { ACK, CON, Code, EMPTY, NON, Opt, type CoapMessage, type CoapOption, typ
 import { encodeUint } from '../coap/options.js';
 import type { SecurityContext } from './context.js';
 import { TAG_LENGTH } from './cose.js';
-import { countOscoreOptions, hasInnerBlock, mergeAfterVerification, oscoreOptionOf, splitForProtection } from './option-classes.js';
+import { countOscoreOptions, hasInnerBlock, mergeAfterVerification, oscoreOptionOf, splitForProtection, withOscoreOption } from './option-classes.js';
 import { OscoreError, decodeOscoreOption, isOscoreError, type OscoreFailure } from './option.js';
-import { outerCode, protectResponse, verifyRequest, type RequestBinding, type UnprotectedRequest } from './protect.js';
+import { outerCode, protectResponse, protectResponseWithAad, verifyRequest, type RequestBinding, type UnprotectedRequest } from './protect.js';
 import { classifyRederivation, completeServerRederivation, decodeKidContext, deriveWithIdContext, startServerRederivation } from './rederive.js';
-import { entriesForKid, lookupContext, maxUnfragmentedSize, type OscoreContextEntry, type OscoreContextStore } from './store.js';
+import { entriesForKid, hasKid, lookupContext, maxUnfragmentedSize, type OscoreContextEntry, type OscoreContextStore } from './store.js';
+
+/** Value of OscoreExchange.brand: only this module has it, so no other hook state can pass for an exchange. */
+const EXCHANGE_BRAND: unique symbol = Symbol('OscoreExchange');
 
 /** What a verified request's responses need: the context, the request binding (§5.4, §8.3) and a response count. */
 export interface OscoreExchange {
+  /** marks a state unprotectIncomingRequest created (isOscoreExchange) */
+  readonly brand: symbol;
   readonly entry: OscoreContextEntry;
   /** the context the request was verified with (responses use it even if B.2 later replaces the entry's) */
   readonly ctx: SecurityContext;
   readonly request: RequestBinding;
   /** the request's Partial IV as a number */
   readonly sequenceNumber: number;
+  /** the request's AAD (§5.4), which every response and notification of the exchange shares */
+  readonly aad: Buffer;
   /** the inner request carried Observe (registration or deregistration) */
   readonly observe: boolean;
   /** responses protected so far; only the first may reuse the request nonce (§8.3) */
@@ -91,7 +98,11 @@ function accepted(msg: CoapMessage, entry: OscoreContextEntry, ctx: SecurityCont
   const inner = v.inner;
   // a request's inner code is a method (§5.3); an inner OSCORE option is not allowed (Class U only)
   if (inner.code < 1 || inner.code > 31) fail('bad-plaintext', 'inner code is no request method');
-  if (inner.options.some((o) => o.number === Opt.OSCORE)) fail('bad-plaintext', 'inner OSCORE option');
+  let observe = false;
+  for (const o of inner.options) {
+    if (o.number === Opt.OSCORE) fail('bad-plaintext', 'inner OSCORE option');
+    if (o.number === Opt.OBSERVE) observe = true;
+  }
   const request: CoapMessage = {
     type: msg.type,
     code: inner.code,
@@ -100,8 +111,12 @@ function accepted(msg: CoapMessage, entry: OscoreContextEntry, ctx: SecurityCont
     options: mergeAfterVerification(inner.options, msg.options),
     payload: inner.payload,
   };
-  const observe = inner.options.some((o) => o.number === Opt.OBSERVE);
-  return { kind: 'ok', request, state: { entry, ctx, request: v.request, sequenceNumber: v.sequenceNumber, observe, responses: 0 } };
+  return { kind: 'ok', request, state: { brand: EXCHANGE_BRAND, entry, ctx, request: v.request, sequenceNumber: v.sequenceNumber, aad: v.aad, observe, responses: 0 } };
+}
+
+/** True for the exchange state of a request unprotectIncomingRequest verified (a hook slot's state may be anything). */
+export function isOscoreExchange(state: unknown): state is OscoreExchange {
+  return typeof state === 'object' && state !== null && (state as { brand?: unknown }).brand === EXCHANGE_BRAND;
 }
 
 /** Appendix B.2 on an entry with re-derivation enabled, for a kid context that matches no active context. */
@@ -139,11 +154,10 @@ function unprotectOrThrow(store: OscoreContextStore, msg: CoapMessage): Unprotec
   // §6.1: a request carries kid and Partial IV; §8.2 step 3: no COSE ciphertext is a decoding failure
   if (o.partialIv === undefined || o.kid === undefined) fail('bad-option', 'request without kid or Partial IV');
   if (msg.payload.length === 0) fail('bad-option', 'no ciphertext');
-  const candidates = entriesForKid(store, o.kid);
-  if (candidates.length === 0) fail('context-not-found', 'Security context not found');
+  if (!hasKid(store, o.kid)) fail('context-not-found', 'Security context not found');
   let entry = lookupContext(store, o.kid, o.kidContext);
   if (entry === undefined && o.kidContext !== undefined) {
-    const b2 = candidates.filter((e) => e.config.rederivation === true);
+    const b2 = entriesForKid(store, o.kid).filter((e) => e.config.rederivation === true);
     if (b2.length === 1) {
       entry = b2[0]!;
       if (msg.payload.length > maxUnfragmentedSize(entry) + TAG_LENGTH) return rejected(msg, 'too-large');
@@ -190,7 +204,7 @@ export function protectOutgoingResponse(state: OscoreExchange, resp: CoapMessage
   const fresh = opts.notification === true || state.responses > 0;
   let parts;
   try {
-    parts = protectResponse(state.ctx, { code: resp.code, options: inner, payload: resp.payload }, state.request, { partialIv: fresh });
+    parts = protectResponseWithAad(state.ctx, { code: resp.code, options: inner, payload: resp.payload }, state.request, state.aad, { partialIv: fresh });
   } catch {
     return plainError(resp, Code.INTERNAL_SERVER_ERROR);
   } finally {
@@ -199,6 +213,5 @@ export function protectOutgoingResponse(state: OscoreExchange, resp: CoapMessage
   if (parts.ciphertext.length > maxUnfragmentedSize(state.entry) + TAG_LENGTH && !hasInnerBlock(inner)) {
     return plainError(resp, Code.INTERNAL_SERVER_ERROR);
   }
-  const options: CoapOption[] = [...outer, { number: Opt.OSCORE, value: parts.option }].sort((a, b) => a.number - b.number);
-  return { type: resp.type, code: outerCode(false, observe), mid: resp.mid, token: resp.token, options, payload: parts.ciphertext };
+  return { type: resp.type, code: outerCode(false, observe), mid: resp.mid, token: resp.token, options: withOscoreOption(outer, parts.option), payload: parts.ciphertext };
 }

@@ -87,15 +87,33 @@ export function entriesForKid(store: OscoreContextStore, kid: Buffer): OscoreCon
   return store.entries.filter((e) => e.active.recipient.id.equals(kid));
 }
 
+/** True when some entry's Recipient ID equals the kid (§8.2 step 3; no array on the request path). */
+export function hasKid(store: OscoreContextStore, kid: Buffer): boolean {
+  for (const e of store.entries) if (e.active.recipient.id.equals(kid)) return true;
+  return false;
+}
+
 /**
  * The entry for a kid and an optional kid context (§8.2 step 3): with a kid context, the entry whose active
  * ID Context equals it; without, the only entry of that kid (or the one without ID Context).
  */
 export function lookupContext(store: OscoreContextStore, kid: Buffer, kidContext: Buffer | undefined): OscoreContextEntry | undefined {
-  const candidates = entriesForKid(store, kid);
-  if (kidContext !== undefined) return candidates.find((e) => e.active.idContext !== undefined && e.active.idContext.equals(kidContext));
-  if (candidates.length === 1) return candidates[0];
-  return candidates.find((e) => e.active.idContext === undefined);
+  let only: OscoreContextEntry | undefined;
+  let count = 0;
+  let withoutIdContext: OscoreContextEntry | undefined;
+  for (const e of store.entries) {
+    const active = e.active;
+    if (!active.recipient.id.equals(kid)) continue;
+    if (kidContext !== undefined) {
+      if (active.idContext !== undefined && active.idContext.equals(kidContext)) return e;
+      continue;
+    }
+    count++;
+    only = e;
+    if (active.idContext === undefined) withoutIdContext ??= e;
+  }
+  if (kidContext !== undefined) return undefined;
+  return count === 1 ? only : withoutIdContext;
 }
 
 /** The max unfragmented size of an entry. */

@@ -44,6 +44,18 @@ describe('oscoreServerHooks', () => {
     expect(hooks.outbound(res, CTX, s)).toBe(res);
   });
 
+  it('a copy of a real exchange state with a look-alike brand is not taken either', () => {
+    const { store, client } = plugtestPair();
+    const server = oscoreServerHooks(store);
+    const serverSlot = slot();
+    const wire = oscoreClientHooks(client, { all: true }).outbound(msg({ code: Code.GET }), CTX, slot());
+    asMessage(server.inbound(wire, CTX, serverSlot));
+    const res = answer(msg({ code: Code.GET }), Code.CONTENT);
+    const fake: HookSlot = { hookState: { ...(serverSlot.hookState as object), brand: Symbol('OscoreExchange') } };
+    expect(server.outbound(res, CTX, fake)).toBe(res);
+    expect(server.outbound(res, CTX, serverSlot).code).toBe(Code.CHANGED);
+  });
+
   it('client → server → client: the inner request with the marker, the protected response verified', () => {
     const { store, client } = plugtestPair();
     const server = oscoreServerHooks(store);
