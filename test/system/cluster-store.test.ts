@@ -1,0 +1,106 @@
+// Shared DTLS connection store (issue 12) end to end: three secure dynamic nodes on 127.0.0.2-4 with
+// --dtls-cluster-store, Redis of the test's own on 127.0.0.1, the NAT on 127.0.0.1. A CID client's node is killed with
+// SIGKILL: the client's next request is answered by another node with the same session and CID and no new handshake,
+// /mycontext shows `takeover: from node N`, /diagnose counts it. Start-up refuses the store without the cluster secret.
+import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
+import { DtlsPeer, getBlockwise, parseDiagnose } from '../helpers/dtls-client.js';
+import { startCluster, startTestNat, type TestCluster } from '../helpers/cluster.js';
+import { requirePeer } from '../helpers/peers.js';
+import { startRedis, type TestRedis } from '../helpers/redis.js';
+import { startServer, waitOutput } from '../helpers/server-process.js';
+
+const redisPeer = requirePeer('redis-server');
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+/** Node timers: a silent node leaves the tables after about 2 s. */
+const FAST_EXPIRY = ['CLUSTER_MGMT.REFRESH_INTERVAL=1000ms', 'CLUSTER_MGMT.EXPIRATION_TIME=1000ms'];
+
+/** The store counters of node n (1-based) from its /diagnose group, read by a direct client of that node. */
+async function storeCounters(cluster: TestCluster, n: number): Promise<Map<string, [number, number]>> {
+  const direct = await DtlsPeer.open(cluster.ips[n - 1]!, cluster.dtlsPort, { cidLength: 6 });
+  cleanups.push(() => direct.close());
+  const { payload } = await getBlockwise(direct, { code: 1, path: 'diagnose' });
+  const groups = parseDiagnose(payload.toString());
+  const tag = [...groups.keys()].find((t) => t.startsWith(`dtls:node-${n}:`));
+  expect(tag, `node ${n} groups: ${[...groups.keys()].join(' ')}`).toBeDefined();
+  return groups.get(tag!)!;
+}
+
+function count(rows: Map<string, [number, number]>, key: string): number {
+  const r = rows.get(key);
+  expect(r, `row ${key}`).toBeDefined();
+  return r![0] + r![1];
+}
+
+describe.skipIf(redisPeer.skipReason !== undefined)(`DTLS cluster with a shared connection store${redisPeer.skipReason ? ` (${redisPeer.skipReason})` : ''}`, () => {
+  let redis: TestRedis;
+  beforeAll(async () => {
+    redis = await startRedis(redisPeer.path!);
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+
+  it('a node killed with SIGKILL: another node answers its client with the same session and CID, no new handshake', async () => {
+    const cluster = await startCluster({ mode: 'secure', args: [`--dtls-cluster-store=${redis.url}`], properties: FAST_EXPIRY });
+    cleanups.push(() => cluster.stop());
+    const nat = await startTestNat(cluster.destinations);
+    cleanups.push(() => nat.stop());
+    const peer = await DtlsPeer.open('127.0.0.1', nat.port, { cidLength: 6 });
+    cleanups.push(() => peer.close());
+    const first = (await peer.context(4000, 2)).fields;
+    const owner = Number(first.get('node-id'));
+    const readCid = first.get('read-cid')!;
+    const sessionId = first.get('session-id')!;
+    expect(owner).toBeGreaterThanOrEqual(1);
+    expect(first.get('takeover')).toBeUndefined();
+    expect(peer.handshakes).toBe(1);
+    // the connection is in the store (written when the handshake completed)
+    await waitOutput(cluster.nodes[owner - 1]!, /cluster store/, 1000);
+    expect(count(await storeCounters(cluster, owner), 'store writes')).toBeGreaterThanOrEqual(1);
+
+    const killedAt = Date.now();
+    cluster.nodes[owner - 1]!.proc.kill('SIGKILL');
+    nat.command(`remove ${cluster.destinations[owner - 1]}`);
+    nat.command('clear');
+    // the client retries until another node has seen the death (≈ 2 s) and took the connection over
+    const after = (await peer.context(3000, 4)).fields;
+    const answeredAfter = Date.now() - killedAt;
+    const newOwner = Number(after.get('node-id'));
+    expect(newOwner).not.toBe(owner);
+    expect(after.get('takeover')).toBe(`from node ${owner}`);
+    expect(after.get('read-cid')).toBe(readCid);
+    expect(after.get('session-id')).toBe(sessionId);
+    expect(peer.handshakes).toBe(1);
+    expect(answeredAfter).toBeLessThan(12_000);
+    const rows = await storeCounters(cluster, newOwner);
+    expect(count(rows, 'takeovers')).toBe(1);
+
+    // moved around by the NAT, the client stays with the new owner (the third node learns it from the store)
+    for (let i = 0; i < 4; i++) {
+      nat.command('clear');
+      const f = (await peer.context(3000, 2)).fields;
+      expect(f.get('node-id')).toBe(String(newOwner));
+      expect(f.get('read-cid')).toBe(readCid);
+    }
+    expect(peer.handshakes).toBe(1);
+    const third = [1, 2, 3].find((n) => n !== owner && n !== newOwner)!;
+    const thirdRows = await storeCounters(cluster, third);
+    expect(count(thirdRows, 'takeovers')).toBe(0);
+    process.stdout.write(`takeover: node ${owner} killed, first answer from node ${newOwner} after ${answeredAfter} ms\n`);
+  });
+
+  it('refuses --dtls-cluster-store without the cluster secret, naming both flags', async () => {
+    const sp = await startServer({
+      args: ['--no-external', '--no-ipv6', '--dtls-only', '--no-plugtest', '--dtls-cluster=127.0.0.2:0;127.0.0.2:0;1', '--dtls-cluster-group=127.0.0.3:5999', `--dtls-cluster-store=${redis.url}`],
+      waitStarted: false,
+    });
+    cleanups.push(async () => void (await sp.stop()));
+    const code = await sp.exited;
+    expect(code).not.toBe(0);
+    expect(sp.output()).toContain('--dtls-cluster-store requires a cluster secret (--dtls-cluster-group-security');
+  });
+});
