@@ -34,6 +34,8 @@ export interface Waiter {
 export interface ConnectionStoreHook {
   /** a handshake completed: the connection is established */
   established(conn: Connection): void;
+  /** an established connection was loaded (graceful restart, or a takeover): it must not write before the store agrees */
+  restored(conn: Connection): void;
   /** the connection left the store (closed, evicted, failed, replaced, cleared for a restart) */
   removed(conn: Connection, reason: RemovalReason): void;
   /** conn.nextSeq reached conn.storeMark: a checkpoint is due; false: the record must not be written (sequence limit) */

@@ -370,6 +370,8 @@ export class DtlsConnector implements Connector {
       size++;
     }
     for (let i = accepted.length - 1; i >= 0; i--) store.restore(accepted[i]!);
+    const hook = this.state.storeHook;
+    if (hook !== undefined) for (const conn of accepted) hook.restored(conn);
     this.stats.connections = store.size;
     if (logger !== undefined) {
       for (const line of dropped) logger.warn(`load: dropped connection ${line}`);

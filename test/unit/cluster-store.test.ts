@@ -97,8 +97,8 @@ describe.skipIf(redisPeer.skipReason !== undefined)(`shared connection store in 
   });
 
   /** A server connector (node `nodeId`, 6-byte CIDs) with a failover; `alive` lists the node-ids it sees. */
-  async function node(nodeId: number, alive: Set<number>, o: { checkpointRecords?: number; sequenceMargin?: number } = {}) {
-    const s = await echoServer({ config: { cidLength: 6, nodeId } });
+  async function node(nodeId: number, alive: Set<number>, o: { checkpointRecords?: number; sequenceMargin?: number; sent?: Buffer[] } = {}) {
+    const s = await echoServer({ config: { cidLength: 6, nodeId }, ...(o.sent !== undefined ? { outboundFilter: (d: Buffer) => (o.sent!.push(Buffer.from(d)), true) } : {}) });
     const st = await store();
     const delivered: Array<{ record: Buffer; client: PeerAddress }> = [];
     const forwarded: Array<{ to: number; record: Buffer }> = [];
@@ -285,6 +285,53 @@ describe.skipIf(redisPeer.skipReason !== undefined)(`shared connection store in 
     expect(await waitFor(() => n1.failover.stats['store conflicts'] === 1, 3000)).toBe(true);
     expect([...n1.server.connections()]).toHaveLength(0);
     expect((await entryOf(cid))!.owner).toBe(2);
+  });
+
+  it('a node restored by a graceful restart writes nothing for a connection taken over meanwhile and drops it', async () => {
+    const alive = new Set([1, 2]);
+    const n1 = await node(1, alive);
+    const c = await client({ ...PSK, config: { cidLength: 6 } });
+    cleanups.push(() => c.client.stop());
+    await roundTrip(c, n1, 'one');
+    const cid = Buffer.from(serverConn(n1.server).readCid!);
+    expect(await waitFor(() => n1.failover.stats['store writes'] >= 1, 2000)).toBe(true);
+    const saved = n1.server.saveConnections();
+    await n1.server.stop();
+    n1.failover.stop();
+    // node 2 took it over while node 1 was away
+    const s = await store();
+    expect((await s.claim(cid, 1, 2))?.owner).toBe(2);
+    const sent: Buffer[] = [];
+    const back = await node(1, alive, { sent });
+    expect(back.server.loadConnections(saved)).toBe(1);
+    // a record of the client arrives before Redis answered: nothing is written for it
+    const conn = serverConn(back.server);
+    back.server.send(Buffer.from('stale'), { address: conn.address, port: conn.port, connection: conn });
+    expect(await waitFor(() => back.failover.stats['store conflicts'] === 1, 3000)).toBe(true);
+    expect([...back.server.connections()]).toHaveLength(0);
+    expect(sent.filter((d) => d[0] === 25 || d[0] === 23)).toHaveLength(0);
+    expect((await entryOf(cid))!.owner).toBe(2);
+  });
+
+  it('a node restored by a graceful restart serves its connections once Redis confirmed them', async () => {
+    const n1 = await node(1, new Set([1]));
+    let redirect: DtlsConnector | undefined;
+    const c = await client({ ...PSK, config: { cidLength: 6 }, outboundFilter: (d) => (redirect !== undefined ? (redirect.receiveDatagram(Buffer.from(d), '127.0.0.1', c.client.localPort), false) : true) });
+    cleanups.push(() => c.client.stop());
+    await roundTrip(c, n1, 'one');
+    expect(await waitFor(() => n1.failover.stats['store writes'] >= 1, 2000)).toBe(true);
+    const saved = n1.server.saveConnections();
+    await n1.server.stop();
+    n1.failover.stop();
+    const back = await node(1, new Set([1]));
+    expect(back.server.loadConnections(saved)).toBe(1);
+    expect(await waitFor(() => back.failover.stats['store writes'] === 1, 2000)).toBe(true);
+    redirect = back.server;
+    c.client.send(Buffer.from('two'), { address: '127.0.0.1', port: n1.server.localPort });
+    expect((await back.inbox.next(3000)).data.toString()).toBe('two');
+    expect((await c.inbox.next(3000)).data.toString()).toBe('echo:two');
+    expect(c.client.stats['handshakes succeeded']).toBe(1);
+    expect(back.failover.stats['store conflicts']).toBe(0);
   });
 
   it('Redis gone: the node keeps serving what it holds (store errors counted), takeovers fail closed', async () => {

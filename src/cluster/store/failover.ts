@@ -73,6 +73,8 @@ interface Track {
   again: boolean;
   /** the periodic sweep checkpoints a changed connection again from this time on */
   due: number;
+  /** loaded from elsewhere (restart): no record is written before Redis confirmed this node still owns it */
+  verifying: boolean;
 }
 
 /** Records of a CID waiting for its owner. */
@@ -125,10 +127,21 @@ export class Failover implements ConnectionStoreHook {
   established(conn: Connection): void {
     const cid = conn.readCid;
     if (cid === undefined || cid.length === 0) return; // routed by address only: no other node could take it over
-    const t: Track = { conn, cid, writtenSeq: conn.nextSeq, writtenMaxSeq: conn.maxSeq, limit: -1, inflight: false, again: false, due: 0 };
+    const t: Track = { conn, cid, writtenSeq: conn.nextSeq, writtenMaxSeq: conn.maxSeq, limit: -1, inflight: false, again: false, due: 0, verifying: false };
     this.tracks.set(conn.id, t);
     // the first write may reach Redis even if its answer does not: its limit holds from now on
     void this.checkpoint(t, true);
+  }
+
+  restored(conn: Connection): void {
+    const cid = conn.readCid;
+    if (cid === undefined || cid.length === 0 || this.tracks.has(conn.id)) return; // a takeover registers its own
+    // restored by a graceful restart: another node may have taken it over meanwhile (it then owns the entry and the
+    // write is refused). Until Redis agrees, the limit is the current sequence number: nothing is written.
+    const t: Track = { conn, cid: Buffer.from(cid), writtenSeq: conn.nextSeq, writtenMaxSeq: conn.maxSeq, limit: conn.nextSeq, inflight: false, again: false, due: 0, verifying: true };
+    this.tracks.set(conn.id, t);
+    this.mark(t);
+    void this.checkpoint(t, false);
   }
 
   removed(conn: Connection, reason: RemovalReason): void {
@@ -151,6 +164,11 @@ export class Failover implements ConnectionStoreHook {
     if (t === undefined) {
       conn.storeMark = -1;
       return true;
+    }
+    if (t.verifying) {
+      // not yet confirmed as this node's: the record is not written (the peer retransmits, CoAP answers from its cache)
+      this.stats['store sequence limits']++;
+      return false;
     }
     if (conn.nextSeq >= t.limit) {
       // never beyond the limit a taking-over node starts from: the connection ends (the device handshakes again)
@@ -199,6 +217,7 @@ export class Failover implements ConnectionStoreHook {
         t.limit = Math.max(t.limit, limit);
         t.writtenSeq = seq;
         t.writtenMaxSeq = maxSeq;
+        t.verifying = false;
         ok = true;
       } else {
         // another node owns this CID now (it took the connection over): this node's state is stale
@@ -236,7 +255,7 @@ export class Failover implements ConnectionStoreHook {
       const conn = t.conn;
       const behind = conn.nextSeq - t.writtenSeq;
       if (behind > lag) lag = behind;
-      if (t.inflight || t.due > now || (behind === 0 && conn.maxSeq === t.writtenMaxSeq) || this.inflight >= MAX_INFLIGHT) continue;
+      if (t.inflight || t.due > now || (behind === 0 && conn.maxSeq === t.writtenMaxSeq && !t.verifying) || this.inflight >= MAX_INFLIGHT) continue;
       void this.checkpoint(t, false);
     }
     this.stats['checkpoint lag'] = lag;
@@ -368,16 +387,19 @@ export class Failover implements ConnectionStoreHook {
     conn.nextSeq = seqLimit;
     conn.router = undefined;
     conn.takeoverFrom = from;
+    const t: Track = { conn, cid: Buffer.from(cid), writtenSeq: seqLimit, writtenMaxSeq: conn.maxSeq, limit: seqLimit, inflight: false, again: false, due: 0, verifying: true };
+    this.tracks.set(conn.id, t);
+    this.mark(t);
     if (this.dtls.loadConnections([conn]) !== 1) {
+      this.tracks.delete(conn.id);
       this.stats['takeover failures']++;
       return undefined;
     }
-    const t: Track = { conn, cid: Buffer.from(cid), writtenSeq: seqLimit, writtenMaxSeq: conn.maxSeq, limit: seqLimit, inflight: false, again: false, due: 0 };
-    this.tracks.set(conn.id, t);
-    this.mark(t);
     // nothing is written before Redis holds the new limit: if this node dies now, the next one starts beyond it
     if (!(await this.checkpoint(t, false))) {
       this.stats['takeover failures']++;
+      // the entry stays (claimed by this node, unchanged): a later record tries again
+      this.tracks.delete(conn.id);
       if (!conn.closed) this.dtls.store.remove(conn, 'failed');
       return undefined;
     }
