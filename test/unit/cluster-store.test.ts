@@ -45,6 +45,13 @@ describe('store entry sealing', () => {
   });
 });
 
+/** A plain Redis client of the test (its reconnect errors while Redis is stopped are expected). */
+function rawClient(url: string): Redis {
+  const r = new Redis(url);
+  r.on('error', () => {});
+  return r;
+}
+
 describe.skipIf(redisPeer.skipReason !== undefined)(`shared connection store in Redis${redisPeer.skipReason ? ` (${redisPeer.skipReason})` : ''}`, () => {
   let redis: TestRedis;
   let raw: Redis;
@@ -53,7 +60,7 @@ describe.skipIf(redisPeer.skipReason !== undefined)(`shared connection store in 
 
   beforeAll(async () => {
     redis = await startRedis(redisPeer.path!);
-    raw = new Redis(redis.url);
+    raw = rawClient(redis.url);
   });
   afterAll(async () => {
     raw?.disconnect();
@@ -353,10 +360,25 @@ describe.skipIf(redisPeer.skipReason !== undefined)(`shared connection store in 
       expect(await waitFor(() => n2.failover.stats['takeover failures'] === 1, 3000)).toBe(true);
       expect(n2.failover.stats.takeovers).toBe(0);
       expect(n2.delivered).toHaveLength(0);
-    } finally {
+      // a handshake during the outage completes; its entry is written once Redis is back
+      const c2 = await client({ ...PSK, config: { cidLength: 6 } });
+      cleanups.push(() => c2.client.stop());
+      expect((await roundTrip(c2, n1, 'new')).atClient.data.toString()).toBe('echo:new');
+      const cid2 = Buffer.from([...n1.server.connections()].find((x) => !x.readCid!.equals(cid))!.readCid!);
+      const errors = n1.failover.stats['store errors'];
+      expect(await waitFor(() => n1.failover.stats['store errors'] > errors, 3000)).toBe(true);
       redis = await startRedis(redisPeer.path!, redis.port);
       raw.disconnect();
-      raw = new Redis(redis.url);
+      raw = rawClient(redis.url);
+      const deadline = Date.now() + 8000;
+      while ((await raw.exists(storeKey(cid2))) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect((await entryOf(cid2))?.owner).toBe(1);
+    } finally {
+      if (redis.proc.exitCode !== null || redis.proc.signalCode !== null) {
+        redis = await startRedis(redisPeer.path!, redis.port);
+        raw.disconnect();
+        raw = rawClient(redis.url);
+      }
     }
   });
 });

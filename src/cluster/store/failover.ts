@@ -75,6 +75,8 @@ interface Track {
   due: number;
   /** loaded from elsewhere (restart): no record is written before Redis confirmed this node still owns it */
   verifying: boolean;
+  /** the last write failed (Redis unreachable): the sweep writes it again even if the connection did not change */
+  failed: boolean;
 }
 
 /** Records of a CID waiting for its owner. */
@@ -127,7 +129,7 @@ export class Failover implements ConnectionStoreHook {
   established(conn: Connection): void {
     const cid = conn.readCid;
     if (cid === undefined || cid.length === 0) return; // routed by address only: no other node could take it over
-    const t: Track = { conn, cid, writtenSeq: conn.nextSeq, writtenMaxSeq: conn.maxSeq, limit: -1, inflight: false, again: false, due: 0, verifying: false };
+    const t: Track = { conn, cid, writtenSeq: conn.nextSeq, writtenMaxSeq: conn.maxSeq, limit: -1, inflight: false, again: false, due: 0, verifying: false, failed: false };
     this.tracks.set(conn.id, t);
     // the first write may reach Redis even if its answer does not: its limit holds from now on
     void this.checkpoint(t, true);
@@ -138,7 +140,7 @@ export class Failover implements ConnectionStoreHook {
     if (cid === undefined || cid.length === 0 || this.tracks.has(conn.id)) return; // a takeover registers its own
     // restored by a graceful restart: another node may have taken it over meanwhile (it then owns the entry and the
     // write is refused). Until Redis agrees, the limit is the current sequence number: nothing is written.
-    const t: Track = { conn, cid: Buffer.from(cid), writtenSeq: conn.nextSeq, writtenMaxSeq: conn.maxSeq, limit: conn.nextSeq, inflight: false, again: false, due: 0, verifying: true };
+    const t: Track = { conn, cid: Buffer.from(cid), writtenSeq: conn.nextSeq, writtenMaxSeq: conn.maxSeq, limit: conn.nextSeq, inflight: false, again: false, due: 0, verifying: true, failed: false };
     this.tracks.set(conn.id, t);
     this.mark(t);
     void this.checkpoint(t, false);
@@ -218,6 +220,7 @@ export class Failover implements ConnectionStoreHook {
         t.writtenSeq = seq;
         t.writtenMaxSeq = maxSeq;
         t.verifying = false;
+        t.failed = false;
         ok = true;
       } else {
         // another node owns this CID now (it took the connection over): this node's state is stale
@@ -228,6 +231,7 @@ export class Failover implements ConnectionStoreHook {
         this.dtls.store.remove(conn, 'replaced');
       }
     } catch (err) {
+      t.failed = true;
       this.storeError(err, 'write');
     } finally {
       t.inflight = false;
@@ -255,7 +259,7 @@ export class Failover implements ConnectionStoreHook {
       const conn = t.conn;
       const behind = conn.nextSeq - t.writtenSeq;
       if (behind > lag) lag = behind;
-      if (t.inflight || t.due > now || (behind === 0 && conn.maxSeq === t.writtenMaxSeq && !t.verifying) || this.inflight >= MAX_INFLIGHT) continue;
+      if (t.inflight || t.due > now || (behind === 0 && conn.maxSeq === t.writtenMaxSeq && !t.verifying && !t.failed) || this.inflight >= MAX_INFLIGHT) continue;
       void this.checkpoint(t, false);
     }
     this.stats['checkpoint lag'] = lag;
@@ -387,7 +391,7 @@ export class Failover implements ConnectionStoreHook {
     conn.nextSeq = seqLimit;
     conn.router = undefined;
     conn.takeoverFrom = from;
-    const t: Track = { conn, cid: Buffer.from(cid), writtenSeq: seqLimit, writtenMaxSeq: conn.maxSeq, limit: seqLimit, inflight: false, again: false, due: 0, verifying: true };
+    const t: Track = { conn, cid: Buffer.from(cid), writtenSeq: seqLimit, writtenMaxSeq: conn.maxSeq, limit: seqLimit, inflight: false, again: false, due: 0, verifying: true, failed: false };
     this.tracks.set(conn.id, t);
     this.mark(t);
     if (this.dtls.loadConnections([conn]) !== 1) {
