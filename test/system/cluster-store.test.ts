@@ -8,6 +8,7 @@ import { startCluster, startTestNat, type TestCluster } from '../helpers/cluster
 import { requirePeer } from '../helpers/peers.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 import { startServer, waitOutput } from '../helpers/server-process.js';
+import { parseReport, runClient } from '../helpers/benchmark-run.js';
 
 const redisPeer = requirePeer('redis-server');
 const cleanups: Array<() => Promise<void>> = [];
@@ -92,6 +93,69 @@ describe.skipIf(redisPeer.skipReason !== undefined)(`DTLS cluster with a shared 
     expect(count(thirdRows, 'takeovers')).toBe(0);
     process.stdout.write(`takeover: node ${owner} killed, first answer from node ${newOwner} after ${answeredAfter} ms\n`);
   });
+
+  /** Handshakes succeeded and connections of node n (this read's own handshake and connection included). */
+  async function handshakesAndConnections(cluster: TestCluster, n: number): Promise<{ handshakes: number; connections: number }> {
+    const rows = await storeCounters(cluster, n);
+    return { handshakes: count(rows, 'handshakes succeeded'), connections: rows.get('connections')![0] };
+  }
+
+  it.each(['steady', 'reassign'] as const)(
+    'benchmark client, 100 CID clients sustained, a node SIGKILLed mid-run (NAT %s): no new handshake, no transmission error, the takeover in the progress lines',
+    async (nat$) => {
+      const cluster = await startCluster({ mode: 'secure', args: [`--dtls-cluster-store=${redis.url}`], properties: FAST_EXPIRY });
+      cleanups.push(() => cluster.stop());
+      const nat = await startTestNat(cluster.destinations);
+      cleanups.push(() => nat.stop());
+      const victim = 2;
+      const survivors = [1, 3];
+      let before: Array<{ handshakes: number; connections: number }> | undefined;
+      let victimClients = 0;
+      let killed: Promise<void> | undefined;
+      const reassigns: NodeJS.Timeout[] = [];
+      cleanups.push(async () => reassigns.forEach((t) => clearInterval(t)));
+      const run = await runClient(
+        [`coaps://127.0.0.1:${nat.port}/benchmark?rlen=40`, '--clients', '100', '--requests', '1200', '--cid-length', '6'],
+        90_000,
+        (stdout) => {
+          if (killed !== undefined || !/^Benchmark started\.$/m.test(stdout)) return;
+          killed = (async () => {
+            // every client connected (and sending) before the kill
+            await new Promise((r) => setTimeout(r, 2500));
+            victimClients = (await handshakesAndConnections(cluster, victim)).connections - 1;
+            before = await Promise.all(survivors.map((n) => handshakesAndConnections(cluster, n)));
+            cluster.nodes[victim - 1]!.proc.kill('SIGKILL');
+            nat.command(`remove ${cluster.destinations[victim - 1]}`);
+            if (nat$ === 'reassign') {
+              let n = 0;
+              const t = setInterval(() => {
+                nat.command('reassign');
+                if (++n === 8) clearInterval(t);
+              }, 500);
+              reassigns.push(t);
+            }
+          })();
+        },
+      );
+      await killed;
+      const report = parseReport(run.stdout);
+      expect(run.code, run.stdout).toBe(0);
+      expect(report.sent).toBe(report.expected);
+      expect(report.transmissionErrors, run.stdout).toBe(false);
+      expect(report.stale).toBe(false);
+      expect(report.errors).toBe(0);
+      expect(victimClients).toBeGreaterThan(0);
+      // the takeover shows as retransmissions in a progress line
+      expect(run.stdout, run.stdout).toMatch(/^\[\d{4}\]: \d+ requests \(\d+ reqs\/s, [1-9]\d* retransmissions/m);
+      const after = await Promise.all(survivors.map((n) => handshakesAndConnections(cluster, n)));
+      // no client handshook again: only this test's /diagnose reads (one per node) since the kill
+      const newHandshakes = after.reduce((a, x, i) => a + x.handshakes - before![i]!.handshakes - 1, 0);
+      expect(newHandshakes).toBe(0);
+      const takeovers = (await Promise.all(survivors.map(async (n) => count(await storeCounters(cluster, n), 'takeovers')))).reduce((a, b) => a + b, 0);
+      expect(takeovers).toBe(victimClients);
+    },
+    120_000,
+  );
 
   it('refuses --dtls-cluster-store without the cluster secret, naming both flags', async () => {
     const sp = await startServer({
