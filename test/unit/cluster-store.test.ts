@@ -249,6 +249,27 @@ describe.skipIf(redisPeer.skipReason !== undefined)(`shared connection store in 
     expect(n3.failover.stats['store lookups']).toBe(1);
   });
 
+  it('a node back without state forwards records of its own CIDs that another node took over to that node', async () => {
+    const alive = new Set([1, 2]);
+    const n1 = await node(1, alive);
+    const cid = Buffer.from('01aabbccddee', 'hex');
+    const s = await store();
+    expect(await s.write(cid, 2, Buffer.from('sealed by node 2'))).toBe('written');
+    const record = Buffer.concat([Buffer.from([25, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 9]), cid, Buffer.from([0, 4, 1, 2, 3, 4])]);
+    expect(n1.failover.route(record, 1, { address: '127.0.0.1', port: 5000 })).toBe(true);
+    expect(await waitFor(() => n1.forwarded.length === 1, 2000)).toBe(true);
+    expect(n1.forwarded[0]!.to).toBe(2);
+    expect(n1.delivered).toHaveLength(0);
+    // a CID of its own that nobody stored: not looked up again for a while (random CIDs are no Redis load)
+    const unknown = Buffer.from(record);
+    unknown[15] ^= 0xff;
+    expect(n1.failover.route(unknown, 1, { address: '127.0.0.1', port: 5000 })).toBe(true);
+    expect(await waitFor(() => n1.failover.stats['store lookups'] === 2, 2000)).toBe(true);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(n1.failover.route(unknown, 1, { address: '127.0.0.1', port: 5000 })).toBe(false);
+    expect(n1.failover.stats['store lookups']).toBe(2);
+  });
+
   it('refuses a tampered entry (counted) and the client is left to a new handshake', async () => {
     const alive = new Set([1, 2]);
     const n1 = await node(1, alive);
