@@ -157,6 +157,45 @@ describe.skipIf(redisPeer.skipReason !== undefined)(`DTLS cluster with a shared 
     120_000,
   );
 
+  it('Redis stopped mid-run: the nodes keep serving, a later takeover fails closed (counted) and the client handshakes again', async () => {
+    const own = await startRedis(redisPeer.path!);
+    cleanups.push(() => own.stop());
+    const cluster = await startCluster({ mode: 'secure', args: [`--dtls-cluster-store=${own.url}`], properties: FAST_EXPIRY });
+    cleanups.push(() => cluster.stop());
+    const nat = await startTestNat(cluster.destinations);
+    cleanups.push(() => nat.stop());
+    const peer = await DtlsPeer.open('127.0.0.1', nat.port, { cidLength: 6 });
+    cleanups.push(() => peer.close());
+    const owner = Number((await peer.context(4000, 2)).fields.get('node-id'));
+    expect(count(await storeCounters(cluster, owner), 'store writes')).toBeGreaterThanOrEqual(1);
+    await own.stop();
+    // serving goes on (through the NAT, also when another node forwards)
+    for (let i = 0; i < 4; i++) {
+      nat.command('clear');
+      const f = (await peer.context(3000, 2)).fields;
+      expect(f.get('node-id')).toBe(String(owner));
+    }
+    expect(peer.handshakes).toBe(1);
+    cluster.nodes[owner - 1]!.proc.kill('SIGKILL');
+    nat.command(`remove ${cluster.destinations[owner - 1]}`);
+    nat.command('clear');
+    // no takeover without the store: unanswered, also once the death was seen (the lookups fail, counted) ...
+    const others = [1, 2, 3].filter((n) => n !== owner);
+    const failures = async (): Promise<number> => (await Promise.all(others.map(async (n) => count(await storeCounters(cluster, n), 'takeover failures')))).reduce((a, b) => a + b, 0);
+    let failed = 0;
+    for (let i = 0; i < 6 && failed === 0; i++) {
+      await expect(peer.context(1500, 0)).rejects.toThrow();
+      failed = await failures();
+    }
+    expect(failed).toBeGreaterThanOrEqual(1);
+    // ... and the device falls back to a handshake with a live node
+    await peer.connect({ full: true });
+    const f = (await peer.context(4000, 2)).fields;
+    expect(others).toContain(Number(f.get('node-id')));
+    expect(f.get('takeover')).toBeUndefined();
+    expect(peer.handshakes).toBe(2);
+  });
+
   it('refuses --dtls-cluster-store without the cluster secret, naming both flags', async () => {
     const sp = await startServer({
       args: ['--no-external', '--no-ipv6', '--dtls-only', '--no-plugtest', '--dtls-cluster=127.0.0.2:0;127.0.0.2:0;1', '--dtls-cluster-group=127.0.0.3:5999', `--dtls-cluster-store=${redis.url}`],
