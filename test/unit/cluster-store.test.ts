@@ -232,6 +232,37 @@ describe.skipIf(redisPeer.skipReason !== undefined)(`shared connection store in 
     expect(n2.failover.stats['store lookups']).toBe(1);
   });
 
+  it('two nodes racing to take over one connection: one wins, the other forwards to it', async () => {
+    const alive = new Set([1, 2, 3]);
+    const n1 = await node(1, alive);
+    const n2 = await node(2, alive);
+    const n3 = await node(3, alive);
+    let redirect = false;
+    const captured: Buffer[] = [];
+    const c = await client({ ...PSK, config: { cidLength: 6 }, outboundFilter: (d) => (redirect ? (captured.push(Buffer.from(d)), false) : true) });
+    cleanups.push(() => c.client.stop());
+    await roundTrip(c, n1, 'before');
+    expect(await waitFor(() => n1.failover.stats['store writes'] >= 1, 2000)).toBe(true);
+    await n1.server.stop();
+    n1.failover.stop();
+    alive.delete(1);
+    redirect = true;
+    c.client.send(Buffer.from('after'), { address: '127.0.0.1', port: n1.server.localPort });
+    expect(await waitFor(() => captured.length === 1, 2000)).toBe(true);
+    const record = captured[0]!;
+    const from = { address: '127.0.0.1', port: c.client.localPort };
+    // the same record reaches both (a retransmission through another NAT mapping)
+    expect(n2.failover.route(record, 1, from)).toBe(true);
+    expect(n3.failover.route(record, 1, from)).toBe(true);
+    expect(await waitFor(() => n2.failover.stats.takeovers + n3.failover.stats.takeovers === 1 && n2.forwarded.length + n3.forwarded.length === 1, 3000)).toBe(true);
+    const [winner, loser, winnerId] = n2.failover.stats.takeovers === 1 ? [n2, n3, 2] : [n3, n2, 3];
+    expect(loser.failover.stats.takeovers).toBe(0);
+    expect(loser.forwarded[0]!.to).toBe(winnerId);
+    expect([...loser.server.connections()]).toHaveLength(0);
+    expect((await winner.inbox.next(3000)).data.toString()).toBe('after');
+    expect((await entryOf(Buffer.from(record.subarray(11, 17))))!.owner).toBe(winnerId);
+  });
+
   it('a third node learns the new owner from the store and forwards there', async () => {
     const alive = new Set([2, 3]);
     const n3 = await node(3, alive);
