@@ -244,6 +244,10 @@ function attachStore(node: ClusterConnector, o: ClusterSetupOptions, s: ClusterS
       if (!reported) logger.warn({ err: err.message, store: s.url }, 'cluster store: Redis unreachable');
       reported = true;
     },
+    onReady: () => {
+      if (reported) logger.info({ store: s.url }, 'cluster store: Redis reachable again');
+      reported = false;
+    },
   });
   const transport = node.transport;
   const failover = new Failover(
@@ -261,7 +265,6 @@ function attachStore(node: ClusterConnector, o: ClusterSetupOptions, s: ClusterS
     {
       nodeAddress: (id) => manager.nodeAddress(id),
       get ready() {
-        if (redis.connected) reported = false;
         return manager.ready;
       },
       forwardTo: (id, record, client) => transport.forwardTo(id, record, client),

@@ -327,6 +327,11 @@ describe.skipIf(redisPeer.skipReason !== undefined)(`shared connection store in 
     expect(n2.failover.stats['takeover failures']).toBe(1);
     expect([...n2.server.connections()]).toHaveLength(0);
     expect(n2.inbox.items).toHaveLength(0);
+    // the unusable entry is deleted (the device handshakes again) and not looked up again for a while
+    expect(await waitFor(() => n2.failover.stats['store deletes'] === 1, 2000)).toBe(true);
+    expect(await raw.exists(storeKey(cid))).toBe(0);
+    expect(n2.failover.route(captured[0]!, 1, { address: '127.0.0.1', port: c.client.localPort })).toBe(false);
+    expect(n2.failover.stats['store lookups']).toBe(1);
   });
 
   it('a node whose connection was taken over drops it at its next checkpoint (stale state is not served)', async () => {

@@ -95,6 +95,9 @@ export class Failover implements ConnectionStoreHook {
   private readonly pending = new Map<number | string, Pending>();
   private readonly misses = new Map<number | string, number>();
   private inflight = 0;
+  /** events logged one by one only the first time (a node's death means one takeover per connection): counts since the last summary */
+  private readonly unlogged = { takeovers: 0, conflicts: 0, refused: 0 };
+  private logged = { takeover: false, conflict: false, refused: false };
   private timer: NodeJS.Timeout | undefined;
   private startedAt = 0;
   private readonly now: () => number;
@@ -225,7 +228,7 @@ export class Failover implements ConnectionStoreHook {
       } else {
         // another node owns this CID now (it took the connection over): this node's state is stale
         this.stats['store conflicts']++;
-        this.o.logger?.info({ cid: t.cid.toString('hex') }, 'cluster store: connection owned by another node, dropped here');
+        this.note('conflict', { cid: t.cid.toString('hex') }, 'cluster store: connection owned by another node, dropped here');
         this.tracks.delete(conn.id);
         conn.storeMark = -1;
         this.dtls.store.remove(conn, 'replaced');
@@ -263,6 +266,7 @@ export class Failover implements ConnectionStoreHook {
       void this.checkpoint(t, false);
     }
     this.stats['checkpoint lag'] = lag;
+    this.summary();
     for (const [k, until] of this.misses) {
       if (until > now) break;
       this.misses.delete(k);
@@ -366,7 +370,8 @@ export class Failover implements ConnectionStoreHook {
     if (plain === undefined) {
       this.stats['store refused entries']++;
       this.stats['takeover failures']++;
-      this.o.logger?.warn({ cid: cid.toString('hex'), from }, 'cluster store: entry does not authenticate, refused');
+      this.note('refused', { cid: cid.toString('hex'), from }, 'cluster store: entry does not authenticate, refused');
+      this.dropEntry(cid);
       return undefined;
     }
     let conn: Connection;
@@ -376,7 +381,8 @@ export class Failover implements ConnectionStoreHook {
     } catch (err) {
       this.stats['store refused entries']++;
       this.stats['takeover failures']++;
-      this.o.logger?.warn({ err, cid: cid.toString('hex'), from }, 'cluster store: entry not readable, refused');
+      this.note('refused', { err, cid: cid.toString('hex'), from }, 'cluster store: entry not readable, refused');
+      this.dropEntry(cid);
       return undefined;
     } finally {
       plain.fill(0);
@@ -384,6 +390,8 @@ export class Failover implements ConnectionStoreHook {
     if (conn.readCid === undefined || !conn.readCid.equals(cid) || conn.role !== 'server') {
       this.stats['store refused entries']++;
       this.stats['takeover failures']++;
+      this.note('refused', { cid: cid.toString('hex'), from }, 'cluster store: entry of another CID or role, refused');
+      this.dropEntry(cid);
       return undefined;
     }
     // RFC 6347 §4.1: continue beyond every sequence number the former owner may have used (its limit); the replay
@@ -408,8 +416,48 @@ export class Failover implements ConnectionStoreHook {
       return undefined;
     }
     this.stats.takeovers++;
-    this.o.logger?.info({ cid: cid.toString('hex'), from, seq: seqLimit }, 'cluster store: connection taken over');
+    this.note('takeover', { cid: cid.toString('hex'), from, seq: seqLimit }, 'cluster store: connection taken over');
     return me;
+  }
+
+  /**
+   * Logs the first event of a kind at once (info; warn for refused entries) and counts the later ones for the summary
+   * of the next sweep: a node's death or a wrong secret must not turn into one log line per connection.
+   */
+  private note(kind: 'takeover' | 'conflict' | 'refused', fields: Record<string, unknown>, msg: string): void {
+    const count = kind === 'takeover' ? 'takeovers' : kind === 'conflict' ? 'conflicts' : 'refused';
+    if (!this.logged[kind]) {
+      this.logged[kind] = true;
+      if (kind === 'refused') this.o.logger?.warn(fields, msg);
+      else this.o.logger?.info(fields, msg);
+      return;
+    }
+    this.unlogged[count]++;
+    this.o.logger?.debug(fields, msg);
+  }
+
+  /** One summary line of the events not logged one by one since the last (at most one per sweep). */
+  private summary(): void {
+    const u = this.unlogged;
+    const total = u.takeovers + u.conflicts + u.refused;
+    if (total > 0) {
+      const line = { takeovers: u.takeovers, conflicts: u.conflicts, refused: u.refused };
+      if (u.refused > 0) this.o.logger?.warn(line, 'cluster store: more connections taken over, dropped or refused');
+      else this.o.logger?.info(line, 'cluster store: more connections taken over, dropped or refused');
+      u.takeovers = u.conflicts = u.refused = 0;
+    } else {
+      // a quiet period: the next event is logged at once again
+      this.logged = { takeover: false, conflict: false, refused: false };
+    }
+  }
+
+  /** Deletes an entry this node claimed but cannot use (the device handshakes again), and looks it up no more for a while. */
+  private dropEntry(cid: Buffer): void {
+    this.miss(cidKey(cid));
+    this.o.store.remove(cid, this.o.nodeId).then(
+      () => this.stats['store deletes']++,
+      (err: unknown) => this.storeError(err, 'delete'),
+    );
   }
 
   private learn(key: number | string, owner: number): void {

@@ -14,6 +14,8 @@ export interface RedisStoreOptions {
   timeout: number;
   /** called on connection errors (logged by the caller, at most once per state change) */
   onError?: (err: Error) => void;
+  /** called when the client is connected (again) */
+  onReady?: () => void;
 }
 
 /** What an owner's write found. */
@@ -83,6 +85,7 @@ export function createRedisStore(o: RedisStoreOptions): RedisStore {
     retryStrategy: (times) => Math.min(2000, 500 * times),
   }) as Scripts;
   redis.on('error', (err: Error) => o.onError?.(err));
+  redis.on('ready', () => o.onReady?.());
   redis.defineCommand('storeWrite', { numberOfKeys: 1, lua: WRITE });
   redis.defineCommand('storeRemove', { numberOfKeys: 1, lua: REMOVE });
   redis.defineCommand('storeClaim', { numberOfKeys: 1, lua: CLAIM });
