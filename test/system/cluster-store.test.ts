@@ -92,6 +92,25 @@ describe.skipIf(redisPeer.skipReason !== undefined)(`DTLS cluster with a shared 
     const thirdRows = await storeCounters(cluster, third);
     expect(count(thirdRows, 'takeovers')).toBe(0);
     process.stdout.write(`takeover: node ${owner} killed, first answer from node ${newOwner} after ${answeredAfter} ms\n`);
+
+    // the dead node comes back (same node-id, no state) and the NAT sends everything to it: it answers nothing for
+    // the connection itself, it learns the new owner from the store and forwards there
+    const back = await cluster.restart(owner);
+    await waitOutput(back, /cluster ready/, 15_000);
+    nat.command(`add ${cluster.destinations[owner - 1]}`);
+    nat.command(`remove ${cluster.destinations[newOwner - 1]}`);
+    nat.command(`remove ${cluster.destinations[third - 1]}`);
+    nat.command('clear');
+    for (let i = 0; i < 3; i++) {
+      const f = (await peer.context(3000, 2)).fields;
+      expect(f.get('node-id')).toBe(String(newOwner));
+      expect(f.get('via')).toBe('dtls-cid-router');
+      expect(f.get('read-cid')).toBe(readCid);
+    }
+    expect(peer.handshakes).toBe(1);
+    const backRows = await storeCounters(cluster, owner);
+    expect(count(backRows, 'owners learned')).toBe(1);
+    expect(count(backRows, 'takeovers')).toBe(0);
   });
 
   /** Handshakes succeeded and connections of node n (this read's own handshake and connection included). */

@@ -307,7 +307,6 @@ export class Failover implements ConnectionStoreHook {
       if (this.dtls.store.getByCid(cid) !== undefined) return false;
     } else if (this.node.nodeAddress(nodeId) !== undefined) return false;
     // a CID of a node that is gone, or one of this node's CIDs it does not hold: ask the store
-    if (!this.node.ready || this.now() - this.startedAt < this.o.takeoverDelay) return false;
     const miss = this.misses.get(key);
     if (miss !== undefined && miss > this.now()) return false;
     let p = this.pending.get(key);
@@ -337,8 +336,11 @@ export class Failover implements ConnectionStoreHook {
         target = entry.owner;
       } else if (entry.owner === me && this.dtls.store.getByCid(cid) !== undefined) {
         target = me;
-      } else {
+      } else if (this.mayClaim()) {
         target = await this.takeOver(cid, entry.owner);
+      } else {
+        // too early to call its owner gone (this node's table may still miss live nodes): dropped, the device retransmits
+        this.stats['takeover failures']++;
       }
     } catch (err) {
       this.storeError(err, 'lookup');
@@ -458,6 +460,11 @@ export class Failover implements ConnectionStoreHook {
       () => this.stats['store deletes']++,
       (err: unknown) => this.storeError(err, 'delete'),
     );
+  }
+
+  /** This node may take connections over: its node table is ready and old enough to call a missing node gone. */
+  private mayClaim(): boolean {
+    return this.node.ready && this.now() - this.startedAt >= this.o.takeoverDelay;
   }
 
   private learn(key: number | string, owner: number): void {
