@@ -3,7 +3,7 @@
 // cluster (127.0.0.2-3) with and without --dtls-cluster-store, the benchmark client (coaps, CID 6) straight to node 1:
 // node 1's CPU per request (100 clients, sustained) and per handshake (`--handshakes-close 1`: every request on a new
 // connection). (2) Takeover: three nodes behind the NAT on 127.0.0.1, 100 clients sustained, node 2 killed with
-// SIGKILL mid-run (and removed from the NAT): the time from the kill to its death being seen (`node expired`) and to
+// SIGKILL 3 s into the request phase (and removed from the NAT): the time from the kill to its death being seen (`node expired`) and to
 // the first connection taken over, the clients' handshakes after the kill (0 = every session survived), errors and
 // retransmissions of the client. Loopback only, every run bounded in requests and time.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -21,7 +21,7 @@ export const TARGET_CPU_RATIO = 1.1;
 export const TARGET_TAKEOVER_MS = 3000;
 const CLIENTS = 100;
 const REQUESTS_PER_CLIENT = 150;
-/** Requests per client of the takeover run (about 25 s: node 2 dies at the first progress line, after 10 s; the second line shows the takeover). */
+/** Requests per client of the takeover run (about 20 s; node 2 dies 3 s into the request phase, the first progress line shows the takeover). */
 const TAKEOVER_REQUESTS_PER_CLIENT = 1600;
 const HANDSHAKE_CLIENTS = 20;
 const HANDSHAKES_PER_CLIENT = 20;
@@ -221,21 +221,24 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
     try {
       const uri = `coaps://127.0.0.1:${nat.port}/benchmark?rlen=${RESPONSE_LENGTH}`;
       const progress: string[] = [];
-      let lines = 0;
-      ctx.log(`store: takeover run, ${CLIENTS} clients through the NAT, node 2 killed at the first progress line`);
+      ctx.log(`store: takeover run, ${CLIENTS} clients through the NAT, node 2 killed 3 s into the request phase`);
       const victim = nodes.nodes[1]!;
+      let started = false;
       const takeoverRun = await runClient(ctx, dir, uri, ['--clients', String(CLIENTS), '--requests', String(TAKEOVER_REQUESTS_PER_CLIENT)], nodes.nodes[0]!.pid, 110_000, (line) => {
-        if (!/^\[\d{4}\]: /.test(line)) return;
-        progress.push(line);
-        if (++lines === 1 && killedAt === undefined) {
-          // the survivors' handshakes once every client is connected (this /diagnose read's own included), then the kill
-          void Promise.all([0, 2].map((i) => readNodeCounters(ctx.distRoot, dir, nodes.ips[i]!, nodes.dtlsPort, i + 1).then((c) => c['handshakes succeeded'] ?? 0))).then((h) => {
-            before = h;
-            killedAt = Date.now();
-            victim.child.kill('SIGKILL');
-            nat.send(`remove ${nodes.destinations[1]}`);
-          });
+        if (line === 'Benchmark started.' && !started) {
+          started = true;
+          // 3 s into the request phase (every client connected): the survivors' handshakes (this /diagnose read's own
+          // included), then the kill; the first progress line (10 s) shows the takeover
+          setTimeout(() => {
+            void Promise.all([0, 2].map((i) => readNodeCounters(ctx.distRoot, dir, nodes.ips[i]!, nodes.dtlsPort, i + 1).then((c) => c['handshakes succeeded'] ?? 0))).then((h) => {
+              before = h;
+              killedAt = Date.now();
+              victim.child.kill('SIGKILL');
+              nat.send(`remove ${nodes.destinations[1]}`);
+            });
+          }, 3000);
         }
+        if (/^\[\d{4}\]: /.test(line)) progress.push(line);
       });
       const after = await Promise.all([0, 2].map((i) => readNodeCounters(ctx.distRoot, dir, nodes.ips[i]!, nodes.dtlsPort, i + 1)));
       // the clients' handshakes on the survivors after the kill: the second /diagnose read's own handshake taken off
@@ -248,7 +251,7 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
       const afterDetectMs = Number.isFinite(expired) && Number.isFinite(firstTakeover) ? firstTakeover - expired : NaN;
       const r = takeoverRun.report;
       report.push('');
-      report.push(`takeover: 3 nodes + NAT, ${CLIENTS} clients, node 2 killed (SIGKILL) at the first progress line`);
+      report.push(`takeover: 3 nodes + NAT, ${CLIENTS} clients, node 2 killed (SIGKILL) 3 s into the request phase`);
       report.push(`  death seen after ${detectMs} ms, first connection taken over ${takeoverMs} ms after the kill (${afterDetectMs} ms after the death was seen, target <= ${TARGET_TAKEOVER_MS})`);
       report.push(`  takeovers ${takeovers}, client handshakes after the kill ${handshakesAfterKill}, requests ${r.requests ?? '?'} of ${r.expected ?? '?'}, retransmissions ${r.retransmissions}, transmission errors ${r.transmissionErrors}`);
       for (const p of progress) report.push(`  ${p}`);
