@@ -215,14 +215,19 @@ describe.skipIf(redisPeer.skipReason !== undefined)(`DTLS cluster with a shared 
     expect(peer.handshakes).toBe(2);
   });
 
-  it('refuses --dtls-cluster-store without the cluster secret, naming both flags', async () => {
+  it.each([
+    ['the flag without the cluster secret', ['--dtls-cluster-group=127.0.0.3:5999', 'STORE'], [], '--dtls-cluster-store requires a cluster secret (--dtls-cluster-group-security'],
+    ['CLUSTER_STORE.URL without the cluster secret', ['--dtls-cluster-group=127.0.0.3:5999'], ['CLUSTER_STORE.URL=<redis>'], '--dtls-cluster-store requires a cluster secret (--dtls-cluster-group-security'],
+    ['a static cluster', ['STORE'], [], '--dtls-cluster-store requires a dynamic cluster (--dtls-cluster-group) or --k8s-dtls-cluster'],
+  ])('refuses the store at start-up: %s', async (_what, flags, properties, message) => {
     const sp = await startServer({
-      args: ['--no-external', '--no-ipv6', '--dtls-only', '--no-plugtest', '--dtls-cluster=127.0.0.2:0;127.0.0.2:0;1', '--dtls-cluster-group=127.0.0.3:5999', `--dtls-cluster-store=${redis.url}`],
+      args: ['--no-external', '--no-ipv6', '--dtls-only', '--no-plugtest', '--dtls-cluster=127.0.0.2:0;127.0.0.2:0;1', ...flags.map((f) => (f === 'STORE' ? `--dtls-cluster-store=${redis.url}` : f))],
+      properties: properties.map((p) => p.replace('<redis>', redis.url)),
       waitStarted: false,
     });
     cleanups.push(async () => void (await sp.stop()));
     const code = await sp.exited;
     expect(code).not.toBe(0);
-    expect(sp.output()).toContain('--dtls-cluster-store requires a cluster secret (--dtls-cluster-group-security');
+    expect(sp.output()).toContain(message);
   });
 });
