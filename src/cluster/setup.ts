@@ -268,7 +268,7 @@ function attachStore(node: ClusterConnector, o: ClusterSetupOptions, s: ClusterS
         return manager.ready;
       },
       forwardTo: (id, record, client) => transport.forwardTo(id, record, client),
-      deliver: (record, client) => transport.deliver(record, client),
+      deliver: (record, client, router) => transport.deliver(record, client, router),
     },
   );
   node.attachFailover(failover, redis);

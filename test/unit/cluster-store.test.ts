@@ -107,15 +107,15 @@ describe.skipIf(redisPeer.skipReason !== undefined)(`shared connection store in 
   async function node(nodeId: number, alive: Set<number>, o: { checkpointRecords?: number; sequenceMargin?: number; sent?: Buffer[] } = {}) {
     const s = await echoServer({ config: { cidLength: 6, nodeId }, ...(o.sent !== undefined ? { outboundFilter: (d: Buffer) => (o.sent!.push(Buffer.from(d)), true) } : {}) });
     const st = await store();
-    const delivered: Array<{ record: Buffer; client: PeerAddress }> = [];
+    const delivered: Array<{ record: Buffer; client: PeerAddress; router: PeerAddress | undefined }> = [];
     const forwarded: Array<{ to: number; record: Buffer }> = [];
     const n: FailoverNode = {
       nodeAddress: (id) => (alive.has(id) ? { address: '127.0.0.1', port: 1000 + id } : undefined),
       ready: true,
       forwardTo: (to, record) => forwarded.push({ to, record }),
-      deliver: (record, c) => {
-        delivered.push({ record, client: c });
-        s.server.receiveDatagram(record, c.address, c.port);
+      deliver: (record, c, router) => {
+        delivered.push({ record, client: c, router });
+        s.server.receiveDatagram(record, c.address, c.port, router);
       },
     };
     const failover = new Failover(
@@ -230,6 +230,46 @@ describe.skipIf(redisPeer.skipReason !== undefined)(`shared connection store in 
     expect(n2.failover.route(captured[1]!, captured[1]![11]!, { address: '127.0.0.1', port: clientPort })).toBe(true);
     expect((await n2.inbox.next(3000)).data.toString()).toBe('again');
     expect(n2.failover.stats['store lookups']).toBe(1);
+  });
+
+  it('a node back without state takes its CID back from a node that took it over and died, answering through the forwarding node', async () => {
+    const alive = new Set([1, 2, 3]);
+    const n1 = await node(1, alive);
+    const n2 = await node(2, alive);
+    let redirect = false;
+    const captured: Buffer[] = [];
+    const c = await client({ ...PSK, config: { cidLength: 6 }, outboundFilter: (d) => (redirect ? (captured.push(Buffer.from(d)), false) : true) });
+    cleanups.push(() => c.client.stop());
+    await roundTrip(c, n1, 'one');
+    expect(await waitFor(() => n1.failover.stats['store writes'] >= 1, 2000)).toBe(true);
+    await n1.server.stop();
+    n1.failover.stop();
+    alive.delete(1);
+    redirect = true;
+    const from = { address: '127.0.0.1', port: c.client.localPort };
+    c.client.send(Buffer.from('two'), { address: '127.0.0.1', port: n1.server.localPort });
+    expect(await waitFor(() => captured.length === 1, 2000)).toBe(true);
+    expect(n2.failover.route(captured[0]!, 1, from)).toBe(true);
+    const echo = await c.inbox.next(3000);
+    expect(echo.data.toString()).toBe('echo:two');
+    // node 2 dies too; node 1 is back, without state
+    await n2.server.stop();
+    n2.failover.stop();
+    alive.delete(2);
+    alive.add(1);
+    const back = await node(1, alive);
+    c.client.send(Buffer.from('three'), echo.ctx);
+    expect(await waitFor(() => captured.length === 2, 2000)).toBe(true);
+    // node 3 forwarded it to node 1 (its CID names node 1): node 1 takes it back from node 2
+    const router = { address: '127.0.0.1', port: 1003 };
+    expect(back.failover.route(captured[1]!, 1, from, router)).toBe(true);
+    const atServer = await back.inbox.next(3000);
+    expect(atServer.data.toString()).toBe('three');
+    expect(atServer.ctx.dtls!.takeoverFrom).toBe(2);
+    expect(atServer.ctx.router).toEqual(router);
+    expect(back.delivered[0]!.router).toEqual(router);
+    expect(back.failover.stats.takeovers).toBe(1);
+    expect(c.client.stats['handshakes succeeded']).toBe(1);
   });
 
   it('two nodes racing to take over one connection: one wins, the other forwards to it', async () => {

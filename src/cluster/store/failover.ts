@@ -43,8 +43,8 @@ export interface FailoverNode {
   readonly ready: boolean;
   /** forwards a client's record to another node (type 63, cluster.md §4.2) */
   forwardTo(nodeId: number, record: Buffer, client: PeerAddress): void;
-  /** processes a client's record here */
-  deliver(record: Buffer, client: PeerAddress): void;
+  /** processes a client's record here (`router`: the node that forwarded it, answers go back through it) */
+  deliver(record: Buffer, client: PeerAddress, router?: PeerAddress): void;
 }
 
 /** Largest number of CIDs resolved through the store at the same time (more: their records are dropped, counted). */
@@ -81,7 +81,7 @@ interface Track {
 
 /** Records of a CID waiting for its owner. */
 interface Pending {
-  records: Array<{ record: Buffer; client: PeerAddress }>;
+  records: Array<{ record: Buffer; client: PeerAddress; router: PeerAddress | undefined }>;
 }
 
 /** The failover of one cluster node's DTLS connections. */
@@ -281,10 +281,11 @@ export class Failover implements ConnectionStoreHook {
   // --- routing and takeover --------------------------------------------------------------------------------------
 
   /**
-   * A client's record with a CID whose byte 0 is `nodeId`. True when handled here (forwarded to a learned owner,
-   * processed as this node's, or held for a lookup/takeover); false: the transport's normal routing applies.
+   * A client's record with a CID whose byte 0 is `nodeId` (`router`: the node that forwarded it here, believing this
+   * node owns it). True when handled here (forwarded to a learned owner, processed as this node's, or held for a
+   * lookup/takeover); false: the transport's normal routing applies.
    */
-  route(record: Buffer, nodeId: number, client: PeerAddress): boolean {
+  route(record: Buffer, nodeId: number, client: PeerAddress, router?: PeerAddress): boolean {
     const cid = peekCid(record, this.cidLength);
     if (cid === undefined) return false;
     const me = this.o.nodeId;
@@ -292,7 +293,7 @@ export class Failover implements ConnectionStoreHook {
     if (this.owners.size > 0) {
       const owner = this.owners.get(key);
       if (owner === me) {
-        if (nodeId !== (me & 0xff)) this.node.deliver(record, client);
+        if (nodeId !== (me & 0xff)) this.node.deliver(record, client, router);
         return nodeId !== (me & 0xff);
       }
       if (owner !== undefined) {
@@ -319,7 +320,7 @@ export class Failover implements ConnectionStoreHook {
       this.pending.set(key, p);
       void this.resolve(Buffer.from(cid), key, p);
     }
-    if (p.records.length < MAX_QUEUED_RECORDS) p.records.push({ record: Buffer.from(record), client });
+    if (p.records.length < MAX_QUEUED_RECORDS) p.records.push({ record: Buffer.from(record), client, router });
     return true;
   }
 
@@ -351,7 +352,7 @@ export class Failover implements ConnectionStoreHook {
     if (target === undefined) return;
     this.learn(key, target);
     for (const r of p.records) {
-      if (target === me) this.node.deliver(r.record, r.client);
+      if (target === me) this.node.deliver(r.record, r.client, r.router);
       else this.node.forwardTo(target, r.record, r.client);
     }
   }
