@@ -438,6 +438,37 @@ describe.skipIf(redisPeer.skipReason !== undefined)(`shared connection store in 
     expect(back.failover.stats['store conflicts']).toBe(0);
   });
 
+  it('never writes at or beyond the stored sequence limit: without Redis the connection ends there', async () => {
+    const sent: Buffer[] = [];
+    const n1 = await node(1, new Set([1]), { checkpointRecords: 2, sequenceMargin: 5, sent });
+    const c = await client({ ...PSK, config: { cidLength: 6 } });
+    cleanups.push(() => c.client.stop());
+    await roundTrip(c, n1, 'one');
+    const cid = Buffer.from(serverConn(n1.server).readCid!);
+    expect(await waitFor(() => n1.failover.stats['store writes'] >= 1, 2000)).toBe(true);
+    const limit = (await entryOf(cid))!.seqLimit;
+    await redis.stop();
+    try {
+      let answered = 0;
+      for (let i = 0; i < 20; i++) {
+        c.client.send(Buffer.from(`m${i}`), { address: '127.0.0.1', port: n1.server.localPort });
+        const got = await c.inbox.next(500).catch(() => undefined);
+        if (got === undefined) break;
+        answered++;
+      }
+      // Redis never acknowledged another checkpoint: every epoch-1 record stayed below the stored limit
+      const seqs = sent.filter((d) => d[0] === 25).map((d) => d.readUIntBE(5, 6));
+      expect(Math.max(...seqs)).toBe(limit - 1);
+      expect(answered).toBeLessThan(20);
+      expect(n1.failover.stats['store sequence limits']).toBeGreaterThanOrEqual(1);
+      expect(await waitFor(() => [...n1.server.connections()].length === 0, 2000)).toBe(true);
+    } finally {
+      redis = await startRedis(redisPeer.path!, redis.port);
+      raw.disconnect();
+      raw = rawClient(redis.url);
+    }
+  });
+
   it('Redis gone: the node keeps serving what it holds (store errors counted), takeovers fail closed', async () => {
     const alive = new Set([1, 2]);
     const n1 = await node(1, alive, { checkpointRecords: 2 });
