@@ -75,6 +75,8 @@ export interface ClusterStoreOptions {
   /** ms */
   checkpointInterval: number;
   sequenceMargin: number;
+  /** an entry expires this long after its last write (ms) */
+  entryLifetime: number;
   /** Redis command timeout, ms */
   timeout: number;
 }
@@ -239,6 +241,7 @@ function attachStore(node: ClusterConnector, o: ClusterSetupOptions, s: ClusterS
   const redis = createRedisStore({
     url: s.url,
     timeout: s.timeout,
+    entryLifetime: s.entryLifetime,
     onError: (err) => {
       // one line per outage (ioredis reports every reconnect attempt)
       if (!reported) logger.warn({ err: err.message, store: s.url }, 'cluster store: Redis unreachable');
@@ -258,6 +261,7 @@ function attachStore(node: ClusterConnector, o: ClusterSetupOptions, s: ClusterS
       checkpointRecords: s.checkpointRecords,
       checkpointInterval: s.checkpointInterval,
       sequenceMargin: s.sequenceMargin,
+      entryLifetime: s.entryLifetime,
       takeoverDelay: o.timers.refresh + o.timers.expiration,
       logger,
     },

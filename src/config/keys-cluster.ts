@@ -75,6 +75,16 @@ export const STORE_SEQUENCE_MARGIN = defineKey({
   max: 1_000_000_000,
 });
 
+/** Lifetime of a stored entry without a write (Redis expiry): entries of a node that died go away with it. */
+export const STORE_ENTRY_LIFETIME = defineKey({
+  name: 'CLUSTER_STORE.ENTRY_LIFETIME',
+  type: 'time',
+  description:
+    'A stored DTLS connection entry expires in Redis this long after its last write. The owner writes idle connections again after half of it; entries of a node that died (and was never replaced) expire after it: a device waking up later handshakes again.',
+  default: 7 * 24 * 3600 * 1000,
+  min: 60_000,
+});
+
 /** Redis command timeout of the shared connection store. */
 export const STORE_TIMEOUT = defineKey({
   name: 'CLUSTER_STORE.TIMEOUT',
@@ -94,5 +104,6 @@ export const CLUSTER_KEYS: readonly KeyDef[] = [
   STORE_CHECKPOINT_RECORDS,
   STORE_CHECKPOINT_INTERVAL,
   STORE_SEQUENCE_MARGIN,
+  STORE_ENTRY_LIFETIME,
   STORE_TIMEOUT,
 ];

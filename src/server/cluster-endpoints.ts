@@ -13,6 +13,7 @@ import {
   REFRESH_INTERVAL,
   STORE_CHECKPOINT_INTERVAL,
   STORE_CHECKPOINT_RECORDS,
+  STORE_ENTRY_LIFETIME,
   STORE_SEQUENCE_MARGIN,
   STORE_TIMEOUT,
   STORE_URL,
@@ -55,6 +56,7 @@ function storeOptionsOf(opts: ServerOptions, props: Properties): Pick<ClusterSet
       checkpointRecords: props.number(STORE_CHECKPOINT_RECORDS),
       checkpointInterval: props.number(STORE_CHECKPOINT_INTERVAL),
       sequenceMargin: props.number(STORE_SEQUENCE_MARGIN),
+      entryLifetime: props.number(STORE_ENTRY_LIFETIME),
       timeout: props.number(STORE_TIMEOUT),
     },
   };

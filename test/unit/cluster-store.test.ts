@@ -72,8 +72,8 @@ describe.skipIf(redisPeer.skipReason !== undefined)(`shared connection store in 
     await raw.flushall();
   });
 
-  async function store(): Promise<RedisStore> {
-    const s = createRedisStore({ url: redis.url, timeout: 1000 });
+  async function store(entryLifetime = 60_000): Promise<RedisStore> {
+    const s = createRedisStore({ url: redis.url, timeout: 1000, entryLifetime });
     stores.push(s);
     expect(await waitFor(() => s.connected, 3000)).toBe(true);
     return s;
@@ -104,9 +104,9 @@ describe.skipIf(redisPeer.skipReason !== undefined)(`shared connection store in 
   });
 
   /** A server connector (node `nodeId`, 6-byte CIDs) with a failover; `alive` lists the node-ids it sees. */
-  async function node(nodeId: number, alive: Set<number>, o: { checkpointRecords?: number; sequenceMargin?: number; sent?: Buffer[] } = {}) {
+  async function node(nodeId: number, alive: Set<number>, o: { checkpointRecords?: number; sequenceMargin?: number; sent?: Buffer[]; entryLifetime?: number } = {}) {
     const s = await echoServer({ config: { cidLength: 6, nodeId }, ...(o.sent !== undefined ? { outboundFilter: (d: Buffer) => (o.sent!.push(Buffer.from(d)), true) } : {}) });
-    const st = await store();
+    const st = await store(o.entryLifetime);
     const delivered: Array<{ record: Buffer; client: PeerAddress; router: PeerAddress | undefined }> = [];
     const forwarded: Array<{ to: number; record: Buffer }> = [];
     const n: FailoverNode = {
@@ -126,6 +126,7 @@ describe.skipIf(redisPeer.skipReason !== undefined)(`shared connection store in 
         checkpointRecords: o.checkpointRecords ?? 1000,
         checkpointInterval: 200,
         sequenceMargin: o.sequenceMargin ?? 100,
+        ...(o.entryLifetime !== undefined ? { entryLifetime: o.entryLifetime } : {}),
         takeoverDelay: 0,
       },
       s.server,
@@ -152,6 +153,27 @@ describe.skipIf(redisPeer.skipReason !== undefined)(`shared connection store in 
     expect(conns).toHaveLength(1);
     return conns[0]!;
   }
+
+  it('entries expire: an idle connection is written again before, an entry whose node died goes away', async () => {
+    const n1 = await node(1, new Set([1]), { entryLifetime: 600 });
+    const c = await client({ ...PSK, config: { cidLength: 6 } });
+    cleanups.push(() => c.client.stop());
+    await roundTrip(c, n1, 'one');
+    const cid = Buffer.from(serverConn(n1.server).readCid!);
+    expect(await waitFor(() => n1.failover.stats['store writes'] >= 1, 2000)).toBe(true);
+    const ttl = await raw.pttl(storeKey(cid));
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(600);
+    // idle for three lifetimes: still there, written again
+    await new Promise((r) => setTimeout(r, 1800));
+    expect(await raw.exists(storeKey(cid))).toBe(1);
+    expect(n1.failover.stats['store writes']).toBeGreaterThanOrEqual(3);
+    // its node dies: nobody writes it again
+    n1.failover.stop();
+    await n1.server.stop();
+    expect(await waitFor(() => false, 900)).toBe(false);
+    expect(await raw.exists(storeKey(cid))).toBe(0);
+  });
 
   it('writes the connection on handshake, checkpoints every N records, deletes it on close', async () => {
     const n1 = await node(1, new Set([1]), { checkpointRecords: 5 });

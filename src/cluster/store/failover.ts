@@ -29,6 +29,8 @@ export interface FailoverOptions {
   checkpointInterval: number;
   /** sequence numbers beyond checkpoint + checkpointRecords a node may still write while its checkpoint is on its way */
   sequenceMargin: number;
+  /** an entry expires in Redis this long after its last write (ms): idle connections are written again after half of it */
+  entryLifetime?: number;
   /** a node must have run this long before it takes over (ms): until then a live node may be missing from its table */
   takeoverDelay: number;
   logger?: Logger;
@@ -77,6 +79,8 @@ interface Track {
   verifying: boolean;
   /** the last write failed (Redis unreachable): the sweep writes it again even if the connection did not change */
   failed: boolean;
+  /** time of the last successful write (the entry's expiry is refreshed after half its lifetime) */
+  writtenAt: number;
 }
 
 /** Records of a CID waiting for its owner. */
@@ -132,7 +136,7 @@ export class Failover implements ConnectionStoreHook {
   established(conn: Connection): void {
     const cid = conn.readCid;
     if (cid === undefined || cid.length === 0) return; // routed by address only: no other node could take it over
-    const t: Track = { conn, cid, writtenSeq: conn.nextSeq, writtenMaxSeq: conn.maxSeq, limit: -1, inflight: false, again: false, due: 0, verifying: false, failed: false };
+    const t: Track = { conn, cid, writtenSeq: conn.nextSeq, writtenMaxSeq: conn.maxSeq, limit: -1, inflight: false, again: false, due: 0, verifying: false, failed: false, writtenAt: 0 };
     this.tracks.set(conn.id, t);
     // the first write may reach Redis even if its answer does not: its limit holds from now on
     void this.checkpoint(t, true);
@@ -143,7 +147,7 @@ export class Failover implements ConnectionStoreHook {
     if (cid === undefined || cid.length === 0 || this.tracks.has(conn.id)) return; // a takeover registers its own
     // restored by a graceful restart: another node may have taken it over meanwhile (it then owns the entry and the
     // write is refused). Until Redis agrees, the limit is the current sequence number: nothing is written.
-    const t: Track = { conn, cid: Buffer.from(cid), writtenSeq: conn.nextSeq, writtenMaxSeq: conn.maxSeq, limit: conn.nextSeq, inflight: false, again: false, due: 0, verifying: true, failed: false };
+    const t: Track = { conn, cid: Buffer.from(cid), writtenSeq: conn.nextSeq, writtenMaxSeq: conn.maxSeq, limit: conn.nextSeq, inflight: false, again: false, due: 0, verifying: true, failed: false, writtenAt: 0 };
     this.tracks.set(conn.id, t);
     this.mark(t);
     void this.checkpoint(t, false);
@@ -224,6 +228,7 @@ export class Failover implements ConnectionStoreHook {
         t.writtenMaxSeq = maxSeq;
         t.verifying = false;
         t.failed = false;
+        t.writtenAt = this.now();
         ok = true;
       } else {
         // another node owns this CID now (it took the connection over): this node's state is stale
@@ -257,12 +262,15 @@ export class Failover implements ConnectionStoreHook {
   /** The periodic checkpoint of changed connections, and the checkpoint lag gauge. */
   private sweep(): void {
     const now = this.now();
+    // an idle connection's entry is written again before it expires
+    const refreshBefore = now - (this.o.entryLifetime ?? Infinity) / 2;
     let lag = 0;
     for (const t of this.tracks.values()) {
       const conn = t.conn;
       const behind = conn.nextSeq - t.writtenSeq;
       if (behind > lag) lag = behind;
-      if (t.inflight || t.due > now || (behind === 0 && conn.maxSeq === t.writtenMaxSeq && !t.verifying && !t.failed) || this.inflight >= MAX_INFLIGHT) continue;
+      const unchanged = behind === 0 && conn.maxSeq === t.writtenMaxSeq && !t.verifying && !t.failed && t.writtenAt > refreshBefore;
+      if (t.inflight || t.due > now || unchanged || this.inflight >= MAX_INFLIGHT) continue;
       void this.checkpoint(t, false);
     }
     this.stats['checkpoint lag'] = lag;
@@ -402,7 +410,7 @@ export class Failover implements ConnectionStoreHook {
     conn.nextSeq = seqLimit;
     conn.router = undefined;
     conn.takeoverFrom = from;
-    const t: Track = { conn, cid: Buffer.from(cid), writtenSeq: seqLimit, writtenMaxSeq: conn.maxSeq, limit: seqLimit, inflight: false, again: false, due: 0, verifying: true, failed: false };
+    const t: Track = { conn, cid: Buffer.from(cid), writtenSeq: seqLimit, writtenMaxSeq: conn.maxSeq, limit: seqLimit, inflight: false, again: false, due: 0, verifying: true, failed: false, writtenAt: 0 };
     this.tracks.set(conn.id, t);
     this.mark(t);
     if (this.dtls.loadConnections([conn]) !== 1) {

@@ -1,6 +1,7 @@
 // The Redis side of the shared connection store (issue 12): one hash per CID, field `o` the owning node-id (decimal
 // text), field `d` the sealed entry (seal.ts). Writes, deletes and claims are Lua scripts (atomic in Redis): an owner
 // writes or deletes only while it is the owner, a claim moves the owner only from the one expected (one winner).
+// Every write sets the entry's expiry (entryLifetime): entries of a node that died do not stay for ever.
 import { Redis } from 'ioredis';
 
 /** Key prefix of the entries: `<prefix><CID hex>`. */
@@ -12,6 +13,8 @@ export interface RedisStoreOptions {
   url: string;
   /** a command not answered within this time fails (ms) */
   timeout: number;
+  /** an entry expires this long after its last write or claim (ms) */
+  entryLifetime: number;
   /** called on connection errors (logged by the caller, at most once per state change) */
   onError?: (err: Error) => void;
   /** called when the client is connected (again) */
@@ -46,6 +49,7 @@ export interface RedisStore {
 const WRITE = `local o = redis.call('HGET', KEYS[1], 'o')
 if o and o ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'o', ARGV[1], 'd', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1`;
 
 const REMOVE = `if redis.call('HGET', KEYS[1], 'o') == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -58,7 +62,7 @@ redis.call('HSET', KEYS[1], 'o', ARGV[2])
 return {ARGV[2], redis.call('HGET', KEYS[1], 'd')}`;
 
 type Scripts = Redis & {
-  storeWrite(key: string, owner: string, data: Buffer): Promise<number>;
+  storeWrite(key: string, owner: string, data: Buffer, lifetime: string): Promise<number>;
   storeRemove(key: string, owner: string): Promise<number>;
   storeClaimBuffer(key: string, expected: string, me: string): Promise<Buffer[] | null>;
 };
@@ -91,7 +95,7 @@ export function createRedisStore(o: RedisStoreOptions): RedisStore {
   redis.defineCommand('storeClaim', { numberOfKeys: 1, lua: CLAIM });
   return {
     async write(cid, me, data) {
-      return (await redis.storeWrite(storeKey(cid), String(me), data)) === 1 ? 'written' : 'other-owner';
+      return (await redis.storeWrite(storeKey(cid), String(me), data, String(Math.round(o.entryLifetime)))) === 1 ? 'written' : 'other-owner';
     },
     async remove(cid, me) {
       await redis.storeRemove(storeKey(cid), String(me));
