@@ -3,7 +3,10 @@
 // takeover with the sequence jump and the replay window, a tampered entry refused, one winner of a claim race.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import type { DtlsConnector } from '../../src/dtls/connector.js';
+import pino from 'pino';
+import { DtlsConnector } from '../../src/dtls/connector.js';
+import { DEFAULT_DTLS_CONFIG, type DtlsConfig } from '../../src/dtls/config.js';
+import { ClusterSetupError, createClusterConnectors, STORE_NEEDS_SECRET, type ClusterSetupOptions, type NodeConnectorFactory } from '../../src/cluster/setup.js';
 import { Failover, type FailoverNode } from '../../src/cluster/store/failover.js';
 import { createRedisStore, storeKey, type RedisStore } from '../../src/cluster/store/redis-store.js';
 import { decodeEntry } from '../../src/cluster/store/entry.js';
@@ -78,6 +81,26 @@ describe.skipIf(redisPeer.skipReason !== undefined)(`shared connection store in 
     expect(await waitFor(() => s.connected, 3000)).toBe(true);
     return s;
   }
+
+  it('k8s mode: the store runs with the management PSK as cluster secret and is refused without it', async () => {
+    const logger = pino({ level: 'silent' });
+    const o: ClusterSetupOptions = {
+      k8s: { dtls: { host: '127.0.0.2', port: 0 }, mgmt: { host: '127.0.0.2', port: 0 }, externalMgmtPort: 5884 },
+      backward: true,
+      timers: { interval: 2000, refresh: 4000, discover: 10_000, expiration: 6000 },
+      store: { url: redis.url, checkpointRecords: 1000, checkpointInterval: 10_000, sequenceMargin: 100_000, entryLifetime: 60_000, timeout: 1000 },
+    };
+    const base: DtlsConfig = { ...DEFAULT_DTLS_CONFIG, cidLength: 6 };
+    const factory: NodeConnectorFactory = (address, port, config, transport) => new DtlsConnector({ address, port, role: 'server', config, transport });
+    const source = (psk: boolean) => ({
+      prepare: async () => ({ nodeId: 4, initialNodes: 1, ...(psk ? { mgmtPsk: { identity: 'dtls-mgmt', secret: Buffer.from('k8sSecret') } } : {}) }),
+      scope: async () => [],
+    });
+    const [node] = await createClusterConnectors(o, base, factory, logger, source(true));
+    expect(node!.failover).toBeDefined();
+    await node!.redis!.close();
+    await expect(createClusterConnectors(o, base, factory, logger, source(false))).rejects.toEqual(new ClusterSetupError(STORE_NEEDS_SECRET));
+  });
 
   it('writes only as owner, deletes only as owner, and a claim race has one winner', async () => {
     const a = await store();
