@@ -178,7 +178,8 @@ describe.skipIf(redisPeer.skipReason !== undefined)(`shared connection store in 
   }
 
   it('entries expire: an idle connection is written again before, an entry whose node died goes away', async () => {
-    const n1 = await node(1, new Set([1]), { entryLifetime: 600 });
+    // sweeps every 200 ms; written again once older than 750 ms; expires 1500 ms after a write
+    const n1 = await node(1, new Set([1]), { entryLifetime: 1500 });
     const c = await client({ ...PSK, config: { cidLength: 6 } });
     cleanups.push(() => c.client.stop());
     await roundTrip(c, n1, 'one');
@@ -186,15 +187,16 @@ describe.skipIf(redisPeer.skipReason !== undefined)(`shared connection store in 
     expect(await waitFor(() => n1.failover.stats['store writes'] >= 1, 2000)).toBe(true);
     const ttl = await raw.pttl(storeKey(cid));
     expect(ttl).toBeGreaterThan(0);
-    expect(ttl).toBeLessThanOrEqual(600);
-    // idle for three lifetimes: still there, written again
-    await new Promise((r) => setTimeout(r, 1800));
+    expect(ttl).toBeLessThanOrEqual(1500);
+    // idle for almost three lifetimes: still there, written again
+    await new Promise((r) => setTimeout(r, 4000));
     expect(await raw.exists(storeKey(cid))).toBe(1);
     expect(n1.failover.stats['store writes']).toBeGreaterThanOrEqual(3);
     // its node dies: nobody writes it again
     n1.failover.stop();
     await n1.server.stop();
-    expect(await waitFor(() => false, 900)).toBe(false);
+    const deadline = Date.now() + 3000;
+    while ((await raw.exists(storeKey(cid))) === 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     expect(await raw.exists(storeKey(cid))).toBe(0);
   });
 
@@ -497,7 +499,7 @@ describe.skipIf(redisPeer.skipReason !== undefined)(`shared connection store in 
       let answered = 0;
       for (let i = 0; i < 20; i++) {
         c.client.send(Buffer.from(`m${i}`), { address: '127.0.0.1', port: n1.server.localPort });
-        const got = await c.inbox.next(500).catch(() => undefined);
+        const got = await c.inbox.next(2000).catch(() => undefined);
         if (got === undefined) break;
         answered++;
       }
