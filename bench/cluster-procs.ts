@@ -55,6 +55,8 @@ export interface ClusterSpec {
   workDir: string;
   /** dist/ of the build */
   distRoot: string;
+  /** extra command line flags of every node (e.g. --dtls-cluster-group-security, --dtls-cluster-store) */
+  args?: string[];
 }
 
 /** Running cluster nodes. */
@@ -114,6 +116,7 @@ export async function startClusterNodes(spec: ClusterSpec): Promise<ClusterNodes
         throw new Error('static multi-node clusters are not used by the bench');
       }
       if (!spec.backward) args.push('--no-dtls-cluster-backward');
+      args.push(...(spec.args ?? []));
       nodes.push(spawnNode(`node${n}`, args, dir));
     }
     await waitForLogs(nodes, /started \.\.\./, 20_000);
@@ -160,6 +163,8 @@ export interface NatProcess {
   clear(n?: number): Promise<number>;
   /** the console output so far (last bytes) */
   outputTail(bytes?: number): string;
+  /** another console line (e.g. `remove <destination>`), in order with the others, reply not awaited */
+  send(line: string): void;
   stop(): Promise<void>;
 }
 
@@ -266,6 +271,9 @@ export async function startNatProcess(distRoot: string, workDir: string, destina
     clear: (n) =>
       command(n === undefined ? 'clear' : `clear ${n}`, /^\d+ - NAT entries dropped\.$/, (reply) => Number(/^(\d+) - /.exec(reply[reply.length - 1]!)?.[1] ?? 0)),
     outputTail: (bytes = 1500) => output.slice(-bytes),
+    send: (line) => {
+      queue = queue.then(() => void child.stdin!.write(`${line}\n`));
+    },
     stop,
   };
 }

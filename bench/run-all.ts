@@ -15,6 +15,7 @@ import { createLoadSection } from './load-section.js';
 import { workersSection } from './workers-section.js';
 import { oscoreSection } from './oscore-section.js';
 import { tcpSection } from './tcp-section.js';
+import { storeSection } from './store-section.js';
 import { DEFAULT_BASELINE } from './baseline.js';
 import { killChildrenOnSignal } from './proc-util.js';
 
@@ -39,7 +40,7 @@ function plainFigure(): { rps: number; cpuMsPer1000: number } | undefined {
  * OSCORE beside plain coap on the plugtest server and coap+tcp/coaps+tcp beside coap on the benchmark resource (issue 11), the benchmark client against our server (issue 4), then the DTLS CID cluster behind the NAT against one node, then
  * the in-process save/load of the DTLS connection state (graceful restart), then the old build beside the new one (issue 10).
  */
-export const SECTIONS: Section[] = [coapSection, createCoapsSection(plainFigure), handshakesSection, oscoreSection, tcpSection, benchmarkSection, clusterSection, restartSection, createLoadSection(() => baselineRef), workersSection];
+export const SECTIONS: Section[] = [coapSection, createCoapsSection(plainFigure), handshakesSection, oscoreSection, tcpSection, benchmarkSection, clusterSection, storeSection, restartSection, createLoadSection(() => baselineRef), workersSection];
 
 /** dist/bench → dist. */
 const distRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

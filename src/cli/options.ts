@@ -48,6 +48,8 @@ export interface ServerOptions {
   dtlsClusterBackward: boolean;
   /** undefined = on if the management channel is encrypted */
   dtlsClusterMac?: boolean;
+  /** --dtls-cluster-store: `redis://host:port` of the shared connection store (issue 12) */
+  dtlsClusterStore?: string;
   k8sMonitor?: string;
   k8sRestore?: string;
   localRestore?: string;
@@ -174,6 +176,11 @@ const OPTIONS: readonly OptionSpec[] = [
   },
   { name: 'dtls-cluster-backward', kind: 'flag', negatable: true, defaultOn: true, group: 'extended', help: 'send records of forwarded connections back through the receiving node (only with a cluster)' },
   { name: 'dtls-cluster-mac', kind: 'flag', negatable: true, shownDefault: 'on if the management channel is encrypted', group: 'extended', help: 'protect forwarding headers with a MAC (only with a cluster)' },
+  {
+    name: 'dtls-cluster-store', kind: 'value', label: 'redis://host:port', group: 'extended',
+    help: 'shared DTLS connection store in Redis: another node takes over the connections of a node that is gone (dynamic/k8s cluster with its secret; docs/failover.md)',
+    convert: redisUrl,
+  },
   { name: 'k8s-monitor', kind: 'value', label: 'address', group: 'extended', help: 'HTTP monitor (/alive, /ready, /metrics) address', convert: address },
   { name: 'k8s-restore', kind: 'value', label: 'address', group: 'extended', help: 'k8s graceful restart: local HTTPS /restore service address', convert: address },
   { name: 'local-restore', kind: 'value', label: 'address', group: 'extended', help: 'graceful restart: local HTTPS /restore service address (with --other-restore)', convert: address },
@@ -185,6 +192,18 @@ const BY_NAME: ReadonlyMap<string, OptionSpec> = new Map(OPTIONS.map((o) => [o.n
 
 function nonEmpty(t: string): string {
   if (t === '') throw new Error('must not be empty');
+  return t;
+}
+
+/** `redis://host:port[/db]` or `rediss://...` (the shared connection store, issue 12). */
+function redisUrl(t: string): string {
+  let u: URL;
+  try {
+    u = new URL(t);
+  } catch {
+    throw new Error('expected redis://host:port');
+  }
+  if ((u.protocol !== 'redis:' && u.protocol !== 'rediss:') || u.hostname === '') throw new Error('expected redis://host:port');
   return t;
 }
 
@@ -418,6 +437,9 @@ function checkGroups(o: ServerOptions): string | undefined {
     if (given(n) && !clusterType) {
       return `Error: --[no-]${n} requires a cluster type (--dtls-cluster or --k8s-dtls-cluster)`;
     }
+  }
+  if (given('dtls-cluster-store') && !clusterType) {
+    return 'Error: --dtls-cluster-store requires a cluster type (--dtls-cluster with --dtls-cluster-group and --dtls-cluster-group-security, or --k8s-dtls-cluster)';
   }
   const local = given('local-restore');
   const other = given('other-restore');

@@ -7,6 +7,8 @@ import type { Connector, EndpointContext } from '../transport/connector.js';
 import type { ClusterTransport } from './cluster-transport.js';
 import type { ClusterManager } from './manager.js';
 import type { MgmtChannel } from './mgmt-channel.js';
+import type { Failover } from './store/failover.js';
+import type { RedisStore } from './store/redis-store.js';
 import { readSocketDrops } from './socket-drops.js';
 import { CLUSTER_STATS_KEYS, createClusterStats } from './stats.js';
 
@@ -24,6 +26,10 @@ export class ClusterConnector implements Connector {
   readonly transport: ClusterTransport;
   readonly manager: ClusterManager | undefined;
   readonly channel: MgmtChannel | undefined;
+  /** the shared connection store's failover (issue 12); undefined without --dtls-cluster-store */
+  failover: Failover | undefined;
+  /** the Redis client the failover uses (closed on stop when this node owns it) */
+  redis: RedisStore | undefined;
   private readonly total = createClusterStats();
   private dropsBase = 0;
 
@@ -34,6 +40,13 @@ export class ClusterConnector implements Connector {
     this.manager = manager;
     transport.channel = channel;
     if (manager !== undefined) transport.resolver = manager;
+  }
+
+  /** Connects the shared connection store's failover (issue 12): it routes CID records first and hears of connections. */
+  attachFailover(failover: Failover, redis: RedisStore): void {
+    this.failover = failover;
+    this.redis = redis;
+    this.transport.cidRouter = failover;
   }
 
   get localAddress(): string {
@@ -77,12 +90,15 @@ export class ClusterConnector implements Connector {
       throw err;
     }
     this.manager?.start();
+    this.failover?.start();
   }
 
   async stop(): Promise<void> {
+    this.failover?.stop();
     this.manager?.stop();
     await this.channel?.stop();
     await this.dtls.stop();
+    await this.redis?.close();
   }
 
   send(data: Buffer, ctx: EndpointContext, onError?: (err: Error) => void): void {
@@ -95,6 +111,7 @@ export class ClusterConnector implements Connector {
     const group = this.dtls.diagnosticGroup();
     const stats = this.transport.stats;
     for (const k of CLUSTER_STATS_KEYS) group.counters.push([k, stats[k], this.total[k]]);
+    if (this.failover !== undefined) group.counters.push(...this.failover.counterRows());
     return group;
   }
 
@@ -102,6 +119,7 @@ export class ClusterConnector implements Connector {
   transferStats(): void {
     this.updateDrops();
     this.dtls.transferStats();
+    this.failover?.transferStats();
     const stats = this.transport.stats;
     for (const k of CLUSTER_STATS_KEYS) {
       this.total[k] += stats[k];

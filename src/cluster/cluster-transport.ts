@@ -61,6 +61,11 @@ export class ClusterTransport implements DatagramTransport {
   channel: MgmtChannel | undefined;
   /** resolver of other nodes (a manager may replace the initial one before start) */
   resolver: NodeResolver;
+  /**
+   * The shared connection store's router (issue 12, store/failover.ts): sees every client record with a CID first and
+   * handles those of connections taken over (forward to the new owner, or here) and of nodes that are gone.
+   */
+  cidRouter: { route(record: Buffer, nodeId: number, client: PeerAddress, router?: PeerAddress): boolean } | undefined;
   /** a worker of a cluster node: the other workers' loopback sockets by worker index (replaced by the management table) */
   workerResolver: NodeResolver = staticResolver(new Map());
   private dtlsSocket: dgram.Socket | undefined;
@@ -208,6 +213,7 @@ export class ClusterTransport implements DatagramTransport {
   /** A datagram on the DTLS socket (cluster.md §4.2). */
   private fromClient(data: Buffer, address: string, port: number): void {
     const nodeId = cidNodeId(data);
+    if (nodeId !== undefined && this.cidRouter !== undefined && this.cidRouter.route(data, nodeId, { address, port })) return;
     if (nodeId !== undefined && nodeId !== (this.o.nodeId & 0xff)) {
       this.forward(nodeId, data, address, port);
       return;
@@ -284,6 +290,16 @@ export class ClusterTransport implements DatagramTransport {
     this.onDatagram(payload, inner.client.address, inner.client.port, outer === inner ? from : outer.client);
   }
 
+  /** Forwards a client's record to another node (type 63), whatever node its CID names (a connection taken over, issue 12). */
+  forwardTo(nodeId: number, data: Buffer, client: PeerAddress): void {
+    this.forward(nodeId, data, client.address, client.port);
+  }
+
+  /** Processes a client's record on this node, whatever node its CID names (a connection taken over, issue 12). */
+  deliver(data: Buffer, client: PeerAddress, router?: PeerAddress): void {
+    this.onDatagram(data, client.address, client.port, router);
+  }
+
   /** Forwards a datagram with another node's CID to that node (type 63); a relaying worker hands it to worker 0. */
   private forward(nodeId: number, data: Buffer, address: string, port: number): void {
     if (this.o.worker?.relay === true) {
@@ -340,6 +356,8 @@ export class ClusterTransport implements DatagramTransport {
       if (incoming) {
         // the node's workers share its management port: the one the kernel picked may not own the CID
         if (this.toWorker(record, packet.client, from)) return;
+        // a record of this node's CID that it does not hold (back after another node took it over, issue 12)
+        if (this.cidRouter !== undefined && cidNodeId(record) === (this.o.nodeId & 0xff) && this.cidRouter.route(record, this.o.nodeId & 0xff, packet.client, from)) return;
         this.stats['process forwarded']++;
         this.onDatagram(record, packet.client.address, packet.client.port, from);
         return;

@@ -11,6 +11,9 @@ import { ClusterTransport, MANAGING_WORKER, type WorkerRole } from './cluster-tr
 import { ClusterManager, type ClusterTimers } from './manager.js';
 import { createDtlsChannel, createPlainChannel, type MgmtChannel } from './mgmt-channel.js';
 import { staticResolver } from './resolver.js';
+import { Failover } from './store/failover.js';
+import { createRedisStore } from './store/redis-store.js';
+import { deriveStoreKey } from './store/seal.js';
 
 /** `:<port>` (host undefined = any address) or `<host>:<port>`. */
 export interface HostPort {
@@ -57,10 +60,30 @@ export interface ClusterSetupOptions {
    * channel and the manager, the others relay through it (cluster-transport.ts WorkerRole).
    */
   worker?: { index: number };
+  /** --dtls-cluster-store: the shared connection store (issue 12) */
+  store?: ClusterStoreOptions;
   /** UDP buffer sizes of the management socket (DTLS.RECEIVE/SEND_BUFFER_SIZE + 28) */
   receiveBufferSize?: number;
   sendBufferSize?: number;
 }
+
+/** The shared connection store of --dtls-cluster-store and the CLUSTER_STORE keys (issue 12, docs/failover.md). */
+export interface ClusterStoreOptions {
+  /** `redis://host:port` */
+  url: string;
+  checkpointRecords: number;
+  /** ms */
+  checkpointInterval: number;
+  sequenceMargin: number;
+  /** an entry expires this long after its last write (ms) */
+  entryLifetime: number;
+  /** Redis command timeout, ms */
+  timeout: number;
+}
+
+/** Why --dtls-cluster-store cannot run without the cluster secret. */
+export const STORE_NEEDS_SECRET =
+  '--dtls-cluster-store requires a cluster secret (--dtls-cluster-group-security, or the k8s management PSK): the store key is derived from it';
 
 /** Creates the DTLS connector of a node on the given transport (credentials are the server's). */
 export type NodeConnectorFactory = (address: string, port: number, config: DtlsConfig, transport: DatagramTransport) => DtlsConnector;
@@ -90,6 +113,13 @@ export async function createClusterConnectors(
   k8s?: K8sClusterSource,
 ): Promise<ClusterConnector[]> {
   if ((base.cidLength ?? 0) < 6) throw new ClusterSetupError('cid length must be at least 6 for cluster!');
+  if (o.store !== undefined) {
+    if (o.worker !== undefined) throw new ClusterSetupError('--dtls-cluster-store is not supported with several workers (use --workers 1)');
+    if (o.k8s === undefined && (o.group === undefined || o.group.length === 0)) {
+      throw new ClusterSetupError('--dtls-cluster-store requires a dynamic cluster (--dtls-cluster-group) or --k8s-dtls-cluster: a static cluster has no node table to see a node gone');
+    }
+    if (o.k8s === undefined && o.groupSecurity === undefined) throw new ClusterSetupError(STORE_NEEDS_SECRET);
+  }
   if (o.k8s !== undefined) return [await k8sNode(o, o.k8s, base, factory, logger, k8s)];
   const nodes = o.nodes ?? [];
   const local = nodes.filter((n) => n.dtls !== undefined);
@@ -136,6 +166,7 @@ async function k8sNode(
   if (source === undefined) throw new ClusterSetupError('k8s cluster: no Kubernetes API access configured');
   const prepared = await source.prepare();
   const secure = prepared.mgmtPsk !== undefined;
+  if (o.store !== undefined && !secure) throw new ClusterSetupError(STORE_NEEDS_SECRET);
   if (o.mac === true && !secure) throw new ClusterSetupError('MAC for cluster traffic requires enabled encryption!');
   const dtls = await resolve(spec.dtls);
   const mgmt = await resolve(spec.mgmt);
@@ -199,7 +230,53 @@ function dynamicNode(
     logger,
     onSent: () => transport.stats['sent cluster mgmt']++,
   });
-  return new ClusterConnector(factory(dtls.address, dtls.port, config, transport), transport, channel, manager);
+  const node = new ClusterConnector(factory(dtls.address, dtls.port, config, transport), transport, channel, manager);
+  if (o.store !== undefined && d.secret !== undefined) attachStore(node, o, o.store, d.secret, nodeId, manager, logger);
+  return node;
+}
+
+/** Connects a node to the shared connection store (issue 12): a Redis client and the node's failover. */
+function attachStore(node: ClusterConnector, o: ClusterSetupOptions, s: ClusterStoreOptions, secret: Buffer, nodeId: number, manager: ClusterManager, logger: Logger): void {
+  let reported = false;
+  const redis = createRedisStore({
+    url: s.url,
+    timeout: s.timeout,
+    entryLifetime: s.entryLifetime,
+    onError: (err) => {
+      // one line per outage (ioredis reports every reconnect attempt)
+      if (!reported) logger.warn({ err: err.message, store: s.url }, 'cluster store: Redis unreachable');
+      reported = true;
+    },
+    onReady: () => {
+      if (reported) logger.info({ store: s.url }, 'cluster store: Redis reachable again');
+      reported = false;
+    },
+  });
+  const transport = node.transport;
+  const failover = new Failover(
+    {
+      nodeId,
+      key: deriveStoreKey(secret),
+      store: redis,
+      checkpointRecords: s.checkpointRecords,
+      checkpointInterval: s.checkpointInterval,
+      sequenceMargin: s.sequenceMargin,
+      entryLifetime: s.entryLifetime,
+      takeoverDelay: o.timers.refresh + o.timers.expiration,
+      logger,
+    },
+    node.dtls,
+    {
+      nodeAddress: (id) => manager.nodeAddress(id),
+      get ready() {
+        return manager.ready;
+      },
+      forwardTo: (id, record, client) => transport.forwardTo(id, record, client),
+      deliver: (record, client, router) => transport.deliver(record, client, router),
+    },
+  );
+  node.attachFailover(failover, redis);
+  logger.info({ node: nodeId, store: s.url, checkpointRecords: s.checkpointRecords, checkpointInterval: s.checkpointInterval, sequenceMargin: s.sequenceMargin }, 'cluster store');
 }
 
 /**

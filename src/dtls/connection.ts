@@ -139,6 +139,13 @@ export class Connection implements EpochState, ReplayWindow {
   resendSerial = -1;
   /** client role: application messages waiting for the handshake */
   deferred: DeferredMessage[] | undefined;
+  /**
+   * Shared connection store (issue 12, src/cluster/store): the write sequence number at which the store hook must be
+   * asked before the next epoch-1 record (a checkpoint is due or the stored sequence limit is reached); −1: never.
+   */
+  storeMark = -1;
+  /** node-id of the cluster node this connection was taken over from (issue 12); −1: not taken over */
+  takeoverFrom = -1;
 
   constructor(role: 'server' | 'client', address: string, port: number, now: number) {
     this.id = nextConnectionId++;
@@ -732,6 +739,7 @@ export function buildSessionInfo(conn: Connection, nodeId: number | undefined): 
   }
   if (conn.router !== undefined) info.via = VIA_CID_ROUTER;
   if (nodeId !== undefined) info.nodeId = nodeId;
+  if (conn.takeoverFrom >= 0) info.takeoverFrom = conn.takeoverFrom;
   return info;
 }
 
@@ -790,6 +798,9 @@ class RecordSessionInfo implements DtlsSessionInfo {
   }
   get prevPort(): number | undefined {
     return this.prev?.port;
+  }
+  get takeoverFrom(): number | undefined {
+    return this.conn.takeoverFrom >= 0 ? this.conn.takeoverFrom : undefined;
   }
   /** Plain-object form (attributes as own properties, absent ones left out), as buildSessionInfo makes them. */
   toJSON(): DtlsSessionInfo {

@@ -7,7 +7,7 @@ import type { DatagramTransport, SendDone } from '../transport/datagram.js';
 import type { TimerWheel } from '../util/timer-wheel.js';
 import type { CipherSuite } from './cipher-suites.js';
 import type { DtlsConfig } from './config.js';
-import type { ConnectionStore } from './connection-store.js';
+import type { ConnectionStore, RemovalReason } from './connection-store.js';
 import type { CookieGenerator } from './cookie.js';
 import type { DtlsDetailStats, DtlsStats } from './dtls-stats.js';
 import type { FloodGuard } from './flood-guard.js';
@@ -25,6 +25,21 @@ export type Handshake = ServerHandshake | ClientHandshake;
 export interface Waiter {
   resolve: (info: DtlsSessionInfo) => void;
   reject: (err: Error) => void;
+}
+
+/**
+ * What a shared connection store (issue 12, src/cluster/store) hears of a connector's connections: the three places
+ * where a connection's stored state changes. Every method must return quickly (the store works asynchronously).
+ */
+export interface ConnectionStoreHook {
+  /** a handshake completed: the connection is established */
+  established(conn: Connection): void;
+  /** an established connection was loaded (graceful restart, or a takeover): it must not write before the store agrees */
+  restored(conn: Connection): void;
+  /** the connection left the store (closed, evicted, failed, replaced, cleared for a restart) */
+  removed(conn: Connection, reason: RemovalReason): void;
+  /** conn.nextSeq reached conn.storeMark: a checkpoint is due; false: the record must not be written (sequence limit) */
+  writeMark(conn: Connection): boolean;
 }
 
 /** Error of sends and connects on a stopped connector (and of connects pending when it stops). */
@@ -79,6 +94,8 @@ export interface ConnectorState {
   onDatagram: (data: Buffer, ctx: EndpointContext) => void;
   /** client: the next handshakes are full handshakes (no resumption) */
   forceFullHandshake: boolean;
+  /** shared connection store of a cluster node (issue 12); undefined without one */
+  storeHook: ConnectionStoreHook | undefined;
   /** an established connection's record through the normal receive path (application data that overtook the Finished) */
   deliverRecord: (conn: Connection, record: DtlsRecord) => void;
   /** an application message for a peer without an established connection, role client or peer (client-side.ts) */

@@ -12,7 +12,7 @@ import type { CipherSuite } from './cipher-suites.js';
 import { DEFAULT_DTLS_CONFIG, type DtlsConfig } from './config.js';
 import { Connection, connectionFromJson, connectionToJson, type ConnectionJson } from './connection.js';
 import { ConnectionStore, cidKey } from './connection-store.js';
-import { STOPPED, type ConnectorState, type Handshake } from './connector-state.js';
+import { STOPPED, type ConnectionStoreHook, type ConnectorState, type Handshake } from './connector-state.js';
 import { createCookieGenerator, type CookieGenerator } from './cookie.js';
 import type { ServerIdentity } from './credentials/demo-pki.js';
 import { createPskStore, type PskStore } from './credentials/psk-store.js';
@@ -151,6 +151,7 @@ export class DtlsConnector implements Connector {
       onRemoved: (conn, reason) => {
         releaseHandshake(this.state.flood, conn);
         connectionRemoved(this.state, conn, reason);
+        this.state.storeHook?.removed(conn, reason);
       },
     });
     const trustAnchors = opts.trustAnchors ?? [];
@@ -199,6 +200,7 @@ export class DtlsConnector implements Connector {
       clientSessions: new Map(),
       onDatagram: () => {},
       forceFullHandshake: false,
+      storeHook: undefined,
       deferSend: (address, port, data, onError) => deferSend(state, address, port, data, onError),
       deliverRecord: (conn, record) => protectedRecord(state, conn, record, conn.address, conn.port, conn.router),
     };
@@ -213,6 +215,15 @@ export class DtlsConnector implements Connector {
 
   set onDatagram(handler: (data: Buffer, ctx: EndpointContext) => void) {
     this.state.onDatagram = handler;
+  }
+
+  /** The shared connection store of a cluster node (issue 12): hears of established, checkpointed and removed connections. */
+  get storeHook(): ConnectionStoreHook | undefined {
+    return this.state.storeHook;
+  }
+
+  set storeHook(hook: ConnectionStoreHook | undefined) {
+    this.state.storeHook = hook;
   }
 
   /** Client: the next connect()/send() handshakes are full handshakes (no resumption). */
@@ -359,6 +370,8 @@ export class DtlsConnector implements Connector {
       size++;
     }
     for (let i = accepted.length - 1; i >= 0; i--) store.restore(accepted[i]!);
+    const hook = this.state.storeHook;
+    if (hook !== undefined) for (const conn of accepted) hook.restored(conn);
     this.stats.connections = store.size;
     if (logger !== undefined) {
       for (const line of dropped) logger.warn(`load: dropped connection ${line}`);

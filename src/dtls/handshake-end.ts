@@ -60,6 +60,7 @@ export function completeHandshake(state: ConnectorState, conn: Connection, hs: H
     'dtls: handshake completed',
   );
   if (hs.role === 'client') clientEstablished(state, conn, session);
+  state.storeHook?.established(conn);
   // application records that overtook the peer's Finished, now through the normal path (replay window included)
   const early = hs.earlyData;
   hs.earlyData = [];

@@ -64,7 +64,7 @@ export function sendAlert(state: ConnectorState, conn: Connection, level: number
   const body = encodeAlert({ level: level as 1 | 2, description });
   let record: Buffer;
   if (protectedAlert && conn.epoch !== undefined && conn.protection !== undefined) {
-    const seq = takeSequenceNumber(conn.epoch);
+    const seq = writeSequenceNumber(state, conn);
     if (seq === undefined) return;
     record = conn.protection.encryptRecord(ContentType.ALERT, 1, seq, body, conn.writeCid);
   } else {
@@ -73,6 +73,16 @@ export function sendAlert(state: ConnectorState, conn: Connection, level: number
   state.detailStats.alertsSent++;
   state.stats['sending records']++;
   sendDatagram(state, conn, record);
+}
+
+/**
+ * The next epoch-1 write sequence number of an established connection; undefined when the 48-bit space is exhausted or
+ * the shared connection store refuses it (issue 12: never beyond the limit another node would start from after a
+ * takeover, so no AEAD nonce is used twice, RFC 5116 §5.1 / RFC 6347 §4.1).
+ */
+function writeSequenceNumber(state: ConnectorState, conn: Connection): number | undefined {
+  if (conn.storeMark >= 0 && conn.nextSeq >= conn.storeMark && state.storeHook !== undefined && !state.storeHook.writeMark(conn)) return undefined;
+  return takeSequenceNumber(conn.epoch!);
 }
 
 /** Sends a datagram to a connection's peer (through the cluster router its newest record came through). */
@@ -114,7 +124,7 @@ export function sendApplication(state: ConnectorState, data: Buffer, ctx: Endpoi
     onError?.(new Error(`message of ${data.length} bytes exceeds the record limit`));
     return;
   }
-  const seq = takeSequenceNumber(conn.epoch!);
+  const seq = writeSequenceNumber(state, conn);
   if (seq === undefined) {
     state.stats['dropped sending records']++;
     onError?.(new Error('record sequence numbers exhausted'));

@@ -15,6 +15,7 @@ import { BOUND_COUNTER_NAMES, COUNTER_NAMES, counterLabel, type BoundCounterName
 import { createDtlsDetailStats, type DtlsDetailStats, type DtlsStatsKey } from '../dtls/dtls-stats.js';
 import { connectorCounters } from '../resources/extended/diagnostics-source.js';
 import type { ClusterStatsKey } from '../cluster/stats.js';
+import type { StoreStatsKey } from '../cluster/store/stats.js';
 import { parseSocketDrops } from '../cluster/socket-drops.js';
 import { parseUdpDrops } from '../server/udp-drops.js';
 import { isMessageConnector } from '../transport/connector.js';
@@ -98,6 +99,21 @@ export const CLUSTER_GROUP_METRICS: Readonly<Record<ClusterStatsKey, Spec>> = {
   'sent cluster mgmt': ['cluster_sent_mgmt_messages_total', 'Cluster management messages sent.', 'counter'],
   'recv cluster mgmt': ['cluster_received_mgmt_messages_total', 'Cluster management messages received.', 'counter'],
   'dropped internal udp': ['cluster_dropped_internal_udp_total', 'Datagrams the OS dropped on the cluster management socket.', 'counter'],
+};
+
+/** Shared connection store counters (issue 12, ClusterConnector diagnosticGroup() rows) → metric; labels server, endpoint. */
+export const STORE_GROUP_METRICS: Readonly<Record<StoreStatsKey, Spec>> = {
+  'store writes': ['cluster_store_writes_total', 'DTLS connection entries written to the shared store (handshakes and checkpoints).', 'counter'],
+  'store deletes': ['cluster_store_deletes_total', 'DTLS connection entries deleted from the shared store (closed or evicted).', 'counter'],
+  'store errors': ['cluster_store_errors_total', 'Shared store commands that failed or timed out.', 'counter'],
+  'store conflicts': ['cluster_store_conflicts_total', 'Connections dropped because another node owns their store entry.', 'counter'],
+  'store refused entries': ['cluster_store_refused_entries_total', 'Store entries that did not authenticate or decode (refused).', 'counter'],
+  'store sequence limits': ['cluster_store_sequence_limits_total', 'Records not written: at the stored sequence limit, or the store has not confirmed the connection.', 'counter'],
+  'store lookups': ['cluster_store_lookups_total', 'Store lookups for CIDs of gone nodes or unknown CIDs of this node.', 'counter'],
+  takeovers: ['cluster_takeovers_total', 'DTLS connections taken over from a node that is gone.', 'counter'],
+  'takeover failures': ['cluster_takeover_failures_total', 'Lookups and takeovers that failed (the device falls back to a handshake).', 'counter'],
+  'owners learned': ['cluster_store_owners_learned_total', 'New owners of CIDs learned from the store (records forwarded there).', 'counter'],
+  'checkpoint lag': ['cluster_store_checkpoint_lag_records', 'Most records a connection wrote since its last stored checkpoint.', 'gauge'],
 };
 
 /** coap+tcp / coaps+tcp connection counters (TcpConnector diagnosticGroup() rows, src/tcp/connector.ts) → metric; labels server, endpoint. */
@@ -206,7 +222,7 @@ interface GroupProvider {
 
 /** Row key of a diagnostic group → metric spec. */
 const GROUP_METRICS = new Map<string, Spec>();
-for (const [k, spec] of [...Object.entries(DTLS_GROUP_METRICS), ...Object.entries(CLUSTER_GROUP_METRICS)]) {
+for (const [k, spec] of [...Object.entries(DTLS_GROUP_METRICS), ...Object.entries(CLUSTER_GROUP_METRICS), ...Object.entries(STORE_GROUP_METRICS)]) {
   if (spec !== undefined) GROUP_METRICS.set(k, spec);
 }
 

@@ -7,7 +7,18 @@ import type { CoapServer } from '../coap/server.js';
 import { parseAddress, parseClusterNode, parseK8sCluster } from '../cli/address.js';
 import type { ServerOptions } from '../cli/options.js';
 import { stackConfigFor, type Properties } from '../config/index.js';
-import { DISCOVER_INTERVAL, EXPIRATION_TIME, REFRESH_INTERVAL, TIMER_INTERVAL } from '../config/keys-cluster.js';
+import {
+  DISCOVER_INTERVAL,
+  EXPIRATION_TIME,
+  REFRESH_INTERVAL,
+  STORE_CHECKPOINT_INTERVAL,
+  STORE_CHECKPOINT_RECORDS,
+  STORE_ENTRY_LIFETIME,
+  STORE_SEQUENCE_MARGIN,
+  STORE_TIMEOUT,
+  STORE_URL,
+  TIMER_INTERVAL,
+} from '../config/keys-cluster.js';
 import { createServerDtlsConnector, dtlsPeerOf, serverDtlsConfig, type ServerCredentials } from './dtls-endpoints.js';
 import { createK8sClusterSource } from '../cluster/k8s-source.js';
 
@@ -29,8 +40,25 @@ export function clusterOptionsOf(opts: ServerOptions, props: Properties): Cluste
       discover: props.number(DISCOVER_INTERVAL),
       expiration: props.number(EXPIRATION_TIME),
     },
+    ...storeOptionsOf(opts, props),
     receiveBufferSize: props.get<number>('DTLS.RECEIVE_BUFFER_SIZE'),
     sendBufferSize: props.get<number>('DTLS.SEND_BUFFER_SIZE'),
+  };
+}
+
+/** The shared connection store (issue 12): --dtls-cluster-store, else CLUSTER_STORE.URL; none when both are empty. */
+function storeOptionsOf(opts: ServerOptions, props: Properties): Pick<ClusterSetupOptions, 'store'> {
+  const url = opts.dtlsClusterStore ?? props.get<string>(STORE_URL);
+  if (url === undefined || url === '') return {};
+  return {
+    store: {
+      url,
+      checkpointRecords: props.number(STORE_CHECKPOINT_RECORDS),
+      checkpointInterval: props.number(STORE_CHECKPOINT_INTERVAL),
+      sequenceMargin: props.number(STORE_SEQUENCE_MARGIN),
+      entryLifetime: props.number(STORE_ENTRY_LIFETIME),
+      timeout: props.number(STORE_TIMEOUT),
+    },
   };
 }
 

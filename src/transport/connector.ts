@@ -39,6 +39,8 @@ export interface DtlsSessionInfo {
   handshakeTime: number;
   /** node id of the receiving connector (cluster modes) */
   nodeId?: number;
+  /** node-id of the cluster node the connection was taken over from (shared connection store, issue 12) */
+  takeoverFrom?: number;
 }
 
 /** TLS session attributes of a coaps+tcp connection (RFC 8323 §9); absent for plain TCP. */

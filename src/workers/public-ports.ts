@@ -7,6 +7,7 @@ import net, { isIP } from 'node:net';
 import { parseClusterNode, parseK8sCluster } from '../cli/address.js';
 import type { HostPort } from '../cluster/setup.js';
 import type { ServerOptions } from '../cli/options.js';
+import { STORE_URL } from '../config/keys-cluster.js';
 import { CONNECTION_ID_LENGTH, CONNECTION_ID_NODE_ID } from '../config/keys-dtls.js';
 import { WORKERS } from '../config/keys-server.js';
 import { loadProperties, portsFor } from '../config/index.js';
@@ -40,6 +41,7 @@ export function workerPlanOf(opts: ServerOptions, cwd: string): WorkerPlan {
   const setup: WorkerSetup = {
     cidLength: props.getFor<number>('extended', CONNECTION_ID_LENGTH) ?? 0,
     nodeId: props.getFor<number>('extended', CONNECTION_ID_NODE_ID),
+    clusterStore: cluster && ((opts.dtlsClusterStore ?? '') !== '' || (props.get<string>(STORE_URL) ?? '') !== ''),
   };
   const addresses = selectAddresses({ loopback: opts.loopback, external: opts.external, ipv4: opts.ipv4, ipv6: opts.ipv6, patterns: opts.interfacesPattern });
   const { coap, coaps } = portsFor(props, 'extended');

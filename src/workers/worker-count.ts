@@ -27,6 +27,8 @@ export interface WorkerSetup {
   cidLength: number;
   /** DTLS.CONNECTION_ID_NODE_ID of the extended server */
   nodeId: number | undefined;
+  /** a cluster with the shared connection store (--dtls-cluster-store or CLUSTER_STORE.URL, issue 12) */
+  clusterStore?: boolean;
 }
 
 /** What runs: the count, a refusal (start-up fails), or a line to log saying why fewer run than asked. */
@@ -44,6 +46,7 @@ export function workerConflicts(s: WorkerSetup): string[] {
   if (s.cidLength > 0 && s.cidLength < 5) {
     out.push(`the workers route by the node-id byte of the CIDs, which needs DTLS.CONNECTION_ID_LENGTH of at least 5 (or 0: no CIDs), not ${s.cidLength}`);
   }
+  if (s.clusterStore === true) out.push('the shared DTLS connection store (--dtls-cluster-store) runs in one process per cluster node');
   if (s.nodeId !== undefined) out.push(`each worker writes its own index as the CIDs' node-id; DTLS.CONNECTION_ID_NODE_ID (${s.nodeId}) must be empty`);
   return out;
 }

@@ -15,6 +15,8 @@ export interface TestCluster {
   mgmtPort: number;
   /** `ip:dtlsPort` of every node (NAT destinations) */
   destinations: string[];
+  /** starts node n (1-based) again with its first flags and properties, after it stopped or was killed */
+  restart(n: number): Promise<ServerProcess>;
   stop(): Promise<void>;
 }
 
@@ -41,6 +43,7 @@ export async function startCluster(o: ClusterOptions): Promise<TestCluster> {
   const [dtlsPort, mgmtPort] = await freeUdpPorts(2);
   const ips = Array.from({ length: size }, (_, i) => nodeIp(i + 1));
   const nodes: ServerProcess[] = [];
+  const starts: Array<Parameters<typeof startServer>[0]> = [];
   try {
     for (let n = 1; n <= size; n++) {
       const ip = ips[n - 1]!;
@@ -56,7 +59,8 @@ export async function startCluster(o: ClusterOptions): Promise<TestCluster> {
       }
       if (o.direct) args.push('--no-dtls-cluster-backward');
       args.push(...(o.args ?? []));
-      nodes.push(await startServer({ args, properties: ['SYS.HEALTH_STATUS_INTERVAL=60s', 'CLUSTER_MGMT.TIMER_INTERVAL=500ms', ...(o.properties ?? [])] }));
+      starts.push({ args, properties: ['SYS.HEALTH_STATUS_INTERVAL=60s', 'CLUSTER_MGMT.TIMER_INTERVAL=500ms', ...(o.properties ?? [])] });
+      nodes.push(await startServer(starts[n - 1]));
     }
     if (o.mode !== 'static') await waitForOutput(nodes, /cluster ready/, 15_000);
   } catch (err) {
@@ -69,6 +73,12 @@ export async function startCluster(o: ClusterOptions): Promise<TestCluster> {
     dtlsPort: dtlsPort!,
     mgmtPort: mgmtPort!,
     destinations: ips.map((ip) => `${ip}:${dtlsPort}`),
+    restart: async (n) => {
+      await nodes[n - 1]!.stop();
+      const node = await startServer(starts[n - 1]);
+      nodes[n - 1] = node;
+      return node;
+    },
     stop: async () => {
       await Promise.all(nodes.map((n) => n.stop()));
     },

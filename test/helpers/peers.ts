@@ -1,11 +1,11 @@
-// Finding third-party peers (libcoap's coap-client, tshark, openssl) for interop tests.
+// Finding third-party peers (libcoap's coap-client, tshark, openssl, redis-server) for interop and store tests.
 // Locally a missing tool skips the test with a visible reason; in CI (CI=true) it is a failure.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
 /** Third-party tools the interop tests use. */
-export type PeerName = 'coap-client-notls' | 'coap-client-openssl' | 'coap-client-gnutls' | 'tshark' | 'openssl';
+export type PeerName = 'coap-client-notls' | 'coap-client-openssl' | 'coap-client-gnutls' | 'tshark' | 'openssl' | 'redis-server';
 
 /** Debian package that provides each tool (for the messages). */
 const PACKAGE_OF: Record<PeerName, string> = {
@@ -14,6 +14,7 @@ const PACKAGE_OF: Record<PeerName, string> = {
   'coap-client-gnutls': 'libcoap3-bin',
   tshark: 'tshark',
   openssl: 'openssl',
+  'redis-server': 'redis-server',
 };
 
 /** True when running in CI (missing peers fail instead of skipping). */

@@ -277,6 +277,8 @@ describe('valued options', () => {
     [['--dtls-cluster-group=a:1,b'], "Invalid value for option '--dtls-cluster-group': 'b': not an address like :5684, host:5684 or [::1]:5684"],
     [['--k8s-dtls-cluster=:5784;:5884'], "Invalid value for option '--k8s-dtls-cluster': ':5784;:5884': a k8s cluster definition must contain 3 parts, <dtls-intf>;<mgmt-intf>;<external-mgmt-port>"],
     [['--k8s-dtls-cluster=:5784;:5884;x'], "Invalid value for option '--k8s-dtls-cluster': ':5784;:5884;x': invalid port 'x'"],
+    [['--dtls-cluster=:5784;:5884;1', '--dtls-cluster-store=localhost:6379'], "Invalid value for option '--dtls-cluster-store': 'localhost:6379': expected redis://host:port"],
+    [['--dtls-cluster-store=redis://127.0.0.1:6379'], 'Error: --dtls-cluster-store requires a cluster type (--dtls-cluster with --dtls-cluster-group and --dtls-cluster-group-security, or --k8s-dtls-cluster)'],
     [['--notify-interval=abc'], "Invalid value for option '--notify-interval': 'abc': not a time like 2[s] (units ns, ys, ms, s, min, h, d)"],
     [['--notify-interval=99999999999999999[d]'], "Invalid value for option '--notify-interval': '99999999999999999[d]': out of range"],
   ])('%j', (argv, message) => {

@@ -16,6 +16,8 @@ import { COAP_COUNTER_METRICS, createMetrics, type Metrics } from '../../src/mon
 import { ClusterConnector } from '../../src/cluster/cluster-connector.js';
 import { ClusterTransport } from '../../src/cluster/cluster-transport.js';
 import { staticResolver } from '../../src/cluster/resolver.js';
+import { Failover } from '../../src/cluster/store/failover.js';
+import type { RedisStore } from '../../src/cluster/store/redis-store.js';
 import { DtlsPeer } from '../helpers/dtls-client.js';
 
 interface Sample {
@@ -287,5 +289,51 @@ describe('monitor metrics over a CoAP/DTLS server', () => {
     expect(value(s, `${P}dtls_handshakes_started_total`, labels)).toBe(1);
     expect(value(s, `${P}dtls_handshakes_succeeded_total`, labels)).toBe(1);
     expect(value(s, `${P}dtls_connections`, labels)).toBe(1);
+  });
+
+  it('exports the shared connection store counters of a cluster node (issue 12)', async () => {
+    const transport = new ClusterTransport({
+      dtls: { address: '127.0.0.1', port: 0 },
+      mgmt: { address: '127.0.0.1', port: 0 },
+      nodeId: 1,
+      backward: true,
+      mac: false,
+      resolver: staticResolver(new Map()),
+    });
+    const dtls = new DtlsConnector({ address: '127.0.0.1', port: 0, role: 'server', transport, config: { cidLength: 6, nodeId: 1 } });
+    const node = new ClusterConnector(dtls, transport);
+    // a store that is never reached: the counters are set below
+    const store: RedisStore = {
+      write: async () => 'written',
+      remove: async () => {},
+      lookup: async () => undefined,
+      claim: async () => undefined,
+      connected: false,
+      close: async () => {},
+    };
+    const failover = new Failover(
+      { nodeId: 1, key: Buffer.alloc(32), store, checkpointRecords: 10, checkpointInterval: 1000, sequenceMargin: 100, takeoverDelay: 0 },
+      dtls,
+      { nodeAddress: () => undefined, ready: true, forwardTo: () => {}, deliver: () => {} },
+    );
+    node.attachFailover(failover, store);
+    const server = new CoapServer('EXT', helloTree());
+    const ep = server.addEndpoint(node, DEFAULT_STACK_CONFIG);
+    await server.start();
+    cleanup.push(() => server.stop());
+    const metrics = createMetrics(() => [server]);
+    cleanup.push(async () => metrics.stop());
+    const labels = { server: 'EXT', endpoint: `coaps://127.0.0.1:${ep.info.localPort}` };
+    failover.stats.takeovers += 2;
+    failover.stats['store writes'] += 7;
+    node.transferStats();
+    failover.stats['store writes'] += 3;
+    failover.stats['store errors'] += 1;
+    failover.stats['checkpoint lag'] = 42;
+    const s = parse(await metrics.render());
+    expect(value(s, `${P}cluster_takeovers_total`, labels)).toBe(2);
+    expect(value(s, `${P}cluster_store_writes_total`, labels)).toBe(10);
+    expect(value(s, `${P}cluster_store_errors_total`, labels)).toBe(1);
+    expect(value(s, `${P}cluster_store_checkpoint_lag_records`, labels)).toBe(42);
   });
 });

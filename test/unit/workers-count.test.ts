@@ -77,5 +77,8 @@ describe('what cannot run with several workers yet', () => {
       'the workers route by the node-id byte of the CIDs, which needs DTLS.CONNECTION_ID_LENGTH of at least 5 (or 0: no CIDs), not 4',
       "each worker writes its own index as the CIDs' node-id; DTLS.CONNECTION_ID_NODE_ID (7) must be empty",
     ]);
+    expect(workerConflicts({ ...plain, clusterStore: true })).toEqual(['the shared DTLS connection store (--dtls-cluster-store) runs in one process per cluster node']);
+    // the default of one worker per core gives way to it
+    expect(decideWorkers({ count: 2, explicit: false }, { ...plain, clusterStore: true }, '24.22.3', 'linux').workers).toBe(1);
   });
 });

@@ -30,6 +30,7 @@ export function contextFields(ctx: EndpointContext, version: string): ContextFie
     if (d.readCid !== undefined) fields.push(['read-cid', hex(d.readCid)]);
     if (d.writeCid !== undefined) fields.push(['write-cid', hex(d.writeCid)]);
     if (d.via !== undefined) fields.push(['via', d.via]);
+    if (d.takeoverFrom !== undefined) fields.push(['takeover', `from node ${d.takeoverFrom}`]);
     if (d.secureRenegotiation) fields.push(['secure-renegotiation', true]);
     if (d.extendedMasterSecret) fields.push(['ext-master-secret', true]);
     fields.push(['newest-record', d.newestRecord]);
