@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { formatTable, type BenchContext, type Section, type SectionResult, type TargetCheck } from './sections.js';
 import { measureWithGenerator, pinToCpu, type Measurement } from './measure.js';
-import { pickPort, spawnNode, tryPort, waitForQuiet } from './proc-util.js';
+import { ONE_PROCESS_PROPERTY, pickPort, spawnNode, tryPort, waitForQuiet } from './proc-util.js';
 import { probeCoap } from './probe.js';
 import { MAX_OSCORE_OUTSTANDING, type OscoreLoadMode } from './oscore-load.js';
 
@@ -61,38 +61,44 @@ async function measure(ctx: BenchContext, pid: number, port: number, mode: Oscor
 async function run(ctx: BenchContext): Promise<SectionResult> {
   const o = ctx.options;
   const main = path.join(ctx.distRoot, 'src', 'cli', 'server-main.js');
-  const port = await pickPort(PLUGTEST_PORT);
-  const spare = [(await tryPort(0))!, (await tryPort(0))!, (await tryPort(0))!];
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'extplugtest-bench-oscore-'));
-  // one generator socket (requests in sequence-number order, oscore-load.ts): its 32 outstanding must not
-  // overflow the flood defence's per-source queue (UDP.FAIR_QUEUE_SOURCE_CAPACITY, default 8), which would drop
-  // the excess of a burst and measure that instead of OSCORE
-  const props = [
-    `PLUGTEST.COAP.COAP_PORT=${port}`,
-    `PLUGTEST.COAP.COAP_SECURE_PORT=${spare[0]}`,
-    `COAP.COAP_PORT=${spare[1]}`,
-    `COAP.COAP_SECURE_PORT=${spare[2]}`,
-    'WORKERS=1',
-    `UDP.FAIR_QUEUE_SOURCE_CAPACITY=${2 * MAX_OSCORE_OUTSTANDING}`,
-    ...o.oursProps,
-  ];
-  fs.writeFileSync(path.join(dir, 'Californium3.properties'), props.join('\n') + '\n');
-  const server = spawnNode('server', [main, '--no-ipv6', '--no-external', '--oscore'], dir);
   // the replay window of the plugtest context bounds what may be in flight (oscore-load.ts); plain gets the same
   const outstanding = Math.min(o.outstanding, MAX_OSCORE_OUTSTANDING);
   const results: Partial<Record<OscoreLoadMode, Measurement>> = {};
   let failure: string | undefined;
-  try {
-    if (o.pin) pinToCpu(server.pid, 1);
-    await probeCoap(port, '127.0.0.1', 'test', 15_000);
-    ctx.log(`  plugtest server ready on ${port}; ${outstanding} outstanding, ${o.warmup} + ${o.duration} s per mode`);
-    for (const mode of ['plain', 'oscore'] as const) results[mode] = await measure(ctx, server.pid, port, mode, outstanding);
-  } catch (err) {
-    failure = `${(err as Error).message}\n${server.logTail(1500)}`;
-  } finally {
-    await server.stop();
+  let dir = '';
+  // each mode on a fresh server: a mode measured after the other would find its predecessor's exchanges in the
+  // deduplication store (kept for EXCHANGE_LIFETIME) and pay for the bigger heap
+  for (const mode of ['plain', 'oscore'] as const) {
+    const port = await pickPort(PLUGTEST_PORT);
+    const spare = [(await tryPort(0))!, (await tryPort(0))!, (await tryPort(0))!];
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'extplugtest-bench-oscore-'));
+    // one generator socket (requests in sequence-number order, oscore-load.ts): its 32 outstanding must not
+    // overflow the flood defence's per-source queue (UDP.FAIR_QUEUE_SOURCE_CAPACITY, default 8), which would drop
+    // the excess of a burst and measure that instead of OSCORE
+    const props = [
+      `PLUGTEST.COAP.COAP_PORT=${port}`,
+      `PLUGTEST.COAP.COAP_SECURE_PORT=${spare[0]}`,
+      `COAP.COAP_PORT=${spare[1]}`,
+      `COAP.COAP_SECURE_PORT=${spare[2]}`,
+      ONE_PROCESS_PROPERTY,
+      `UDP.FAIR_QUEUE_SOURCE_CAPACITY=${2 * MAX_OSCORE_OUTSTANDING}`,
+      ...o.oursProps,
+    ];
+    fs.writeFileSync(path.join(dir, 'Californium3.properties'), props.join('\n') + '\n');
+    const server = spawnNode('server', [main, '--no-ipv6', '--no-external', '--oscore'], dir);
+    try {
+      if (o.pin) pinToCpu(server.pid, 1);
+      await probeCoap(port, '127.0.0.1', 'test', 15_000);
+      ctx.log(`  plugtest server ready on ${port} (fresh for ${mode}); ${outstanding} outstanding, ${o.warmup} + ${o.duration} s`);
+      results[mode] = await measure(ctx, server.pid, port, mode, outstanding);
+    } catch (err) {
+      failure = `${(err as Error).message}\n${server.logTail(1500)}`;
+    } finally {
+      await server.stop();
+    }
+    if (failure !== undefined) break;
+    fs.rmSync(dir, { recursive: true, force: true });
   }
-  if (failure === undefined) fs.rmSync(dir, { recursive: true, force: true });
   const plain = results.plain;
   const oscore = results.oscore;
   const ratio = plain && oscore && plain.load.requestsPerSecond > 0 ? Math.round((oscore.load.requestsPerSecond / plain.load.requestsPerSecond) * 100) / 100 : undefined;
