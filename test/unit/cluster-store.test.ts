@@ -127,6 +127,22 @@ describe.skipIf(redisPeer.skipReason !== undefined)(`shared connection store in 
   });
 
   /** A server connector (node `nodeId`, 6-byte CIDs) with a failover; `alive` lists the node-ids it sees. */
+  /** A CID client whose records are captured instead of sent once `capture.on` is set (a node's death, seen from the client). */
+  async function capturingClient() {
+    const capture = { on: false };
+    const captured: Buffer[] = [];
+    const c = await client({ ...PSK, config: { cidLength: 6 }, outboundFilter: (d) => (capture.on ? (captured.push(Buffer.from(d)), false) : true) });
+    cleanups.push(() => c.client.stop());
+    return { c, captured, capture };
+  }
+
+  /** Node `id` dies: its server and failover stop (its state stays in Redis) and it leaves the node table `alive`. */
+  async function kill(n: { server: { stop(): Promise<void> }; failover: { stop(): void } }, id: number, alive: Set<number>): Promise<void> {
+    await n.server.stop();
+    n.failover.stop();
+    alive.delete(id);
+  }
+
   async function node(nodeId: number, alive: Set<number>, o: { checkpointRecords?: number; sequenceMargin?: number; sent?: Buffer[]; entryLifetime?: number } = {}) {
     const s = await echoServer({ config: { cidLength: 6, nodeId }, ...(o.sent !== undefined ? { outboundFilter: (d: Buffer) => (o.sent!.push(Buffer.from(d)), true) } : {}) });
     const st = await store(o.entryLifetime);
@@ -234,10 +250,7 @@ describe.skipIf(redisPeer.skipReason !== undefined)(`shared connection store in 
     const alive = new Set([1, 2]);
     const n1 = await node(1, alive);
     const n2 = await node(2, alive);
-    let redirect = false;
-    const captured: Buffer[] = [];
-    const c = await client({ ...PSK, config: { cidLength: 6 }, outboundFilter: (d) => (redirect ? (captured.push(Buffer.from(d)), false) : true) });
-    cleanups.push(() => c.client.stop());
+    const { c, captured, capture } = await capturingClient();
     await roundTrip(c, n1, 'before');
     await roundTrip(c, n1, 'before-2');
     const old = serverConn(n1.server);
@@ -245,10 +258,8 @@ describe.skipIf(redisPeer.skipReason !== undefined)(`shared connection store in 
     expect(await waitFor(() => n1.failover.stats['store writes'] >= 1, 2000)).toBe(true);
     const stored = (await entryOf(cid))!;
     // node 1 dies (its state stays in Redis) and leaves node 2's table
-    await n1.server.stop();
-    n1.failover.stop();
-    alive.delete(1);
-    redirect = true;
+    await kill(n1, 1, alive);
+    capture.on = true;
     const clientPort = c.client.localPort;
     c.client.send(Buffer.from('after'), { address: '127.0.0.1', port: n1.server.localPort });
     expect(await waitFor(() => captured.length === 1, 2000)).toBe(true);
@@ -283,16 +294,11 @@ describe.skipIf(redisPeer.skipReason !== undefined)(`shared connection store in 
     const alive = new Set([1, 2, 3]);
     const n1 = await node(1, alive);
     const n2 = await node(2, alive);
-    let redirect = false;
-    const captured: Buffer[] = [];
-    const c = await client({ ...PSK, config: { cidLength: 6 }, outboundFilter: (d) => (redirect ? (captured.push(Buffer.from(d)), false) : true) });
-    cleanups.push(() => c.client.stop());
+    const { c, captured, capture } = await capturingClient();
     await roundTrip(c, n1, 'one');
     expect(await waitFor(() => n1.failover.stats['store writes'] >= 1, 2000)).toBe(true);
-    await n1.server.stop();
-    n1.failover.stop();
-    alive.delete(1);
-    redirect = true;
+    await kill(n1, 1, alive);
+    capture.on = true;
     const from = { address: '127.0.0.1', port: c.client.localPort };
     c.client.send(Buffer.from('two'), { address: '127.0.0.1', port: n1.server.localPort });
     expect(await waitFor(() => captured.length === 1, 2000)).toBe(true);
@@ -300,9 +306,7 @@ describe.skipIf(redisPeer.skipReason !== undefined)(`shared connection store in 
     const echo = await c.inbox.next(3000);
     expect(echo.data.toString()).toBe('echo:two');
     // node 2 dies too; node 1 is back, without state
-    await n2.server.stop();
-    n2.failover.stop();
-    alive.delete(2);
+    await kill(n2, 2, alive);
     alive.add(1);
     const back = await node(1, alive);
     c.client.send(Buffer.from('three'), echo.ctx);
@@ -324,16 +328,11 @@ describe.skipIf(redisPeer.skipReason !== undefined)(`shared connection store in 
     const n1 = await node(1, alive);
     const n2 = await node(2, alive);
     const n3 = await node(3, alive);
-    let redirect = false;
-    const captured: Buffer[] = [];
-    const c = await client({ ...PSK, config: { cidLength: 6 }, outboundFilter: (d) => (redirect ? (captured.push(Buffer.from(d)), false) : true) });
-    cleanups.push(() => c.client.stop());
+    const { c, captured, capture } = await capturingClient();
     await roundTrip(c, n1, 'before');
     expect(await waitFor(() => n1.failover.stats['store writes'] >= 1, 2000)).toBe(true);
-    await n1.server.stop();
-    n1.failover.stop();
-    alive.delete(1);
-    redirect = true;
+    await kill(n1, 1, alive);
+    capture.on = true;
     c.client.send(Buffer.from('after'), { address: '127.0.0.1', port: n1.server.localPort });
     expect(await waitFor(() => captured.length === 1, 2000)).toBe(true);
     const record = captured[0]!;
@@ -392,20 +391,15 @@ describe.skipIf(redisPeer.skipReason !== undefined)(`shared connection store in 
     const alive = new Set([1, 2]);
     const n1 = await node(1, alive);
     const n2 = await node(2, alive);
-    let redirect = false;
-    const captured: Buffer[] = [];
-    const c = await client({ ...PSK, config: { cidLength: 6 }, outboundFilter: (d) => (redirect ? (captured.push(Buffer.from(d)), false) : true) });
-    cleanups.push(() => c.client.stop());
+    const { c, captured, capture } = await capturingClient();
     await roundTrip(c, n1, 'before');
     const cid = Buffer.from(serverConn(n1.server).readCid!);
     expect(await waitFor(() => n1.failover.stats['store writes'] >= 1, 2000)).toBe(true);
-    await n1.server.stop();
-    n1.failover.stop();
-    alive.delete(1);
+    await kill(n1, 1, alive);
     const d = (await raw.hgetBuffer(storeKey(cid), 'd'))!;
     d[d.length - 30]! ^= 0x40;
     await raw.hset(storeKey(cid), 'd', d);
-    redirect = true;
+    capture.on = true;
     c.client.send(Buffer.from('after'), { address: '127.0.0.1', port: n1.server.localPort });
     expect(await waitFor(() => captured.length === 1, 2000)).toBe(true);
     expect(n2.failover.route(captured[0]!, 1, { address: '127.0.0.1', port: c.client.localPort })).toBe(true);
