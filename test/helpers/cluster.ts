@@ -1,7 +1,9 @@
 // Test helpers for DTLS CID clusters on the loopback range: nodes as server processes on 127.0.0.2,
 // .3, .4, ... (each its own address, same ports), the NAT / load balancer in-process on 127.0.0.1.
 import { startNat, type Nat, type NatOptions } from '../../src/nat/nat.js';
+import { expect } from 'vitest';
 import { freeUdpPorts, startServer, type ServerProcess } from './server-process.js';
+import { DtlsPeer, getBlockwise, parseDiagnose } from './dtls-client.js';
 
 /** Cluster modes of the system tests. */
 export type ClusterMode = 'static' | 'dynamic' | 'secure';
@@ -101,4 +103,18 @@ export async function waitForOutput(nodes: readonly ServerProcess[], re: RegExp,
 export async function startTestNat(destinations: string[], extra: Partial<NatOptions> = {}): Promise<Nat & { port: number }> {
   const nat = await startNat({ binds: ['127.0.0.1:0'], destinations, ...extra });
   return Object.assign(nat, { port: nat.localPorts[0]! });
+}
+
+/**
+ * The DTLS/cluster counter group of node n (1-based) from its /diagnose (the cluster and store counters), read by a
+ * direct CID client of that node; `cleanup` gets the client's close.
+ */
+export async function nodeCounters(cluster: TestCluster, n: number, cleanup: (fn: () => Promise<void>) => void): Promise<Map<string, [number, number]>> {
+  const direct = await DtlsPeer.open(cluster.ips[n - 1]!, cluster.dtlsPort, { cidLength: 6 });
+  cleanup(() => direct.close());
+  const { payload } = await getBlockwise(direct, { code: 1, path: 'diagnose' });
+  const groups = parseDiagnose(payload.toString());
+  const tag = [...groups.keys()].find((t) => t.startsWith(`dtls:node-${n}:`));
+  expect(tag, `node ${n} groups: ${[...groups.keys()].join(' ')}`).toBeDefined();
+  return groups.get(tag!)!;
 }

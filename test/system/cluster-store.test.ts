@@ -3,8 +3,8 @@
 // SIGKILL: the client's next request is answered by another node with the same session and CID and no new handshake,
 // /mycontext shows `takeover: from node N`, /diagnose counts it. Start-up refuses the store without the cluster secret.
 import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
-import { DtlsPeer, getBlockwise, parseDiagnose } from '../helpers/dtls-client.js';
-import { startCluster, startTestNat, type TestCluster } from '../helpers/cluster.js';
+import { DtlsPeer } from '../helpers/dtls-client.js';
+import { nodeCounters, startCluster, startTestNat, type TestCluster } from '../helpers/cluster.js';
 import { requirePeer } from '../helpers/peers.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 import { startServer, waitOutput } from '../helpers/server-process.js';
@@ -20,14 +20,8 @@ afterEach(async () => {
 const FAST_EXPIRY = ['CLUSTER_MGMT.REFRESH_INTERVAL=1000ms', 'CLUSTER_MGMT.EXPIRATION_TIME=1000ms'];
 
 /** The store counters of node n (1-based) from its /diagnose group, read by a direct client of that node. */
-async function storeCounters(cluster: TestCluster, n: number): Promise<Map<string, [number, number]>> {
-  const direct = await DtlsPeer.open(cluster.ips[n - 1]!, cluster.dtlsPort, { cidLength: 6 });
-  cleanups.push(() => direct.close());
-  const { payload } = await getBlockwise(direct, { code: 1, path: 'diagnose' });
-  const groups = parseDiagnose(payload.toString());
-  const tag = [...groups.keys()].find((t) => t.startsWith(`dtls:node-${n}:`));
-  expect(tag, `node ${n} groups: ${[...groups.keys()].join(' ')}`).toBeDefined();
-  return groups.get(tag!)!;
+function storeCounters(cluster: TestCluster, n: number): Promise<Map<string, [number, number]>> {
+  return nodeCounters(cluster, n, (fn) => cleanups.push(fn));
 }
 
 function count(rows: Map<string, [number, number]>, key: string): number {

@@ -3,8 +3,8 @@
 // no new handshake, the owning node-id in /mycontext, `via: dtls-cid-router` once another node
 // forwarded its record. Static, dynamic and secure (MAC) clusters, backward and direct mode.
 import { afterEach, describe, expect, it } from 'vitest';
-import { DtlsPeer, getBlockwise, parseDiagnose } from '../helpers/dtls-client.js';
-import { startCluster, startTestNat, type ClusterMode, type TestCluster } from '../helpers/cluster.js';
+import { DtlsPeer } from '../helpers/dtls-client.js';
+import { nodeCounters, startCluster, startTestNat, type ClusterMode, type TestCluster } from '../helpers/cluster.js';
 import type { Nat } from '../../src/nat/nat.js';
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -25,14 +25,8 @@ async function context(peer: DtlsPeer): Promise<Map<string, string>> {
 }
 
 /** The DTLS/cluster counter group of node n (1-based), read by a direct client of that node. */
-async function clusterCounters(cluster: TestCluster, n: number): Promise<Map<string, [number, number]>> {
-  const direct = await DtlsPeer.open(cluster.ips[n - 1]!, cluster.dtlsPort, { cidLength: 6 });
-  cleanups.push(() => direct.close());
-  const { payload } = await getBlockwise(direct, { code: 1, path: 'diagnose' });
-  const groups = parseDiagnose(payload.toString());
-  const tag = [...groups.keys()].find((t) => t.startsWith(`dtls:node-${n}:`));
-  expect(tag, `node ${n} groups: ${[...groups.keys()].join(' ')}`).toBeDefined();
-  return groups.get(tag!)!;
+function clusterCounters(cluster: TestCluster, n: number): Promise<Map<string, [number, number]>> {
+  return nodeCounters(cluster, n, (fn) => cleanups.push(fn));
 }
 
 /** The NAT destination (node index 0-based) of the peer's current NAT entry, from the node's view of it. */

@@ -86,6 +86,20 @@ async function gets(port: number, n: number): Promise<CoapMessage[]> {
 
 const P = 'extplugtest_';
 
+
+/** Node 1 of a static cluster on ephemeral loopback ports: its cluster transport and DTLS connector (CID 6). */
+function clusterNode1(): { transport: ClusterTransport; dtls: DtlsConnector } {
+  const transport = new ClusterTransport({
+    dtls: { address: '127.0.0.1', port: 0 },
+    mgmt: { address: '127.0.0.1', port: 0 },
+    nodeId: 1,
+    backward: true,
+    mac: false,
+    resolver: staticResolver(new Map()),
+  });
+  const dtls = new DtlsConnector({ address: '127.0.0.1', port: 0, role: 'server', transport, config: { cidLength: 6, nodeId: 1 } });
+  return { transport, dtls };
+}
 describe('monitor metrics over a CoAP/UDP server', () => {
   let server: CoapServer;
   let ep: CoapEndpoint;
@@ -255,15 +269,7 @@ describe('monitor metrics over a CoAP/DTLS server', () => {
   });
 
   it('exports the forwarding counters and DTLS details of a cluster node connector', async () => {
-    const transport = new ClusterTransport({
-      dtls: { address: '127.0.0.1', port: 0 },
-      mgmt: { address: '127.0.0.1', port: 0 },
-      nodeId: 1,
-      backward: true,
-      mac: false,
-      resolver: staticResolver(new Map()),
-    });
-    const dtls = new DtlsConnector({ address: '127.0.0.1', port: 0, role: 'server', transport, config: { cidLength: 6, nodeId: 1 } });
+    const { transport, dtls } = clusterNode1();
     const server = new CoapServer('EXT', helloTree());
     const ep = server.addEndpoint(new ClusterConnector(dtls, transport), DEFAULT_STACK_CONFIG);
     await server.start();
@@ -292,15 +298,7 @@ describe('monitor metrics over a CoAP/DTLS server', () => {
   });
 
   it('exports the shared connection store counters of a cluster node (issue 12)', async () => {
-    const transport = new ClusterTransport({
-      dtls: { address: '127.0.0.1', port: 0 },
-      mgmt: { address: '127.0.0.1', port: 0 },
-      nodeId: 1,
-      backward: true,
-      mac: false,
-      resolver: staticResolver(new Map()),
-    });
-    const dtls = new DtlsConnector({ address: '127.0.0.1', port: 0, role: 'server', transport, config: { cidLength: 6, nodeId: 1 } });
+    const { transport, dtls } = clusterNode1();
     const node = new ClusterConnector(dtls, transport);
     // a store that is never reached: the counters are set below
     const store: RedisStore = {
