@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { formatTable, type BenchContext, type Section, type SectionResult, type TargetCheck } from './sections.js';
 import { pinToCpu } from './measure.js';
-import { ONE_PROCESS_PROPERTY, tryPort, machineCpuMs, processCpuMs, processPeakRssMb, spawnNode, trackChild, udpCounters, waitForQuiet, type ServerProcess } from './proc-util.js';
+import { ONE_PROCESS_PROPERTY, stdoutLines, tryPort, machineCpuMs, processCpuMs, processPeakRssMb, spawnNode, trackChild, udpCounters, waitForQuiet, type ServerProcess } from './proc-util.js';
 import { probeCoap } from './probe.js';
 import { findProfile, formatProfile, summarizeProfile, type ProfileSummary } from './profile-summary.js';
 
@@ -243,8 +243,6 @@ function runClient(ctx: BenchContext, variant: Variant, s: StartedServer, perCli
     trackChild(child);
     const pid = child.pid ?? -1;
     if (ctx.options.pin && pid > 0) pinToCpu(pid, 0);
-    let output = '';
-    let pending = '';
     let timedOut = false;
     // samples at the start and the end of the request phase
     let start: ReturnType<typeof sample> | undefined;
@@ -266,16 +264,7 @@ function runClient(ctx: BenchContext, variant: Variant, s: StartedServer, perCli
       if (start === undefined && line === 'Benchmark started.') start = sample();
       else if (start !== undefined && end === undefined && / benchmark clients (finished|stopped)\.$/.test(line)) end = sample();
     };
-    child.stdout!.setEncoding('utf8');
-    child.stdout!.on('data', (chunk: string) => {
-      output += chunk;
-      pending += chunk;
-      let nl: number;
-      while ((nl = pending.indexOf('\n')) >= 0) {
-        onLine(pending.slice(0, nl));
-        pending = pending.slice(nl + 1);
-      }
-    });
+    const stdout = stdoutLines(child, onLine);
     let stderr = '';
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (chunk: string) => {
@@ -296,7 +285,8 @@ function runClient(ctx: BenchContext, variant: Variant, s: StartedServer, perCli
       clearInterval(poll);
       clearTimeout(limit);
       clearTimeout(killTimer);
-      if (pending) onLine(pending);
+      stdout.flush();
+      const output = stdout.output();
       const report = parseClientReport(output);
       if (start === undefined) {
         reject(new Error(`benchmark client exited with ${code} before its request phase${timedOut ? ' (time limit)' : ''}\n${(output + stderr).slice(-1500)}`));

@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { formatTable, type BenchContext, type Section, type SectionResult, type TargetCheck } from './sections.js';
 import { BENCHMARK_CLIENTS, CID_LENGTH, RESPONSE_LENGTH, benchmarkClientEnv, parseClientReport, requestsPerClient, type ClientReport } from './benchmark-section.js';
-import { machineCpuMs, processCpuMs, processTreeCpuMs, trackChild, udpCounters, waitForQuiet } from './proc-util.js';
+import { machineCpuMs, processCpuMs, processTreeCpuMs, stdoutLines, trackChild, udpCounters, waitForQuiet } from './proc-util.js';
 import { readNodeCounters, startClusterNodes, startNatProcess, type ClusterNodes, type NatProcess, type NatSnapshot, type NodeCounters } from './cluster-procs.js';
 
 /** Targets of the issue: requests/s of the cluster modes as a share of one node. */
@@ -189,8 +189,6 @@ function drive(ctx: BenchContext, mode: Mode, d: DriveInput): Promise<Omit<ModeR
     const child = spawn(process.execPath, args, { cwd: d.workDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
     trackChild(child);
     const pid = child.pid ?? -1;
-    let output = '';
-    let pending = '';
     let stderr = '';
     let timedOut = false;
     let lastClientCpu = 0;
@@ -261,16 +259,7 @@ function drive(ctx: BenchContext, mode: Mode, d: DriveInput): Promise<Omit<ModeR
         if (d.nat) natEnd = d.nat.snapshot().catch(() => undefined);
       }
     };
-    child.stdout!.setEncoding('utf8');
-    child.stdout!.on('data', (chunk: string) => {
-      output += chunk;
-      pending += chunk;
-      let nl: number;
-      while ((nl = pending.indexOf('\n')) >= 0) {
-        onLine(pending.slice(0, nl));
-        pending = pending.slice(nl + 1);
-      }
-    });
+    const stdout = stdoutLines(child, onLine);
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (chunk: string) => {
       if (stderr.length < 20_000) stderr += chunk;
@@ -293,7 +282,8 @@ function drive(ctx: BenchContext, mode: Mode, d: DriveInput): Promise<Omit<ModeR
     });
     child.once('close', (code) => {
       cleanup();
-      if (pending) onLine(pending);
+      stdout.flush();
+      const output = stdout.output();
       const report = parseClientReport(output);
       if (start === undefined) {
         reject(new Error(`benchmark client exited with ${code} before its request phase${timedOut ? ' (time limit)' : ''}\n${(output + stderr).slice(-1500)}`));

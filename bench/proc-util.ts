@@ -61,6 +61,33 @@ export function childPids(pid: number): number[] {
  */
 export const ONE_PROCESS_PROPERTY = 'WORKERS=1';
 
+/**
+ * Reads a child's stdout as text: `onLine` gets every complete line as it arrives, `output()` everything read so far,
+ * `flush()` hands on a last line without newline (call it when the child has closed).
+ */
+export function stdoutLines(child: ChildProcess, onLine: (line: string) => void): { output: () => string; flush: () => void } {
+  let output = '';
+  let pending = '';
+  child.stdout!.setEncoding('utf8');
+  child.stdout!.on('data', (chunk: string) => {
+    output += chunk;
+    pending += chunk;
+    let nl: number;
+    while ((nl = pending.indexOf('\n')) >= 0) {
+      const line = pending.slice(0, nl);
+      pending = pending.slice(nl + 1);
+      onLine(line);
+    }
+  });
+  return {
+    output: () => output,
+    flush: () => {
+      if (pending) onLine(pending);
+      pending = '';
+    },
+  };
+}
+
 /** CPU time of a process and its live children (a server's worker processes), ms; undefined when it is gone. */
 export function processTreeCpuMs(pid: number): number | undefined {
   const own = processCpuMs(pid);

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { formatTable, type BenchContext, type Section, type SectionResult, type TargetCheck } from './sections.js';
 import { CID_LENGTH, RESPONSE_LENGTH, benchmarkClientEnv, parseClientReport, type ClientReport } from './benchmark-section.js';
-import { processCpuMs, trackChild } from './proc-util.js';
+import { processCpuMs, stdoutLines, trackChild } from './proc-util.js';
 import { freePortOn, readNodeCounters, startClusterNodes, startNatProcess, type ClusterNodes } from './cluster-procs.js';
 
 /** Target of the issue: CPU per request with the store at most this much above without (default checkpointing). */
@@ -87,23 +87,13 @@ function runClient(ctx: BenchContext, workDir: string, uri: string, extra: strin
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [main, uri, '--cid-length', String(CID_LENGTH), ...extra], { cwd: workDir, env: benchmarkClientEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
     trackChild(child);
-    let output = '';
-    let pending = '';
     let start: { t: number; cpu: number } | undefined;
     let end: { t: number; cpu: number } | undefined;
     const sample = () => ({ t: performance.now(), cpu: processCpuMs(pid) ?? 0 });
-    child.stdout!.setEncoding('utf8');
-    child.stdout!.on('data', (chunk: string) => {
-      output += chunk;
-      pending += chunk;
-      let nl: number;
-      while ((nl = pending.indexOf('\n')) >= 0) {
-        const line = pending.slice(0, nl);
-        pending = pending.slice(nl + 1);
-        if (start === undefined && line === 'Benchmark started.') start = sample();
-        else if (start !== undefined && end === undefined && / benchmark clients (finished|stopped)\.$/.test(line)) end = sample();
-        onLine?.(line);
-      }
+    const stdout = stdoutLines(child, (line) => {
+      if (start === undefined && line === 'Benchmark started.') start = sample();
+      else if (start !== undefined && end === undefined && / benchmark clients (finished|stopped)\.$/.test(line)) end = sample();
+      onLine?.(line);
     });
     child.stderr!.on('data', () => {});
     const limit = setTimeout(() => child.kill('SIGTERM'), limitMs);
@@ -115,6 +105,8 @@ function runClient(ctx: BenchContext, workDir: string, uri: string, extra: strin
       clearTimeout(limit);
       const s = start ?? { t: 0, cpu: 0 };
       const e = end ?? sample();
+      stdout.flush();
+      const output = stdout.output();
       resolve({ report: parseClientReport(output), nodeCpuMs: e.cpu - s.cpu, phaseMs: e.t - s.t, output });
     });
   });
