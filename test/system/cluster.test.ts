@@ -19,9 +19,13 @@ async function cidClient(nat: { port: number }): Promise<DtlsPeer> {
   return peer;
 }
 
-/** /mycontext fields (bounded retries: a NAT change may cost one lost datagram at most). */
+/**
+ * /mycontext fields, bounded retries: a NAT change may cost one lost datagram, and right after the start a node may
+ * not have met the owner yet (a node is ready once it knows one other node; the tables complete within
+ * CLUSTER_MGMT.REFRESH_INTERVAL, 4 s), so a record it receives for that owner is dropped until then.
+ */
 async function context(peer: DtlsPeer): Promise<Map<string, string>> {
-  return (await peer.context(4000, 2)).fields;
+  return (await peer.context(9000, 5)).fields;
 }
 
 /** The DTLS/cluster counter group of node n (1-based), read by a direct client of that node. */
