@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { buildTemplate, CODE_CHANGED, CODE_POST, formatCode, MID_OFFSET, parseCode, textPayload, TOKEN_OFFSET } from './coap-wire.js';
-import { AnswerTally, generatorMain, round, runTimeline, type RunState } from './load-timeline.js';
+import { AnswerTally, generatorMain, runTimeline, tallyFields, type RunState } from './load-timeline.js';
 import { cliNumber } from './cli-number.js';
 
 /** Options of one load run. */
@@ -308,7 +308,7 @@ export async function runLoad(options: Partial<LoadOptions> & { port: number }):
     slots.push({ index: i, lane: lanes[i % sockets]!, buf: Buffer.from(template), token: 0, mid: 0, conn: undefined, sentAt: 0 });
   }
 
-  const { windowMs, cpu, elu } = await runTimeline(o, state, slots.length, (i) => send(slots[i]!), sweep);
+  const measured = await runTimeline(o, state, slots.length, (i) => send(slots[i]!), sweep);
   for (const conn of [...allConns]) closeConn(conn);
   return {
     target: `${o.host}:${o.port}`,
@@ -316,19 +316,12 @@ export async function runLoad(options: Partial<LoadOptions> & { port: number }):
     outstanding: o.outstanding,
     payloadSize: plen,
     warmupMs: o.warmupMs,
-    windowMs: round(windowMs, 1),
-    completed: tally.completed,
-    requestsPerSecond: Math.round((tally.completed * 1000) / windowMs),
+    ...tallyFields(tally, measured),
     sent,
     timeouts,
-    errors: tally.errors,
-    errorCodes: tally.errorCodes,
     unmatched,
     socketErrors,
     socketRotations,
-    latency: tally.latency(),
-    generatorCpuMs: Math.round((cpu.user + cpu.system) / 1000),
-    generatorElu: round(elu.utilization, 3),
   };
 }
 

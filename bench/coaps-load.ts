@@ -22,7 +22,7 @@ import { ContentType, parseRecord } from '../src/dtls/record.js';
 import { TimerWheel } from '../src/util/timer-wheel.js';
 import { buildTemplate, CODE_CHANGED, CODE_POST, formatCode, MID_OFFSET, parseCode, textPayload, TOKEN_OFFSET } from './coap-wire.js';
 import type { GeneratorMessage, LatencySummary, LoadPhase, LoadResult } from './coap-load.js';
-import { AnswerTally, generatorMain, round, runTimeline, type RunState } from './load-timeline.js';
+import { AnswerTally, generatorMain, round, runTimeline, tallyFields, type RunState } from './load-timeline.js';
 import { cliNumber } from './cli-number.js';
 
 /** Options of one coaps load run. */
@@ -360,7 +360,7 @@ export async function runCoapsLoad(options: Partial<CoapsLoadOptions> & { port: 
     }
   };
 
-  const { windowMs, cpu, elu } = await runTimeline(o, state, slots.length, (i) => send(slots[i]!), sweep);
+  const measured = await runTimeline(o, state, slots.length, (i) => send(slots[i]!), sweep);
   for (const s of sessions) s.sock?.close();
   await Promise.all(connectors.map((c) => c.stop()));
   wheel.clear();
@@ -370,19 +370,12 @@ export async function runCoapsLoad(options: Partial<CoapsLoadOptions> & { port: 
     outstanding: o.outstanding,
     payloadSize: plen,
     warmupMs: o.warmupMs,
-    windowMs: round(windowMs, 1),
-    completed: tally.completed,
-    requestsPerSecond: Math.round((tally.completed * 1000) / windowMs),
+    ...tallyFields(tally, measured),
     sent,
     timeouts,
-    errors: tally.errors,
-    errorCodes: tally.errorCodes,
     unmatched,
     socketErrors,
     socketRotations: 0,
-    latency: tally.latency(),
-    generatorCpuMs: Math.round((cpu.user + cpu.system) / 1000),
-    generatorElu: round(elu.utilization, 3),
     sessionsRequested: o.sessions,
     sessionsEstablished: sessions.length,
     handshakeFailures,

@@ -127,8 +127,8 @@ export async function generatorMain<R>(
 /** First byte of a piggy-backed answer: version 1, ACK, token length 4. */
 const ACK_B0 = 0x40 | (2 << 4) | 4;
 
-/** Checks answers (piggy-backed ACK, expected code, token, echoed payload) and counts them with their latency. */
-export class AnswerTally {
+/** Counts the window's answers: the good ones with their latency histogram, the bad ones by a key. */
+export class Tally {
   completed = 0;
   errors = 0;
   readonly errorCodes: Record<string, number> = {};
@@ -136,10 +136,50 @@ export class AnswerTally {
   private sumMs = 0;
   private maxMs = 0;
 
+  /** A good answer to a request sent at `sentAt` (performance.now()). */
+  ok(sentAt: number): void {
+    this.completed++;
+    const ms = performance.now() - sentAt;
+    this.sumMs += ms;
+    if (ms > this.maxMs) this.maxMs = ms;
+    const b = (ms * (1000 / BUCKET_US)) | 0;
+    this.hist[b < BUCKETS ? b : BUCKETS - 1]!++;
+  }
+
+  /** A bad answer, counted under `key`. */
+  fail(key: string): void {
+    this.errors++;
+    this.errorCodes[key] = (this.errorCodes[key] ?? 0) + 1;
+  }
+
+  /** Latency summary of the good answers. */
+  latency(): LatencySummary {
+    return summarize(this.hist, this.completed, this.sumMs, this.maxMs);
+  }
+}
+
+/** The LoadResult fields every generator derives alike from its tally and measured window. */
+export function tallyFields(tally: Tally, w: MeasuredWindow) {
+  return {
+    windowMs: round(w.windowMs, 1),
+    completed: tally.completed,
+    requestsPerSecond: Math.round((tally.completed * 1000) / w.windowMs),
+    errors: tally.errors,
+    errorCodes: tally.errorCodes,
+    latency: tally.latency(),
+    generatorCpuMs: Math.round((w.cpu.user + w.cpu.system) / 1000),
+    generatorElu: round(w.elu.utilization, 3),
+  };
+}
+
+/** Checks answers (piggy-backed ACK, expected code, token, echoed payload) and counts them with their latency. */
+export class AnswerTally extends Tally {
   constructor(
     private readonly payload: Buffer,
     private readonly expect: number,
-  ) {}
+  ) {
+    super();
+  }
 
   /** One answer `msg` (length n) to the request with `token` sent at `sentAt`; counted only while measuring. */
   answer(msg: Buffer, n: number, token: number, sentAt: number, measuring: boolean): void {
@@ -154,22 +194,11 @@ export class AnswerTally {
       msg.readUInt32BE(TOKEN_OFFSET) === token &&
       (plen === 0 || (msg[n - plen - 1] === 0xff && payload.compare(msg, n - plen, n) === 0));
     if (ok) {
-      this.completed++;
-      const ms = performance.now() - sentAt;
-      this.sumMs += ms;
-      if (ms > this.maxMs) this.maxMs = ms;
-      const b = (ms * (1000 / BUCKET_US)) | 0;
-      this.hist[b < BUCKETS ? b : BUCKETS - 1]!++;
+      this.ok(sentAt);
     } else {
-      this.errors++;
       let key = `${['CON', 'NON', 'ACK', 'RST'][(msg[0]! >> 4) & 3]} ${formatCode(code)}`;
       if (msg[0] === ACK_B0 && code === this.expect) key += n >= 8 && msg.readUInt32BE(TOKEN_OFFSET) !== token ? ' token mismatch' : ' payload mismatch';
-      this.errorCodes[key] = (this.errorCodes[key] ?? 0) + 1;
+      this.fail(key);
     }
-  }
-
-  /** Latency summary of the counted answers. */
-  latency(): LatencySummary {
-    return summarize(this.hist, this.completed, this.sumMs, this.maxMs);
   }
 }

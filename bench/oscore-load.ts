@@ -23,7 +23,7 @@ import { encodePlaintext, protectRequestPlaintext, unprotectResponse, type Reque
 import { plugtestClientContext } from '../src/oscore/store.js';
 import { cliNumber } from './cli-number.js';
 import type { LoadPhase, LoadResult } from './coap-load.js';
-import { BUCKETS, BUCKET_US, generatorMain, round, runTimeline, summarize, type RunState } from './load-timeline.js';
+import { generatorMain, runTimeline, Tally, tallyFields, type RunState } from './load-timeline.js';
 
 /** What is sent: plain GET /test or OSCORE-protected GET /oscore. */
 export type OscoreLoadMode = 'plain' | 'oscore';
@@ -105,17 +105,12 @@ export async function runOscoreLoad(o: OscoreLoadOptions): Promise<LoadResult> {
   if (o.outstanding < 1 || o.outstanding > MAX_OSCORE_OUTSTANDING) throw new RangeError(`outstanding must be 1..${MAX_OSCORE_OUTSTANDING}`);
   const ctx = await syncedContext(o);
   const state: RunState = { running: true, measuring: false, windowStart: Infinity };
-  const hist = new Uint32Array(BUCKETS);
-  let completed = 0;
-  let errors = 0;
+  const tally = new Tally();
   let sent = 0;
   let timeouts = 0;
   let unmatched = 0;
   let socketErrors = 0;
   let rotations = 0;
-  let sumMs = 0;
-  let maxMs = 0;
-  const errorCodes: Record<string, number> = {};
   const byMid = new Map<number, Slot>();
   const sockets = new Set<dgram.Socket>();
   let sock = await openSocket();
@@ -133,17 +128,12 @@ export async function runOscoreLoad(o: OscoreLoadOptions): Promise<LoadResult> {
     return new Promise((resolve) => s.bind(0, '127.0.0.1', () => resolve(s)));
   }
 
-  function fail(key: string): void {
-    errors++;
-    errorCodes[key] = (errorCodes[key] ?? 0) + 1;
-  }
-
   function receive(s: dgram.Socket, data: Buffer): void {
     let msg: CoapMessage;
     try {
       msg = decode(data);
     } catch {
-      if (state.measuring) fail('undecodable');
+      if (state.measuring) tally.fail('undecodable');
       return;
     }
     const slot = byMid.get(msg.mid);
@@ -172,14 +162,9 @@ export async function runOscoreLoad(o: OscoreLoadOptions): Promise<LoadResult> {
     }
     if (state.measuring && slot.sentAt >= state.windowStart) {
       if (code === Code.CONTENT && msg.token.equals(slot.token) && payload.length > 0) {
-        completed++;
-        const ms = performance.now() - slot.sentAt;
-        sumMs += ms;
-        if (ms > maxMs) maxMs = ms;
-        const b = (ms * (1000 / BUCKET_US)) | 0;
-        hist[b < BUCKETS ? b : BUCKETS - 1]!++;
+        tally.ok(slot.sentAt);
       } else {
-        fail(code === -1 ? 'verification failed' : `code ${code >> 5}.${String(code & 31).padStart(2, '0')}`);
+        tally.fail(code === -1 ? 'verification failed' : `code ${code >> 5}.${String(code & 31).padStart(2, '0')}`);
       }
     }
     if (state.running) void send(slot);
@@ -226,7 +211,7 @@ export async function runOscoreLoad(o: OscoreLoadOptions): Promise<LoadResult> {
       if (state.running) void send(slot);
     }
   };
-  const { windowMs, cpu, elu } = await runTimeline(o, state, slots.length, (i) => void send(slots[i]!), sweep);
+  const measured = await runTimeline(o, state, slots.length, (i) => void send(slots[i]!), sweep);
   for (const s of sockets) s.close();
   return {
     target: `${o.host}:${o.port} ${o.mode} GET /${path}`,
@@ -234,19 +219,12 @@ export async function runOscoreLoad(o: OscoreLoadOptions): Promise<LoadResult> {
     outstanding: o.outstanding,
     payloadSize: 0,
     warmupMs: o.warmupMs,
-    windowMs: round(windowMs, 1),
-    completed,
-    requestsPerSecond: Math.round((completed * 1000) / windowMs),
+    ...tallyFields(tally, measured),
     sent,
     timeouts,
-    errors,
-    errorCodes,
     unmatched,
     socketErrors,
     socketRotations: rotations,
-    latency: summarize(hist, completed, sumMs, maxMs),
-    generatorCpuMs: Math.round((cpu.user + cpu.system) / 1000),
-    generatorElu: round(elu.utilization, 3),
   };
 }
 

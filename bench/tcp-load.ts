@@ -16,7 +16,7 @@ import { createTcpFrameReader, encodeTcp } from '../src/coap/tcp-codec.js';
 import { buildCsm } from '../src/coap/tcp-signaling.js';
 import { cliNumber } from './cli-number.js';
 import type { LoadPhase, LoadResult } from './coap-load.js';
-import { BUCKETS, BUCKET_US, generatorMain, round, runTimeline, summarize, type RunState } from './load-timeline.js';
+import { generatorMain, runTimeline, Tally, tallyFields, type RunState } from './load-timeline.js';
 
 /** Transport of a run. */
 export type TcpLoadMode = 'udp' | 'tcp' | 'tls';
@@ -79,24 +79,14 @@ export async function runTcpLoad(o: TcpLoadOptions): Promise<LoadResult> {
   if (o.connections < 1 || o.connections > MAX_CONNECTIONS) throw new RangeError(`connections must be 1..${MAX_CONNECTIONS}`);
   if (o.window < 1 || o.window > MAX_WINDOW) throw new RangeError(`window must be 1..${MAX_WINDOW}`);
   const state: RunState = { running: true, measuring: false, windowStart: Infinity };
-  const hist = new Uint32Array(BUCKETS);
+  const tally = new Tally();
   const payload = crypto.randomBytes(o.payloadSize);
-  let completed = 0;
-  let errors = 0;
   let sent = 0;
   let timeouts = 0;
   let unmatched = 0;
   let socketErrors = 0;
   let closedEarly = 0;
-  let sumMs = 0;
-  let maxMs = 0;
-  const errorCodes: Record<string, number> = {};
   let mid = (Math.random() * 0x10000) | 0;
-
-  const fail = (key: string): void => {
-    errors++;
-    errorCodes[key] = (errorCodes[key] ?? 0) + 1;
-  };
 
   /** One answer on connection c. */
   const answer = (c: Conn, msg: CoapMessage): void => {
@@ -114,14 +104,9 @@ export async function runTcpLoad(o: TcpLoadOptions): Promise<LoadResult> {
     c.sentAt[slot] = 0;
     if (state.measuring && t >= state.windowStart) {
       if (msg.code === Code.CHANGED && msg.payload.length === o.rlen) {
-        completed++;
-        const ms = performance.now() - t;
-        sumMs += ms;
-        if (ms > maxMs) maxMs = ms;
-        const b = (ms * (1000 / BUCKET_US)) | 0;
-        hist[b < BUCKETS ? b : BUCKETS - 1]!++;
+        tally.ok(t);
       } else {
-        fail(`code ${msg.code >> 5}.${String(msg.code & 31).padStart(2, '0')} payload ${msg.payload.length}`);
+        tally.fail(`code ${msg.code >> 5}.${String(msg.code & 31).padStart(2, '0')} payload ${msg.payload.length}`);
       }
     }
     if (state.running) send(c, slot);
@@ -158,7 +143,7 @@ export async function runTcpLoad(o: TcpLoadOptions): Promise<LoadResult> {
       s.on('message', (data) => {
         const m = decodeMessage(data);
         if (isFormatFailure(m)) {
-          if (state.measuring) fail('undecodable');
+          if (state.measuring) tally.fail('undecodable');
           return;
         }
         answer(c, m);
@@ -192,7 +177,7 @@ export async function runTcpLoad(o: TcpLoadOptions): Promise<LoadResult> {
         try {
           msgs = reader.push(chunk);
         } catch {
-          if (state.measuring) fail('bad frame');
+          if (state.measuring) tally.fail('bad frame');
           socket.destroy();
           return;
         }
@@ -253,7 +238,7 @@ export async function runTcpLoad(o: TcpLoadOptions): Promise<LoadResult> {
   };
   const total = conns.length * o.window;
   // slot i: connection i % n, window position i / n (the ramp-up fills every connection's first slot first)
-  const { windowMs, cpu, elu } = await runTimeline(o, state, total, (i) => send(conns[i % conns.length]!, Math.floor(i / conns.length)), sweep);
+  const measured = await runTimeline(o, state, total, (i) => send(conns[i % conns.length]!, Math.floor(i / conns.length)), sweep);
   for (const c of conns) c.destroy();
   return {
     target: `${o.mode} ${o.host}:${o.port} POST /benchmark?rlen=${o.rlen} x${o.connections} window ${o.window}${closedEarly > 0 ? ` (${closedEarly} closed early)` : ''}`,
@@ -261,19 +246,12 @@ export async function runTcpLoad(o: TcpLoadOptions): Promise<LoadResult> {
     outstanding: total,
     payloadSize: o.payloadSize,
     warmupMs: o.warmupMs,
-    windowMs: round(windowMs, 1),
-    completed,
-    requestsPerSecond: Math.round((completed * 1000) / windowMs),
+    ...tallyFields(tally, measured),
     sent,
     timeouts,
-    errors,
-    errorCodes,
     unmatched,
     socketErrors,
     socketRotations: 0,
-    latency: summarize(hist, completed, sumMs, maxMs),
-    generatorCpuMs: Math.round((cpu.user + cpu.system) / 1000),
-    generatorElu: round(elu.utilization, 3),
   };
 }
 
