@@ -101,35 +101,31 @@ run() {
   sleep "${PAUSE}"
 }
 
-# benchmark <path?query> <client options...>: the run for coap and coaps (UDP)
-benchmark() {
-  local path=$1
-  shift
-  if [ "${USE_UDP}" -eq 0 ]; then return; fi
+# run_pair <enabled> <plain scheme> <secure scheme> <secure options> <path?query> <client options...>: the run over
+# the plain and the secure scheme of one transport (as USE_PLAIN / USE_SECURE select)
+run_pair() {
+  local enabled=$1 plain=$2 secure=$3 secure_opts=$4 path=$5
+  shift 5
+  if [ "${enabled}" -eq 0 ]; then return; fi
   if [ "${USE_PLAIN}" -ne 0 ]; then
     # shellcheck disable=SC2086
-    run "coap://${HOST}:${PLAIN_PORT}/${path}" "$@" ${USE_NONESTOP} ${USE_NSTART}
+    run "${plain}://${HOST}:${PLAIN_PORT}/${path}" "$@" ${USE_NONESTOP} ${USE_NSTART}
   fi
   if [ "${USE_SECURE}" -ne 0 ]; then
     # shellcheck disable=SC2086
-    run "coaps://${HOST}:${SECURE_PORT}/${path}" "$@" ${USE_NONESTOP} ${USE_NSTART} ${CALI_AUTH}
+    run "${secure}://${HOST}:${SECURE_PORT}/${path}" "$@" ${USE_NONESTOP} ${USE_NSTART} ${secure_opts}
   fi
+}
+
+# benchmark <path?query> <client options...>: the run for coap and coaps (UDP; coaps with CALI_AUTH)
+benchmark() {
+  run_pair "${USE_UDP}" coap coaps "${CALI_AUTH}" "$@"
 }
 
 # benchmark_tcp <path?query> <client options...>: the run for coap+tcp and coaps+tcp (RFC 8323, one connection per
 # client; TLS with the demo client certificate)
 benchmark_tcp() {
-  local path=$1
-  shift
-  if [ "${USE_TCP}" -eq 0 ]; then return; fi
-  if [ "${USE_PLAIN}" -ne 0 ]; then
-    # shellcheck disable=SC2086
-    run "coap+tcp://${HOST}:${PLAIN_PORT}/${path}" "$@" ${USE_NONESTOP} ${USE_NSTART}
-  fi
-  if [ "${USE_SECURE}" -ne 0 ]; then
-    # shellcheck disable=SC2086
-    run "coaps+tcp://${HOST}:${SECURE_PORT}/${path}" "$@" ${USE_NONESTOP} ${USE_NSTART}
-  fi
+  run_pair "${USE_TCP}" coap+tcp coaps+tcp "" "$@"
 }
 
 # 1. large Block1 POSTs
