@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { encodeTcp } from '../src/coap/tcp-codec.js';
 import { buildCsm } from '../src/coap/tcp-signaling.js';
-import { spawnNode, killChildrenOnSignal } from './proc-util.js';
+import { ONE_PROCESS_PROPERTY, spawnNode, killChildrenOnSignal } from './proc-util.js';
 import { freeUdpTcpPort } from './tcp-section.js';
 import { probeCoap } from './probe.js';
 import { cliNumber } from './cli-number.js';
@@ -82,7 +82,7 @@ async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'extplugtest-tcp-idle-'));
   fs.writeFileSync(
     path.join(dir, 'Californium3.properties'),
-    [`COAP.COAP_PORT=${port}`, `COAP.COAP_SECURE_PORT=${await freeUdpTcpPort([port])}`, 'WORKERS=1', `TCP.MAX_CONNECTIONS=${bound}`, 'TCP.CONNECTION_IDLE_TIMEOUT=1[h]', 'TCP.HANDSHAKE_TIMEOUT=60[s]'].join('\n') + '\n',
+    [`COAP.COAP_PORT=${port}`, `COAP.COAP_SECURE_PORT=${await freeUdpTcpPort([port])}`, ONE_PROCESS_PROPERTY, `TCP.MAX_CONNECTIONS=${bound}`, 'TCP.CONNECTION_IDLE_TIMEOUT=1[h]', 'TCP.HANDSHAKE_TIMEOUT=60[s]'].join('\n') + '\n',
   );
   const server = spawnNode('server', [path.join(distRoot, 'src', 'cli', 'server-main.js'), '--no-plugtest', '--no-ipv6', '--no-external', '--tcp'], dir);
   const keep: net.Socket[] = [];

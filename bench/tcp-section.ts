@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { formatTable, type BenchContext, type Section, type SectionResult, type TargetCheck } from './sections.js';
 import { measureWithGenerator, pinToCpu, type Measurement } from './measure.js';
-import { spawnNode, tryPort, waitForQuiet } from './proc-util.js';
+import { ONE_PROCESS_PROPERTY, spawnNode, tryPort, waitForQuiet } from './proc-util.js';
 import { probeCoap } from './probe.js';
 import type { TcpLoadMode } from './tcp-load.js';
 
@@ -49,7 +49,7 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'extplugtest-bench-tcp-'));
   // window per connection: --outstanding spread over the connections, 1..8
   const window = Math.max(1, Math.min(8, Math.ceil(o.outstanding / TCP_BENCH_CONNECTIONS)));
-  const props = [`COAP.COAP_PORT=${coapPort}`, `COAP.COAP_SECURE_PORT=${coapsPort}`, 'WORKERS=1', 'TCP.CLIENT_AUTHENTICATION_MODE=NONE', ...o.oursProps];
+  const props = [`COAP.COAP_PORT=${coapPort}`, `COAP.COAP_SECURE_PORT=${coapsPort}`, ONE_PROCESS_PROPERTY, 'TCP.CLIENT_AUTHENTICATION_MODE=NONE', ...o.oursProps];
   fs.writeFileSync(path.join(dir, 'Californium3.properties'), props.join('\n') + '\n');
   const server = spawnNode('server', [main, '--no-plugtest', '--no-ipv6', '--no-external', '--benchmark', '--tcp'], dir);
   const results: Partial<Record<TcpLoadMode, Measurement>> = {};
