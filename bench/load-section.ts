@@ -148,7 +148,9 @@ async function measureRequests(ctx: BenchContext, f: BuildFigures): Promise<void
 async function measureHandshakes(ctx: BenchContext, f: BuildFigures, wanted: { psk: boolean; ecdhe: boolean }): Promise<void> {
   const o = ctx.options;
   await quiet(ctx);
-  const s = await startServer(ctx, `load-${f.build.id}-handshakes`, false, f.build.serverMain);
+  // --cpu-prof: the new build's handshake server is profiled (its work dir, with the profile, is kept)
+  const profile = o.cpuProf && f.build.id === 'new';
+  const s = await startServer(ctx, `load-${f.build.id}-handshakes`, profile, f.build.serverMain);
   let failed = false;
   try {
     for (const id of ['psk', 'x509'] as const) {
@@ -178,6 +180,7 @@ async function measureHandshakes(ctx: BenchContext, f: BuildFigures, wanted: { p
   } finally {
     await s.server.stop();
     if (failed) f.notes.push(`server log kept: ${s.server.logPath}`);
+    else if (profile) f.notes.push(`cpu profile of the handshake server kept in ${s.workDir}`);
     else fs.rmSync(s.workDir, { recursive: true, force: true });
   }
 }

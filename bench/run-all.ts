@@ -81,7 +81,7 @@ function parseOptions(argv: string[]): BenchOptions {
         '  --only <id>          plain CoAP section: run only this target: ours | npm | raw; benchmark section: coap | coaps-cid; tcp section: udp | tcp | tls; cluster section: nat1 | backward | direct | cid (the one-node run always runs) (repeatable or comma-separated)',
         '  --section <id>       run only this section: ' + SECTIONS.map((s) => s.id).join(' | '),
         '  --pin                pin server to CPU 1 and generator to CPU 0 (taskset)',
-        '  --cpu-prof           run our server with --cpu-prof (plain, coaps and benchmark sections; benchmark also profiles the client; profiles in the temp dir)',
+        '  --cpu-prof           run our server with --cpu-prof (plain, coaps and benchmark sections, the handshake server of the load section; benchmark also profiles the client; profiles in the temp dir)',
         '  --ours-prop K=V      extra Californium3.properties line for our server (repeatable), e.g. UDP.RECEIVE_BUFFER_SIZE=1048576',
         '  --npm-rcvbuf <bytes> UDP receive buffer of the npm coap baseline (default 1048576, 0 = OS default)',
         '  --quiet-wait <s>     before each target wait up to this long for other processes to go idle (default 30, 0 = off)',
