@@ -8,6 +8,8 @@
 //  - memory per idle connection at 10,000 and 100,000 connections: bench/idle-memory.ts measureIdleMemory() (idle
 //    sessions from bench/idle-sessions.ts, the server's RSS from VmRSS and V8 heap after a full GC through a preloaded
 //    probe) before and after, difference ÷ sessions.
+// On 2+ CPUs the server runs pinned to CPU 1 and the generators to CPU 0 (--no-pin: unpinned; unpinned figures vary
+// by up to 1.6x between runs, e.g. 135-221 µs per PSK handshake, as the scheduler sometimes shares one core).
 // Each kind of figure is measured for the old build and then for the new one, back to back. Targets (checked on the new build):
 // coaps ≤ 1.3 × coap CPU per request, a full PSK handshake ≤ 150 µs server CPU, ≤ 2 KB RSS per idle connection at
 // 100,000 connections. Speed is reported, never asserted.
@@ -121,7 +123,7 @@ function shortContext(ctx: BenchContext): BenchContext {
   const o = ctx.options;
   return {
     ...ctx,
-    options: { ...o, duration: Math.min(o.duration, WINDOW_MAX_S), warmup: Math.min(o.warmup, 1), quietWait: Math.min(o.quietWait, QUIET_WAIT_MAX_S), retries: Math.min(o.retries, RETRIES_MAX) },
+    options: { ...o, pin: o.pin ?? os.cpus().length >= 2, duration: Math.min(o.duration, WINDOW_MAX_S), warmup: Math.min(o.warmup, 1), quietWait: Math.min(o.quietWait, QUIET_WAIT_MAX_S), retries: Math.min(o.retries, RETRIES_MAX) },
   };
 }
 
@@ -345,6 +347,7 @@ async function runLoad(full: BenchContext, baselineRef: string): Promise<Section
       `with ${BENCHMARK_CLIENTS} clients, requests sized for ~${o.duration} s; handshakes: ${HANDSHAKE_PARALLEL} parallel full handshakes (X.509 client certificate for ECDHE_ECDSA), ` +
       `${o.warmup} + ${o.duration} s; memory: RSS (VmRSS) and V8 heap after a full GC of a fresh server, before and after opening the idle DTLS sessions (PSK CCM_8, CID ${CID_LENGTH})`,
     `machine: ${os.cpus().length} CPUs shared with other users' processes, load average at section start ${loadAtStart}; section run time ${elapsedS} s ` +
+      `${o.pin ? '; pinned: server on CPU 1, generators on CPU 0 (taskset; unpinned, the scheduler sometimes puts both on one core and the server CPU per request or handshake varies by up to 1.6x between runs; --no-pin)' : '; not pinned'} ` +
       `(${Object.entries(timings).map(([k, v]) => `${k} ${v} s`).join(', ')})`,
     '',
     ...comparisonTable(oldLabel, comparisonRows(oldF, newF, counts)),

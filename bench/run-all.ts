@@ -58,7 +58,8 @@ function parseOptions(argv: string[]): BenchOptions {
       sockets: { type: 'string', default: '16' },
       only: { type: 'string', multiple: true, default: [] },
       section: { type: 'string', multiple: true, default: [] },
-      pin: { type: 'boolean', default: false },
+      pin: { type: 'boolean' },
+      'no-pin': { type: 'boolean' },
       'cpu-prof': { type: 'boolean', default: false },
       'npm-rcvbuf': { type: 'string', default: String(1 << 20) },
       'ours-prop': { type: 'string', multiple: true, default: [] },
@@ -80,7 +81,7 @@ function parseOptions(argv: string[]): BenchOptions {
         '  --sockets <n>        generator UDP sockets (default 16)',
         '  --only <id>          plain CoAP section: run only this target: ours | npm | raw; benchmark section: coap | coaps-cid; tcp section: udp | tcp | tls; cluster section: nat1 | backward | direct | cid (the one-node run always runs) (repeatable or comma-separated)',
         '  --section <id>       run only this section: ' + SECTIONS.map((s) => s.id).join(' | '),
-        '  --pin                pin server to CPU 1 and generator to CPU 0 (taskset)',
+        '  --pin                pin server to CPU 1 and generator to CPU 0 (taskset) in every section; the load section pins by default on 2+ CPUs, --no-pin runs it unpinned',
         '  --cpu-prof           run our server with --cpu-prof (plain, coaps and benchmark sections, the handshake server of the load section; benchmark also profiles the client; profiles in the temp dir)',
         '  --ours-prop K=V      extra Californium3.properties line for our server (repeatable), e.g. UDP.RECEIVE_BUFFER_SIZE=1048576',
         '  --npm-rcvbuf <bytes> UDP receive buffer of the npm coap baseline (default 1048576, 0 = OS default)',
@@ -108,7 +109,7 @@ function parseOptions(argv: string[]): BenchOptions {
     sockets: num('sockets', values.sockets, 1, 256),
     only,
     sections: list(values.section),
-    pin: values.pin,
+    pin: values['no-pin'] === true ? false : values.pin === true ? true : undefined,
     cpuProf: values['cpu-prof'],
     oursProps: values['ours-prop'].map((l) => {
       if (!/^[A-Z0-9_.]+=/.test(l)) throw new Error(`--ours-prop expects KEY=VALUE, got ${l}`);

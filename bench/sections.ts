@@ -14,8 +14,8 @@ export interface BenchOptions {
   only: Set<string>;
   /** sections to run; empty = all */
   sections: Set<string>;
-  /** pin the server to CPU 1 and the generator to CPU 0 (taskset) */
-  pin: boolean;
+  /** pin the server to CPU 1 and the generator to CPU 0 (taskset); undefined: the section's default (the load section pins, the others do not) */
+  pin: boolean | undefined;
   /** run our server with --cpu-prof (profile written to the temp dir) */
   cpuProf: boolean;
   /** extra Californium3.properties lines for our server (KEY=VALUE) */
