@@ -5,6 +5,8 @@
 //    (benchmark-section.ts measureVariant), server utime+stime in its request phase ÷ answered requests;
 //  - server CPU per full PSK and per full ECDHE_ECDSA (X.509 client certificate) handshake: bench/dtls-handshakes.ts as
 //    a generator (HelloVerifyRequest + full handshake, no resumption), server CPU in its window ÷ completed handshakes;
+//  - beside the request figures, the crypto floor (bench/ccm-floor.ts): what AES-CCM_8 open + seal through node:crypto
+//    adds to a bare Node UDP echo per request, against the budget the coaps / coap target leaves;
 //  - memory per idle connection at 10,000 and 100,000 connections: bench/idle-memory.ts measureIdleMemory() (idle
 //    sessions from bench/idle-sessions.ts, the server's RSS from VmRSS and V8 heap after a full GC through a preloaded
 //    probe) before and after, difference ÷ sessions.
@@ -23,6 +25,7 @@ import { HANDSHAKE_SCENARIOS, type HandshakeLoadResult } from './dtls-handshakes
 import { measureWithGenerator, type Measurement } from './measure.js';
 import { DEFAULT_BASELINE, prepareBaseline, type BaselineBuild } from './baseline.js';
 import { measureIdleMemory, type IdleMemoryStep, type MemorySample } from './idle-memory.js';
+import { describeCcmFloor, measureCcmFloor, type CcmFloor } from './ccm-floor.js';
 
 /** Target: server CPU per coaps request at most this multiple of the CPU per coap request. */
 export const TARGET_COAPS_CPU_RATIO = 1.3;
@@ -331,6 +334,17 @@ async function runLoad(full: BenchContext, baselineRef: string): Promise<Section
   };
   ctx.log(`load: ${builds.map((b) => b.label).join(' and ')}, windows of ${o.duration} s (+ ${o.warmup} s warm-up), idle counts ${counts.join(', ') || 'none'}`);
   if (wants('req')) await step('requests', (f) => measureRequests(ctx, f));
+  // the least node:crypto lets the coaps path add (bench/ccm-floor.ts), beside the budget the ratio target leaves
+  let floor: CcmFloor | undefined;
+  if (wants('req')) {
+    const s0 = Date.now();
+    try {
+      floor = await measureCcmFloor(BENCHMARK_CLIENTS, o.duration, o.pin === true, (l) => ctx.log(`  crypto floor: ${l}`));
+    } catch (err) {
+      ctx.log(`  crypto floor: FAILED: ${(err as Error).message}`);
+    }
+    timings['crypto floor'] = Math.round((Date.now() - s0) / 1000);
+  }
   if (wants('psk') || wants('ecdhe')) await step('handshakes', (f) => measureHandshakes(ctx, f, { psk: wants('psk'), ecdhe: wants('ecdhe') }));
   if (counts.length > 0) await step('idle', (f) => measureIdle(ctx, f, counts));
 
@@ -352,6 +366,15 @@ async function runLoad(full: BenchContext, baselineRef: string): Promise<Section
     '',
     ...comparisonTable(oldLabel, comparisonRows(oldF, newF, counts)),
   ];
+  if (floor !== undefined) {
+    const coap = newF.coapUsPerRequest;
+    const budget = coap === undefined ? undefined : round(coap * (TARGET_COAPS_CPU_RATIO - 1));
+    report.push(
+      '',
+      `crypto floor: ${describeCcmFloor(floor)}; the coaps / coap target leaves ${budget ?? 'n/a'} µs (${round(TARGET_COAPS_CPU_RATIO - 1, 2)} × coap) for all of DTLS ` +
+        `(record parsing, replay window, connection lookup, AEAD, record writing)${budget !== undefined && floor.floorUs > budget ? ': the AEAD alone does not fit' : ''}`,
+    );
+  }
   if (baselineError) report.push('', `baseline ${baselineRef}: FAILED: ${baselineError.split('\n')[0]}`);
   if (baseline && baseline.compilerWarnings.length > 0) report.push(`note: the old build compiled with complaints: ${baseline.compilerWarnings[0]}`);
   for (const f of figures) for (const n of f.notes) report.push(`note: ${f.build.label}: ${n}`);
@@ -366,6 +389,7 @@ async function runLoad(full: BenchContext, baselineRef: string): Promise<Section
       timingsS: timings,
       comparison: comparisonRows(oldF, newF, counts).map((r) => ({ ...r, old: r.old ?? null, new: r.new ?? null })),
       builds: figures,
+      cryptoFloor: floor ?? null,
     },
   };
 }
