@@ -1,38 +1,52 @@
 // Message deduplication (RFC 7252 §4.5): remembers received CON/NON messages per peer and MID, bounded
 // by their lifetime (EXCHANGE_LIFETIME / NON_LIFETIME), by a message count (COAP.DEDUPLICATOR_MAX_MESSAGES)
 // and by peers (COAP.MAX_ACTIVE_PEERS); PEERS_MARK_AND_SWEEP also per peer (PEERS_MARK_AND_SWEEP_MESSAGES).
+// The state of a message lives in a slot of typed arrays (SlotStore), not in an object per message: a full
+// store of 300,000 messages is a few arrays the GC does not trace, instead of 900,000 small objects.
 import type { CoapStackConfig } from './stack-config.js';
 import type { BoundCounterName } from './stats.js';
-
-/** What is remembered of a received request. */
-export interface DedupEntry {
-  /** encoded response (piggy-backed ACK, NON or separate response) once sent */
-  response?: Buffer;
-  /** a separate response is pending: duplicates get the empty ACK again */
-  accepted: boolean;
-  /** receive time (ms) */
-  time: number;
-  /** message type of the request (CON or NON) */
-  con: boolean;
-}
 
 /** Where evictions are counted (an endpoint's `stats.bounds`). */
 export interface EvictionCounter {
   inc(name: BoundCounterName, by?: number): void;
 }
 
-/** A deduplicator; `check` returns the earlier entry for a duplicate, or records a new one. */
+/**
+ * A deduplicator. `check` records a new message and returns its handle (≥ 0), or returns `~handle` (< 0,
+ * see `duplicateOf`) of the earlier message for a duplicate. A handle stays valid while its message is
+ * remembered; once the message is swept or evicted, writes through the handle do nothing and reads answer
+ * "nothing cached".
+ */
 export interface Deduplicator {
-  /** returns the existing entry (duplicate) or undefined after storing `fresh` */
-  check(peer: string, mid: number, fresh: DedupEntry): DedupEntry | undefined;
+  /** a new message: its handle (≥ 0); a duplicate within its lifetime: `~handle` of the earlier one */
+  check(peer: string, mid: number, time: number, con: boolean): number;
+  /** the response sent for the message (a copy for small ones), undefined when none or the handle is stale */
+  response(handle: number): Buffer | undefined;
+  /** a separate response is pending (the empty ACK was sent); false when the handle is stale */
+  accepted(handle: number): boolean;
+  /** remembers the encoded response (piggy-backed ACK, NON or separate response, empty ACK/RST) */
+  setResponse(handle: number, data: Buffer): void;
+  /** marks the message as accepted (separate response pending, RFC 7252 §5.2.2) */
+  setAccepted(handle: number): void;
   /** removes entries older than their lifetime */
   sweep(now: number): void;
   /** number of remembered messages */
   readonly size: number;
   /** number of peers with remembered state */
   readonly peers: number;
+  /** slots allocated for messages (in use or free; grows by doubling up to the message bound) */
+  readonly capacity: number;
+  /** forgets everything; earlier handles become stale */
   clear(): void;
 }
+
+/** The handle of the earlier message from a negative (duplicate) `check` result. */
+export function duplicateOf(result: number): number {
+  return ~result;
+}
+
+/** Responses up to this size are copied into the slot (a piggy-backed response is typically 10-60 bytes). */
+export const INLINE_RESPONSE_BYTES = 64;
 
 const NOT_COUNTED: EvictionCounter = { inc() {} };
 
@@ -40,7 +54,7 @@ const NOT_COUNTED: EvictionCounter = { inc() {} };
 export function createDeduplicator(config: CoapStackConfig, counter: EvictionCounter = NOT_COUNTED): Deduplicator {
   switch (config.deduplicator) {
     case 'NO_DEDUPLICATOR':
-      return { check: () => undefined, sweep: () => {}, size: 0, peers: 0, clear: () => {} };
+      return new NoDeduplicator();
     case 'PEERS_MARK_AND_SWEEP':
       return new PeerSweep(config, Math.max(1, config.peersMarkAndSweepMessages), counter);
     case 'CROP_ROTATION':
@@ -50,13 +64,205 @@ export function createDeduplicator(config: CoapStackConfig, counter: EvictionCou
   }
 }
 
-function lifetimeOf(config: CoapStackConfig, e: DedupEntry): number {
-  return e.con ? config.exchangeLifetime : config.nonLifetime;
+// slot flags
+const USED = 1;
+const CON = 2;
+const ACCEPTED = 4;
+const HAS_RESPONSE = 8;
+const LARGE = 16; // the response is a Buffer in `large`, not inline
+
+const INITIAL_SLOTS = 1024;
+/** handles stay below 2^30: Smis on every V8 build, also as `~handle` and as Map values */
+const HANDLE_BITS = 30;
+
+/**
+ * Per-message state in slots of typed arrays: receive time, flags, a generation (bumped when the slot is
+ * freed, so a handle of its former message is stale) and the response bytes (inline up to
+ * INLINE_RESPONSE_BYTES, larger ones as a Buffer in a sparse map). The arrays grow by doubling up to `limit`
+ * slots; freed slots are reused (free stack). A handle is `generation << slotBits | slot`.
+ */
+export class SlotStore {
+  private time = new Float64Array(0);
+  private flags = new Uint8Array(0);
+  private gen = new Uint16Array(0);
+  private len = new Uint8Array(0);
+  private bytes = new Uint8Array(0);
+  private freeStack = new Int32Array(0);
+  private freeTop = 0;
+  /** slots below it were handed out at least once */
+  private high = 0;
+  private readonly large = new Map<number, Buffer>();
+  private readonly slotBits: number;
+  private readonly slotMask: number;
+  private readonly genMask: number;
+
+  /** `limit`: the most slots in use at once */
+  constructor(private readonly limit: number) {
+    this.slotBits = Math.min(HANDLE_BITS, Math.max(1, Math.ceil(Math.log2(Math.max(2, limit)))));
+    this.slotMask = (1 << this.slotBits) - 1;
+    this.genMask = this.slotBits >= HANDLE_BITS ? 0 : 2 ** Math.min(16, HANDLE_BITS - this.slotBits) - 1;
+  }
+
+  /** allocated slots (in use or free) */
+  get capacity(): number {
+    return this.time.length;
+  }
+
+  /** Takes a slot for a message received at `time`. */
+  alloc(time: number, con: boolean): number {
+    let slot: number;
+    if (this.freeTop > 0) slot = this.freeStack[--this.freeTop]!;
+    else {
+      if (this.high === this.time.length) this.grow();
+      slot = this.high++;
+    }
+    this.time[slot] = time;
+    this.flags[slot] = con ? USED | CON : USED;
+    return slot;
+  }
+
+  /** Frees a slot; its handles become stale. */
+  free(slot: number): void {
+    if ((this.flags[slot]! & LARGE) !== 0) this.large.delete(slot);
+    this.flags[slot] = 0;
+    this.gen[slot] = (this.gen[slot]! + 1) & this.genMask;
+    this.freeStack[this.freeTop++] = slot;
+  }
+
+  /** Frees every slot (the arrays are kept). */
+  clear(): void {
+    for (let slot = 0; slot < this.high; slot++) if (this.flags[slot] !== 0) this.free(slot);
+  }
+
+  /** The handle of a slot in use. */
+  handle(slot: number): number {
+    return (this.gen[slot]! << this.slotBits) | slot;
+  }
+
+  /** The slot of a handle, or -1 when the handle is stale. */
+  slotOf(handle: number): number {
+    const slot = handle & this.slotMask;
+    if (slot >= this.high || this.flags[slot] === 0 || this.gen[slot] !== handle >>> this.slotBits) return -1;
+    return slot;
+  }
+
+  /** receive time (ms) */
+  timeOf(slot: number): number {
+    return this.time[slot]!;
+  }
+
+  /** whether the message was a CON */
+  isCon(slot: number): boolean {
+    return (this.flags[slot]! & CON) !== 0;
+  }
+
+  /** see Deduplicator.accepted */
+  accepted(slot: number): boolean {
+    return (this.flags[slot]! & ACCEPTED) !== 0;
+  }
+
+  /** see Deduplicator.setAccepted */
+  setAccepted(slot: number): void {
+    this.flags[slot]! |= ACCEPTED;
+  }
+
+  /** A copy of the inline response, the large Buffer itself, or undefined. */
+  response(slot: number): Buffer | undefined {
+    const f = this.flags[slot]!;
+    if ((f & HAS_RESPONSE) === 0) return undefined;
+    if ((f & LARGE) !== 0) return this.large.get(slot);
+    const at = slot * INLINE_RESPONSE_BYTES;
+    return Buffer.from(this.bytes.subarray(at, at + this.len[slot]!));
+  }
+
+  /** Copies a small response into the slot; keeps a large one as it is (sent bytes are never changed later). */
+  setResponse(slot: number, data: Buffer): void {
+    let f = this.flags[slot]! | HAS_RESPONSE;
+    if (data.length <= INLINE_RESPONSE_BYTES) {
+      this.bytes.set(data, slot * INLINE_RESPONSE_BYTES);
+      this.len[slot] = data.length;
+      if ((f & LARGE) !== 0) this.large.delete(slot);
+      f &= ~LARGE;
+    } else {
+      this.large.set(slot, data);
+      f |= LARGE;
+    }
+    this.flags[slot] = f;
+  }
+
+  private grow(): void {
+    const n = Math.max(this.time.length + 1, Math.min(Math.max(INITIAL_SLOTS, this.time.length * 2), this.limit));
+    this.time = resized(this.time, new Float64Array(n));
+    this.flags = resized(this.flags, new Uint8Array(n));
+    this.gen = resized(this.gen, new Uint16Array(n));
+    this.len = resized(this.len, new Uint8Array(n));
+    this.bytes = resized(this.bytes, new Uint8Array(n * INLINE_RESPONSE_BYTES));
+    this.freeStack = resized(this.freeStack, new Int32Array(n));
+  }
+}
+
+function resized<T extends Float64Array | Uint8Array | Uint16Array | Int32Array>(old: T, to: T): T {
+  to.set(old);
+  return to;
+}
+
+/** The handle API over a SlotStore, shared by the strategies. */
+abstract class SlotDeduplicator {
+  protected readonly store: SlotStore;
+  constructor(
+    protected readonly config: CoapStackConfig,
+    limit: number,
+  ) {
+    this.store = new SlotStore(limit);
+  }
+  get capacity(): number {
+    return this.store.capacity;
+  }
+  /** the lifetime of a remembered message (RFC 7252 §4.5: EXCHANGE_LIFETIME for CON, NON_LIFETIME for NON) */
+  protected lifetimeOf(slot: number): number {
+    return this.store.isCon(slot) ? this.config.exchangeLifetime : this.config.nonLifetime;
+  }
+  response(handle: number): Buffer | undefined {
+    const slot = this.store.slotOf(handle);
+    return slot < 0 ? undefined : this.store.response(slot);
+  }
+  accepted(handle: number): boolean {
+    const slot = this.store.slotOf(handle);
+    return slot >= 0 && this.store.accepted(slot);
+  }
+  setResponse(handle: number, data: Buffer): void {
+    const slot = this.store.slotOf(handle);
+    if (slot >= 0) this.store.setResponse(slot, data);
+  }
+  setAccepted(handle: number): void {
+    const slot = this.store.slotOf(handle);
+    if (slot >= 0) this.store.setAccepted(slot);
+  }
+}
+
+/** NO_DEDUPLICATOR: every message is new; handle 0 stores nothing. */
+class NoDeduplicator implements Deduplicator {
+  readonly size = 0;
+  readonly peers = 0;
+  readonly capacity = 0;
+  check(): number {
+    return 0;
+  }
+  response(): Buffer | undefined {
+    return undefined;
+  }
+  accepted(): boolean {
+    return false;
+  }
+  setResponse(): void {}
+  setAccepted(): void {}
+  sweep(): void {}
+  clear(): void {}
 }
 
 interface PeerEntries {
-  /** MID → entry, in receive order */
-  entries: Map<number, DedupEntry>;
+  /** MID → slot, in receive order (the first is the peer's oldest) */
+  entries: Map<number, number>;
   /** last time the peer was moved to the young end of the peer map (ms, 1 s granularity) */
   lastUse: number;
 }
@@ -68,15 +274,16 @@ interface PeerEntries {
  * least recently active dropped with its messages), at most DEDUPLICATOR_MAX_MESSAGES messages (the
  * oldest message of the least recently active peer dropped).
  */
-class PeerSweep implements Deduplicator {
+class PeerSweep extends SlotDeduplicator implements Deduplicator {
   private readonly map = new Map<string, PeerEntries>();
   private count = 0;
   private readonly minLifetime: number;
   constructor(
-    private readonly config: CoapStackConfig,
+    config: CoapStackConfig,
     private readonly perPeer: number,
     private readonly counter: EvictionCounter,
   ) {
+    super(config, Math.max(1, config.dedupMaxMessages));
     this.minLifetime = Math.min(config.exchangeLifetime, config.nonLifetime);
   }
   get size(): number {
@@ -85,36 +292,40 @@ class PeerSweep implements Deduplicator {
   get peers(): number {
     return this.map.size;
   }
-  check(peer: string, mid: number, fresh: DedupEntry): DedupEntry | undefined {
+  check(peer: string, mid: number, time: number, con: boolean): number {
     let p = this.map.get(peer);
     if (p === undefined) {
       if (this.map.size >= this.config.maxActivePeers) this.evictPeer();
-      p = { entries: new Map(), lastUse: fresh.time };
+      p = { entries: new Map(), lastUse: time };
       this.map.set(peer, p);
-    } else if (fresh.time - p.lastUse > 1000) {
+    } else if (time - p.lastUse > 1000) {
       // keep the peer map roughly in LRU order without moving it on every message
       this.map.delete(peer);
       this.map.set(peer, p);
-      p.lastUse = fresh.time;
+      p.lastUse = time;
     }
     const old = p.entries.get(mid);
     if (old !== undefined) {
-      if (fresh.time - old.time <= lifetimeOf(this.config, old)) return old;
-      p.entries.delete(mid);
-      this.count--;
+      if (time - this.store.timeOf(old) <= this.lifetimeOf(old)) return ~this.store.handle(old);
+      this.drop(p, mid, old);
     }
     if (p.entries.size >= this.perPeer) {
       const first = p.entries.keys().next();
       if (first.done !== true) {
-        p.entries.delete(first.value);
-        this.count--;
+        this.drop(p, first.value, p.entries.get(first.value)!);
         this.counter.inc('dedup-evicted peer messages');
       }
     }
     while (this.count >= this.config.dedupMaxMessages && this.count > 0) this.evictOldest(p);
-    p.entries.set(mid, fresh);
+    const slot = this.store.alloc(time, con);
+    p.entries.set(mid, slot);
     this.count++;
-    return undefined;
+    return this.store.handle(slot);
+  }
+  private drop(p: PeerEntries, mid: number, slot: number): void {
+    p.entries.delete(mid);
+    this.store.free(slot);
+    this.count--;
   }
   /** Drops the least recently active peer with its messages. */
   private evictPeer(): void {
@@ -122,6 +333,7 @@ class PeerSweep implements Deduplicator {
     if (first.done === true) return;
     const [key, p] = first.value;
     this.map.delete(key);
+    for (const slot of p.entries.values()) this.store.free(slot);
     this.count -= p.entries.size;
     this.counter.inc('dedup-evicted peers');
   }
@@ -133,28 +345,24 @@ class PeerSweep implements Deduplicator {
         if (p !== keep) this.map.delete(key);
         continue;
       }
-      p.entries.delete(first.value);
-      this.count--;
+      this.drop(p, first.value, p.entries.get(first.value)!);
       this.counter.inc('dedup-evicted messages');
       return;
     }
   }
   sweep(now: number): void {
     for (const [key, p] of this.map) {
-      for (const [mid, e] of p.entries) {
-        const age = now - e.time;
-        if (age > lifetimeOf(this.config, e)) {
-          p.entries.delete(mid);
-          this.count--;
-        } else if (age <= this.minLifetime) {
-          break; // receive order: the rest is younger than any lifetime
-        }
+      for (const [mid, slot] of p.entries) {
+        const age = now - this.store.timeOf(slot);
+        if (age > this.lifetimeOf(slot)) this.drop(p, mid, slot);
+        else if (age <= this.minLifetime) break; // receive order: the rest is younger than any lifetime
       }
       if (p.entries.size === 0 && now - p.lastUse > this.config.maxPeerInactivityPeriod) this.map.delete(key);
     }
   }
   clear(): void {
     this.map.clear();
+    this.store.clear();
     this.count = 0;
   }
 }
@@ -165,20 +373,23 @@ class PeerSweep implements Deduplicator {
  * peers; reaching either rotates early, and the messages of the dropped generation that were still
  * within their lifetime are counted as evicted (peers dropped with them as `dedup-evicted peers`).
  */
-class CropRotation implements Deduplicator {
-  private current = new Map<string, DedupEntry>();
-  private previous = new Map<string, DedupEntry>();
+class CropRotation extends SlotDeduplicator implements Deduplicator {
+  /** `peer#mid` → slot */
+  private current = new Map<string, number>();
+  private previous = new Map<string, number>();
   private currentPeers = new Set<string>();
   private previousPeers = new Set<string>();
   private rotated: number;
   private readonly maxMessages: number;
   private readonly maxPeers: number;
   constructor(
-    private readonly config: CoapStackConfig,
+    config: CoapStackConfig,
     private readonly counter: EvictionCounter,
   ) {
+    const maxMessages = Math.max(1, Math.ceil(config.dedupMaxMessages / 2));
+    super(config, 2 * maxMessages);
+    this.maxMessages = maxMessages;
     this.rotated = Date.now();
-    this.maxMessages = Math.max(1, Math.ceil(config.dedupMaxMessages / 2));
     this.maxPeers = Math.max(1, Math.ceil(config.maxActivePeers / 2));
   }
   get size(): number {
@@ -189,28 +400,30 @@ class CropRotation implements Deduplicator {
     for (const p of this.previousPeers) if (!this.currentPeers.has(p)) n++;
     return n;
   }
-  check(peer: string, mid: number, fresh: DedupEntry): DedupEntry | undefined {
+  check(peer: string, mid: number, time: number, con: boolean): number {
     const key = peer + '#' + mid;
     const old = this.current.get(key) ?? this.previous.get(key);
-    if (old !== undefined) return old;
+    if (old !== undefined) return ~this.store.handle(old);
     const newPeer = !this.currentPeers.has(peer);
-    if (this.current.size >= this.maxMessages) this.rotate(fresh.time, 'dedup-evicted messages');
-    else if (newPeer && this.currentPeers.size >= this.maxPeers) this.rotate(fresh.time, 'dedup-evicted peers');
-    this.current.set(key, fresh);
+    if (this.current.size >= this.maxMessages) this.rotate(time, 'dedup-evicted messages');
+    else if (newPeer && this.currentPeers.size >= this.maxPeers) this.rotate(time, 'dedup-evicted peers');
+    const slot = this.store.alloc(time, con);
+    this.current.set(key, slot);
     this.currentPeers.add(peer);
-    return undefined;
+    return this.store.handle(slot);
   }
   /** Starts a new generation; an early rotation (`reason`) counts what it drops before its lifetime. */
   private rotate(now: number, reason?: 'dedup-evicted messages' | 'dedup-evicted peers'): void {
-    if (reason !== undefined) {
-      let young = 0;
-      for (const e of this.previous.values()) if (now - e.time <= lifetimeOf(this.config, e)) young++;
-      if (young > 0) this.counter.inc('dedup-evicted messages', young);
-      if (reason === 'dedup-evicted peers') {
-        let gone = 0;
-        for (const p of this.previousPeers) if (!this.currentPeers.has(p)) gone++;
-        if (gone > 0) this.counter.inc('dedup-evicted peers', gone);
-      }
+    let young = 0;
+    for (const slot of this.previous.values()) {
+      if (reason !== undefined && now - this.store.timeOf(slot) <= this.lifetimeOf(slot)) young++;
+      this.store.free(slot);
+    }
+    if (young > 0) this.counter.inc('dedup-evicted messages', young);
+    if (reason === 'dedup-evicted peers') {
+      let gone = 0;
+      for (const p of this.previousPeers) if (!this.currentPeers.has(p)) gone++;
+      if (gone > 0) this.counter.inc('dedup-evicted peers', gone);
     }
     this.previous = this.current;
     this.previousPeers = this.currentPeers;
@@ -226,5 +439,6 @@ class CropRotation implements Deduplicator {
     this.previous.clear();
     this.currentPeers.clear();
     this.previousPeers.clear();
+    this.store.clear();
   }
 }
