@@ -76,13 +76,16 @@ const INITIAL_SLOTS = 1024;
 const HANDLE_BITS = 30;
 
 /**
- * Per-message state in slots of typed arrays: receive time, flags, a generation (bumped when the slot is
- * freed, so a handle of its former message is stale) and the response bytes (inline up to
- * INLINE_RESPONSE_BYTES, larger ones as a Buffer in a sparse map). The arrays grow by doubling up to `limit`
- * slots; freed slots are reused (free stack). A handle is `generation << slotBits | slot`.
+ * Per-message state in slots of typed arrays: receive time, flags, MID, a generation (bumped when the slot
+ * is freed, so a handle of its former message is stale), links of a SlotList and the response bytes (inline
+ * up to INLINE_RESPONSE_BYTES, larger ones as a Buffer in a sparse map). The arrays grow by doubling up to
+ * `limit` slots; freed slots are reused (free stack). A handle is `generation << slotBits | slot`.
  */
-export class SlotStore {
+class SlotStore {
   private time = new Float64Array(0);
+  private mid = new Uint16Array(0);
+  private next = new Int32Array(0);
+  private prev = new Int32Array(0);
   private flags = new Uint8Array(0);
   private gen = new Uint16Array(0);
   private len = new Uint8Array(0);
@@ -109,7 +112,7 @@ export class SlotStore {
   }
 
   /** Takes a slot for a message received at `time`. */
-  alloc(time: number, con: boolean): number {
+  alloc(time: number, con: boolean, mid: number): number {
     let slot: number;
     if (this.freeTop > 0) slot = this.freeStack[--this.freeTop]!;
     else {
@@ -117,8 +120,38 @@ export class SlotStore {
       slot = this.high++;
     }
     this.time[slot] = time;
+    this.mid[slot] = mid;
     this.flags[slot] = con ? USED | CON : USED;
     return slot;
+  }
+
+  /** Appends a slot at the young end of a list. */
+  append(list: SlotList, slot: number): void {
+    this.prev[slot] = list.tail;
+    this.next[slot] = -1;
+    if (list.tail >= 0) this.next[list.tail] = slot;
+    else list.head = slot;
+    list.tail = slot;
+  }
+
+  /** Removes a slot from its list. */
+  unlink(list: SlotList, slot: number): void {
+    const p = this.prev[slot]!;
+    const n = this.next[slot]!;
+    if (p >= 0) this.next[p] = n;
+    else list.head = n;
+    if (n >= 0) this.prev[n] = p;
+    else list.tail = p;
+  }
+
+  /** the next younger slot of its list, -1 at the end */
+  nextOf(slot: number): number {
+    return this.next[slot]!;
+  }
+
+  /** the MID of the message */
+  midOf(slot: number): number {
+    return this.mid[slot]!;
   }
 
   /** Frees a slot; its handles become stale. */
@@ -193,6 +226,9 @@ export class SlotStore {
   private grow(): void {
     const n = Math.max(this.time.length + 1, Math.min(Math.max(INITIAL_SLOTS, this.time.length * 2), this.limit));
     this.time = resized(this.time, new Float64Array(n));
+    this.mid = resized(this.mid, new Uint16Array(n));
+    this.next = resized(this.next, new Int32Array(n));
+    this.prev = resized(this.prev, new Int32Array(n));
     this.flags = resized(this.flags, new Uint8Array(n));
     this.gen = resized(this.gen, new Uint16Array(n));
     this.len = resized(this.len, new Uint8Array(n));
@@ -260,8 +296,17 @@ class NoDeduplicator implements Deduplicator {
   clear(): void {}
 }
 
-interface PeerEntries {
-  /** MID → slot, in receive order (the first is the peer's oldest) */
+/** Slots in receive order, linked through the SlotStore (-1: none); a Map iterated from its start after
+ * deletions there skips their holes one by one, a list does not. */
+interface SlotList {
+  /** the oldest */
+  head: number;
+  /** the youngest */
+  tail: number;
+}
+
+interface PeerEntries extends SlotList {
+  /** MID → slot */
   entries: Map<number, number>;
   /** last time the peer was moved to the young end of the peer map (ms, 1 s granularity) */
   lastUse: number;
@@ -296,7 +341,7 @@ class PeerSweep extends SlotDeduplicator implements Deduplicator {
     let p = this.map.get(peer);
     if (p === undefined) {
       if (this.map.size >= this.config.maxActivePeers) this.evictPeer();
-      p = { entries: new Map(), lastUse: time };
+      p = { entries: new Map(), lastUse: time, head: -1, tail: -1 };
       this.map.set(peer, p);
     } else if (time - p.lastUse > 1000) {
       // keep the peer map roughly in LRU order without moving it on every message
@@ -307,23 +352,22 @@ class PeerSweep extends SlotDeduplicator implements Deduplicator {
     const old = p.entries.get(mid);
     if (old !== undefined) {
       if (time - this.store.timeOf(old) <= this.lifetimeOf(old)) return ~this.store.handle(old);
-      this.drop(p, mid, old);
+      this.drop(p, old);
     }
-    if (p.entries.size >= this.perPeer) {
-      const first = p.entries.keys().next();
-      if (first.done !== true) {
-        this.drop(p, first.value, p.entries.get(first.value)!);
-        this.counter.inc('dedup-evicted peer messages');
-      }
+    if (p.entries.size >= this.perPeer && p.head >= 0) {
+      this.drop(p, p.head);
+      this.counter.inc('dedup-evicted peer messages');
     }
     while (this.count >= this.config.dedupMaxMessages && this.count > 0) this.evictOldest(p);
-    const slot = this.store.alloc(time, con);
+    const slot = this.store.alloc(time, con, mid);
     p.entries.set(mid, slot);
+    this.store.append(p, slot);
     this.count++;
     return this.store.handle(slot);
   }
-  private drop(p: PeerEntries, mid: number, slot: number): void {
-    p.entries.delete(mid);
+  private drop(p: PeerEntries, slot: number): void {
+    p.entries.delete(this.store.midOf(slot));
+    this.store.unlink(p, slot);
     this.store.free(slot);
     this.count--;
   }
@@ -333,29 +377,34 @@ class PeerSweep extends SlotDeduplicator implements Deduplicator {
     if (first.done === true) return;
     const [key, p] = first.value;
     this.map.delete(key);
-    for (const slot of p.entries.values()) this.store.free(slot);
+    for (let slot = p.head; slot >= 0; ) {
+      const next = this.store.nextOf(slot);
+      this.store.free(slot);
+      slot = next;
+    }
     this.count -= p.entries.size;
     this.counter.inc('dedup-evicted peers');
   }
   /** Drops the oldest message of the least recently active peer that has one (empty peers but `keep` go too). */
   private evictOldest(keep: PeerEntries): void {
     for (const [key, p] of this.map) {
-      const first = p.entries.keys().next();
-      if (first.done === true) {
+      if (p.head < 0) {
         if (p !== keep) this.map.delete(key);
         continue;
       }
-      this.drop(p, first.value, p.entries.get(first.value)!);
+      this.drop(p, p.head);
       this.counter.inc('dedup-evicted messages');
       return;
     }
   }
   sweep(now: number): void {
     for (const [key, p] of this.map) {
-      for (const [mid, slot] of p.entries) {
+      for (let slot = p.head; slot >= 0; ) {
+        const next = this.store.nextOf(slot);
         const age = now - this.store.timeOf(slot);
-        if (age > this.lifetimeOf(slot)) this.drop(p, mid, slot);
+        if (age > this.lifetimeOf(slot)) this.drop(p, slot);
         else if (age <= this.minLifetime) break; // receive order: the rest is younger than any lifetime
+        slot = next;
       }
       if (p.entries.size === 0 && now - p.lastUse > this.config.maxPeerInactivityPeriod) this.map.delete(key);
     }
@@ -407,7 +456,7 @@ class CropRotation extends SlotDeduplicator implements Deduplicator {
     const newPeer = !this.currentPeers.has(peer);
     if (this.current.size >= this.maxMessages) this.rotate(time, 'dedup-evicted messages');
     else if (newPeer && this.currentPeers.size >= this.maxPeers) this.rotate(time, 'dedup-evicted peers');
-    const slot = this.store.alloc(time, con);
+    const slot = this.store.alloc(time, con, mid);
     this.current.set(key, slot);
     this.currentPeers.add(peer);
     return this.store.handle(slot);
