@@ -423,11 +423,11 @@ class PeerSweep extends SlotDeduplicator implements Deduplicator {
  * within their lifetime are counted as evicted (peers dropped with them as `dedup-evicted peers`).
  */
 class CropRotation extends SlotDeduplicator implements Deduplicator {
-  /** `peer#mid` → slot */
-  private current = new Map<string, number>();
-  private previous = new Map<string, number>();
-  private currentPeers = new Set<string>();
-  private previousPeers = new Set<string>();
+  /** a generation: peer → MID → slot (no string per message) */
+  private current = new Map<string, Map<number, number>>();
+  private previous = new Map<string, Map<number, number>>();
+  private currentCount = 0;
+  private previousCount = 0;
   private rotated: number;
   private readonly maxMessages: number;
   private readonly maxPeers: number;
@@ -442,42 +442,48 @@ class CropRotation extends SlotDeduplicator implements Deduplicator {
     this.maxPeers = Math.max(1, Math.ceil(config.maxActivePeers / 2));
   }
   get size(): number {
-    return this.current.size + this.previous.size;
+    return this.currentCount + this.previousCount;
   }
   get peers(): number {
-    let n = this.currentPeers.size;
-    for (const p of this.previousPeers) if (!this.currentPeers.has(p)) n++;
+    let n = this.current.size;
+    for (const p of this.previous.keys()) if (!this.current.has(p)) n++;
     return n;
   }
   check(peer: string, mid: number, time: number, con: boolean): number {
-    const key = peer + '#' + mid;
-    const old = this.current.get(key) ?? this.previous.get(key);
+    let mids = this.current.get(peer);
+    const old = mids?.get(mid) ?? this.previous.get(peer)?.get(mid);
     if (old !== undefined) return ~this.store.handle(old);
-    const newPeer = !this.currentPeers.has(peer);
-    if (this.current.size >= this.maxMessages) this.rotate(time, 'dedup-evicted messages');
-    else if (newPeer && this.currentPeers.size >= this.maxPeers) this.rotate(time, 'dedup-evicted peers');
+    if (this.currentCount >= this.maxMessages) this.rotate(time, 'dedup-evicted messages');
+    else if (mids === undefined && this.current.size >= this.maxPeers) this.rotate(time, 'dedup-evicted peers');
+    mids = this.current.get(peer);
+    if (mids === undefined) {
+      mids = new Map();
+      this.current.set(peer, mids);
+    }
     const slot = this.store.alloc(time, con, mid);
-    this.current.set(key, slot);
-    this.currentPeers.add(peer);
+    mids.set(mid, slot);
+    this.currentCount++;
     return this.store.handle(slot);
   }
   /** Starts a new generation; an early rotation (`reason`) counts what it drops before its lifetime. */
   private rotate(now: number, reason?: 'dedup-evicted messages' | 'dedup-evicted peers'): void {
     let young = 0;
-    for (const slot of this.previous.values()) {
-      if (reason !== undefined && now - this.store.timeOf(slot) <= this.lifetimeOf(slot)) young++;
-      this.store.free(slot);
+    for (const mids of this.previous.values()) {
+      for (const slot of mids.values()) {
+        if (reason !== undefined && now - this.store.timeOf(slot) <= this.lifetimeOf(slot)) young++;
+        this.store.free(slot);
+      }
     }
     if (young > 0) this.counter.inc('dedup-evicted messages', young);
     if (reason === 'dedup-evicted peers') {
       let gone = 0;
-      for (const p of this.previousPeers) if (!this.currentPeers.has(p)) gone++;
+      for (const p of this.previous.keys()) if (!this.current.has(p)) gone++;
       if (gone > 0) this.counter.inc('dedup-evicted peers', gone);
     }
     this.previous = this.current;
-    this.previousPeers = this.currentPeers;
+    this.previousCount = this.currentCount;
     this.current = new Map();
-    this.currentPeers = new Set();
+    this.currentCount = 0;
     this.rotated = now;
   }
   sweep(now: number): void {
@@ -486,8 +492,8 @@ class CropRotation extends SlotDeduplicator implements Deduplicator {
   clear(): void {
     this.current.clear();
     this.previous.clear();
-    this.currentPeers.clear();
-    this.previousPeers.clear();
+    this.currentCount = 0;
+    this.previousCount = 0;
     this.store.clear();
   }
 }
