@@ -12,13 +12,13 @@ export interface EvictionCounter {
 }
 
 /**
- * A deduplicator. `check` records a new message and returns its handle (≥ 0), or returns `~handle` (< 0,
- * see `duplicateOf`) of the earlier message for a duplicate. A handle stays valid while its message is
- * remembered; once the message is swept or evicted, writes through the handle do nothing and reads answer
- * "nothing cached".
+ * A deduplicator. `check` records a new message and returns its handle (≥ 0), or returns `-1 - handle`
+ * (< 0, see `duplicateOf`) of the earlier message for a duplicate. A handle stays valid while its message
+ * is remembered; once the message is swept or evicted, writes through the handle do nothing and reads
+ * answer "nothing cached" (a 32-bit generation per slot tells).
  */
 export interface Deduplicator {
-  /** a new message: its handle (≥ 0); a duplicate within its lifetime: `~handle` of the earlier one */
+  /** a new message: its handle (≥ 0); a duplicate within its lifetime: `-1 - handle` of the earlier one */
   check(peer: string, mid: number, time: number, con: boolean): number;
   /** the response sent for the message (a copy for small ones), undefined when none or the handle is stale */
   response(handle: number): Buffer | undefined;
@@ -42,7 +42,7 @@ export interface Deduplicator {
 
 /** The handle of the earlier message from a negative (duplicate) `check` result. */
 export function duplicateOf(result: number): number {
-  return ~result;
+  return -1 - result;
 }
 
 /** Responses up to this size are copied into the slot (a piggy-backed response is typically 10-60 bytes). */
@@ -72,14 +72,13 @@ const HAS_RESPONSE = 8;
 const LARGE = 16; // the response is a Buffer in `large`, not inline
 
 const INITIAL_SLOTS = 1024;
-/** handles stay below 2^30: Smis on every V8 build, also as `~handle` and as Map values */
-const HANDLE_BITS = 30;
 
 /**
  * Per-message state in slots of typed arrays: receive time, flags, MID, a generation (bumped when the slot
  * is freed, so a handle of its former message is stale), links of a SlotList and the response bytes (inline
  * up to INLINE_RESPONSE_BYTES, larger ones as a Buffer in a sparse map). The arrays grow by doubling up to
- * `limit` slots; freed slots are reused (free stack). A handle is `generation << slotBits | slot`.
+ * `limit` slots; freed slots are reused (free stack). A handle is `generation * 2^slotBits + slot`: a Smi until
+ * a slot's generation passes 2^(30 - slotBits), a double then (exact below 2^53; the maps hold slots only).
  */
 class SlotStore {
   private time = new Float64Array(0);
@@ -87,7 +86,7 @@ class SlotStore {
   private next = new Int32Array(0);
   private prev = new Int32Array(0);
   private flags = new Uint8Array(0);
-  private gen = new Uint16Array(0);
+  private gen = new Uint32Array(0);
   private len = new Uint8Array(0);
   private bytes = new Uint8Array(0);
   private freeStack = new Int32Array(0);
@@ -95,15 +94,16 @@ class SlotStore {
   /** slots below it were handed out at least once */
   private high = 0;
   private readonly large = new Map<number, Buffer>();
-  private readonly slotBits: number;
-  private readonly slotMask: number;
-  private readonly genMask: number;
+  /** 2^slotBits */
+  private readonly slotSpan: number;
+  /** generations wrap here (2^32, less when the slots need more than 21 bits) */
+  private readonly genSpan: number;
 
   /** `limit`: the most slots in use at once */
   constructor(private readonly limit: number) {
-    this.slotBits = Math.min(HANDLE_BITS, Math.max(1, Math.ceil(Math.log2(Math.max(2, limit)))));
-    this.slotMask = (1 << this.slotBits) - 1;
-    this.genMask = this.slotBits >= HANDLE_BITS ? 0 : 2 ** Math.min(16, HANDLE_BITS - this.slotBits) - 1;
+    const slotBits = Math.max(1, Math.ceil(Math.log2(Math.max(2, limit))));
+    this.slotSpan = 2 ** slotBits;
+    this.genSpan = 2 ** Math.min(32, 53 - slotBits);
   }
 
   /** allocated slots (in use or free) */
@@ -158,7 +158,7 @@ class SlotStore {
   free(slot: number): void {
     if ((this.flags[slot]! & LARGE) !== 0) this.large.delete(slot);
     this.flags[slot] = 0;
-    this.gen[slot] = (this.gen[slot]! + 1) & this.genMask;
+    this.gen[slot] = (this.gen[slot]! + 1) % this.genSpan;
     this.freeStack[this.freeTop++] = slot;
   }
 
@@ -169,13 +169,13 @@ class SlotStore {
 
   /** The handle of a slot in use. */
   handle(slot: number): number {
-    return (this.gen[slot]! << this.slotBits) | slot;
+    return this.gen[slot]! * this.slotSpan + slot;
   }
 
   /** The slot of a handle, or -1 when the handle is stale. */
   slotOf(handle: number): number {
-    const slot = handle & this.slotMask;
-    if (slot >= this.high || this.flags[slot] === 0 || this.gen[slot] !== handle >>> this.slotBits) return -1;
+    const slot = handle % this.slotSpan;
+    if (!(slot >= 0 && slot < this.high) || this.flags[slot] === 0 || this.gen[slot] !== (handle - slot) / this.slotSpan) return -1;
     return slot;
   }
 
@@ -230,14 +230,14 @@ class SlotStore {
     this.next = resized(this.next, new Int32Array(n));
     this.prev = resized(this.prev, new Int32Array(n));
     this.flags = resized(this.flags, new Uint8Array(n));
-    this.gen = resized(this.gen, new Uint16Array(n));
+    this.gen = resized(this.gen, new Uint32Array(n));
     this.len = resized(this.len, new Uint8Array(n));
     this.bytes = resized(this.bytes, new Uint8Array(n * INLINE_RESPONSE_BYTES));
     this.freeStack = resized(this.freeStack, new Int32Array(n));
   }
 }
 
-function resized<T extends Float64Array | Uint8Array | Uint16Array | Int32Array>(old: T, to: T): T {
+function resized<T extends Float64Array | Uint8Array | Uint16Array | Uint32Array | Int32Array>(old: T, to: T): T {
   to.set(old);
   return to;
 }
@@ -351,7 +351,7 @@ class PeerSweep extends SlotDeduplicator implements Deduplicator {
     }
     const old = p.entries.get(mid);
     if (old !== undefined) {
-      if (time - this.store.timeOf(old) <= this.lifetimeOf(old)) return ~this.store.handle(old);
+      if (time - this.store.timeOf(old) <= this.lifetimeOf(old)) return -1 - this.store.handle(old);
       this.drop(p, old);
     }
     if (p.entries.size >= this.perPeer && p.head >= 0) {
@@ -452,7 +452,7 @@ class CropRotation extends SlotDeduplicator implements Deduplicator {
   check(peer: string, mid: number, time: number, con: boolean): number {
     let mids = this.current.get(peer);
     const old = mids?.get(mid) ?? this.previous.get(peer)?.get(mid);
-    if (old !== undefined) return ~this.store.handle(old);
+    if (old !== undefined) return -1 - this.store.handle(old);
     if (this.currentCount >= this.maxMessages) this.rotate(time, 'dedup-evicted messages');
     else if (mids === undefined && this.current.size >= this.maxPeers) this.rotate(time, 'dedup-evicted peers');
     mids = this.current.get(peer);

@@ -91,6 +91,22 @@ describe('deduplicator slots (state packed in typed arrays)', () => {
     expect(d.response(h3)).toBeUndefined();
   });
 
+  it('a handle stays stale however often its slot is reused (no generation wrap within 2^32 reuses)', () => {
+    const d = createDeduplicator({ ...DEFAULT_STACK_CONFIG, deduplicator: 'PEERS_MARK_AND_SWEEP', peersMarkAndSweepMessages: 4, dedupMaxMessages: 1 });
+    const h0 = d.check('a', 0, 0, true);
+    let last = h0;
+    // one slot, reused 65,536 times: a 16-bit generation would be back at h0's
+    for (let i = 1; i <= 65_536; i++) last = d.check('a', i & 0xffff, 0, true);
+    expect(d.size).toBe(1);
+    expect(d.capacity).toBe(1);
+    d.setResponse(h0, bytes(5, 1));
+    d.setAccepted(h0);
+    expect(d.response(last)).toBeUndefined();
+    expect(d.accepted(last)).toBe(false);
+    d.setResponse(last, bytes(5, 2));
+    expect(d.response(check(d, 'a', 0, 1)!)).toEqual(bytes(5, 2));
+  });
+
   it('small (inline) and large responses round-trip byte-exact through a duplicate', () => {
     for (const mode of ['MARK_AND_SWEEP', 'PEERS_MARK_AND_SWEEP', 'CROP_ROTATION'] as const) {
       const d = createDeduplicator({ ...DEFAULT_STACK_CONFIG, deduplicator: mode });
