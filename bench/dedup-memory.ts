@@ -1,13 +1,14 @@
 // Memory and GC cost of a full deduplicator (RFC 7252 §4.5 state), old per-message objects vs. the slot store:
 // in a child process per run (node --expose-gc), a deduplicator with the stack's default config
 // (DEFAULT_STACK_CONFIG: MARK_AND_SWEEP, as the plugtest server; COAP.DEDUPLICATOR_MAX_MESSAGES = 300,000; the
-// extended server's PEERS_MARK_AND_SWEEP keeps 16 per peer, so 200 peers could not fill it) is filled with `--messages` messages from `--peers` peers,
-// each with a fresh 50-byte response (as the encoder hands it to the layer). Printed per implementation: heap
-// used per message after a forced GC (and the ArrayBuffer memory outside the heap), the time of a full gc() with
-// the store full, and ns per message in steady state (store full, each new message evicting the oldest:
-// check + keeping its response). The old implementation is `main`'s src/coap/dedup.ts (`--old-ref`), transpiled
-// into a temp dir; the new one is this build's. Timing figures are the median of `--repeat` runs (old and new
-// alternate), as another benchmark may share the CPUs; heap figures do not depend on that.
+// extended server's PEERS_MARK_AND_SWEEP keeps 16 per peer, so 200 peers could not fill it) is filled with
+// `--messages` messages from `--peers` peers, each with a fresh 50-byte response (as the encoder hands it to
+// the layer). Printed per implementation: heap used per message after a forced GC (and the ArrayBuffer memory
+// outside the heap), the time of a full gc() with the store full, and in steady state (store full, each new
+// message evicting the oldest) ns per message (check + keeping its response) and then ns per check alone.
+// The old implementation is `main`'s src/coap/dedup.ts (`--old-ref`), transpiled into a temp dir; the new one
+// is this build's. Timing figures are the median of `--repeat` runs (old and new alternate), as another
+// benchmark may share the CPUs; heap figures do not depend on that.
 // Run: npx tsc -p tsconfig.json && node dist/bench/dedup-memory.js [--messages 300000] [--peers 200]
 //      [--steady 1000000] [--repeat 3] [--mode MARK_AND_SWEEP] [--old-ref main] [--out dedup-memory.json]
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -33,6 +34,8 @@ export interface DedupMemoryRun {
   fullGcMs: number;
   /** steady state: ns per message (check + keep a 50-byte response), each evicting */
   nsPerMessage: number;
+  /** then: ns per check alone (no response kept, as for a request still being served), each evicting */
+  nsPerCheck: number;
   /** GC time (ms, from the perf_hooks gc entries) during the steady-state loop */
   steadyGcMs: number;
   steadyMessages: number;
@@ -45,7 +48,7 @@ const PER_MS = 60;
 /** The API of either implementation, as the bench drives it. */
 interface Driver {
   /** records a new message with its response; returns false for a duplicate */
-  add(peer: string, mid: number, time: number, response: Buffer): boolean;
+  add(peer: string, mid: number, time: number, response: Buffer | undefined): boolean;
   readonly size: number;
   readonly peers: number;
 }
@@ -77,7 +80,7 @@ async function driver(impl: 'old' | 'new', modulePath: string, mode: Deduplicato
       add(peer, mid, time, response) {
         const e: OldEntry = { accepted: false, time, con: true };
         if (d.check(peer, mid, e) !== undefined) return false;
-        e.response = response;
+        if (response !== undefined) e.response = response;
         return true;
       },
       get size() { return d.size; },
@@ -89,7 +92,7 @@ async function driver(impl: 'old' | 'new', modulePath: string, mode: Deduplicato
     add(peer, mid, time, response) {
       const h = d.check(peer, mid, time, true);
       if (h < 0) return false;
-      d.setResponse(h, response);
+      if (response !== undefined) d.setResponse(h, response);
       return true;
     },
     get size() { return d.size; },
@@ -146,6 +149,9 @@ async function runChild(impl: 'old' | 'new', modulePath: string, mode: Deduplica
   const ns = Number(process.hrtime.bigint() - s) / steady;
   await new Promise((r) => setTimeout(r, 100)); // the gc entries arrive asynchronously
   obs.disconnect();
+  const c = process.hrtime.bigint();
+  for (const end = i + steady; i < end; i++) d.add(peers[i % peerCount]!, Math.floor(i / peerCount) & 0xffff, t0 + Math.floor(i / PER_MS), undefined);
+  const nsCheck = Number(process.hrtime.bigint() - c) / steady;
   const stored = messages - 1000;
   return {
     impl,
@@ -156,6 +162,7 @@ async function runChild(impl: 'old' | 'new', modulePath: string, mode: Deduplica
     arrayBuffersPerMessage: Math.round((full.arrayBuffers - before.arrayBuffers) / stored),
     fullGcMs: Math.round(median(gcTimes) * 100) / 100,
     nsPerMessage: Math.round(ns),
+    nsPerCheck: Math.round(nsCheck),
     steadyGcMs: Math.round(steadyGcMs),
     steadyMessages: steady,
   };
@@ -207,7 +214,7 @@ async function main(): Promise<void> {
       console.log(`run ${r + 1} ${impl}: ${JSON.stringify(run)}`);
     }
   }
-  const fields = ['heapPerMessage', 'arrayBuffersPerMessage', 'fullGcMs', 'nsPerMessage', 'steadyGcMs'] as const;
+  const fields = ['heapPerMessage', 'arrayBuffersPerMessage', 'fullGcMs', 'nsPerMessage', 'steadyGcMs', 'nsPerCheck'] as const;
   const summary = Object.fromEntries(
     (['old', 'new'] as const).map((impl) => [impl, Object.fromEntries(fields.map((f) => [f, median(runs.filter((r) => r.impl === impl).map((r) => r[f]))]))]),
   ) as Record<'old' | 'new', Record<(typeof fields)[number], number>>;
@@ -217,6 +224,7 @@ async function main(): Promise<void> {
     fullGcMs: 'full gc() with the store full (ms)',
     nsPerMessage: 'steady state check + response, evicting (ns/message)',
     steadyGcMs: `GC time during ${steady.toLocaleString('en-US')} steady messages (ms)`,
+    nsPerCheck: 'then check alone, no response kept, evicting (ns/check)',
   };
   console.log(`\ndedup ${values.mode} store full: ${messages.toLocaleString('en-US')} messages from ${peers} peers, ${RESPONSE_BYTES}-byte responses, node ${process.version}; median of ${runs.length / 2} runs`);
   console.log(`${'figure'.padEnd(58)}${'old'.padStart(10)}${'new'.padStart(10)}`);
