@@ -306,10 +306,15 @@ interface SlotList {
 }
 
 interface PeerEntries extends SlotList {
+  /** the peer's key in the peer map */
+  key: string;
   /** MID → slot */
   entries: Map<number, number>;
-  /** last time the peer was moved to the young end of the peer map (ms, 1 s granularity) */
+  /** last time the peer was moved to the young end of the peer list (ms, 1 s granularity) */
   lastUse: number;
+  /** neighbours in the peer list (least recently active first), for the same reason as SlotList */
+  older: PeerEntries | undefined;
+  younger: PeerEntries | undefined;
 }
 
 /**
@@ -321,6 +326,9 @@ interface PeerEntries extends SlotList {
  */
 class PeerSweep extends SlotDeduplicator implements Deduplicator {
   private readonly map = new Map<string, PeerEntries>();
+  /** the peer list: least recently active first */
+  private oldest: PeerEntries | undefined;
+  private youngest: PeerEntries | undefined;
   private count = 0;
   private readonly minLifetime: number;
   constructor(
@@ -341,12 +349,13 @@ class PeerSweep extends SlotDeduplicator implements Deduplicator {
     let p = this.map.get(peer);
     if (p === undefined) {
       if (this.map.size >= this.config.maxActivePeers) this.evictPeer();
-      p = { entries: new Map(), lastUse: time, head: -1, tail: -1 };
+      p = { key: peer, entries: new Map(), lastUse: time, head: -1, tail: -1, older: undefined, younger: undefined };
       this.map.set(peer, p);
+      this.linkPeer(p);
     } else if (time - p.lastUse > 1000) {
-      // keep the peer map roughly in LRU order without moving it on every message
-      this.map.delete(peer);
-      this.map.set(peer, p);
+      // keep the peer list roughly in LRU order without moving it on every message
+      this.unlinkPeer(p);
+      this.linkPeer(p);
       p.lastUse = time;
     }
     const old = p.entries.get(mid);
@@ -371,12 +380,28 @@ class PeerSweep extends SlotDeduplicator implements Deduplicator {
     this.store.free(slot);
     this.count--;
   }
+  private linkPeer(p: PeerEntries): void {
+    p.older = this.youngest;
+    p.younger = undefined;
+    if (this.youngest !== undefined) this.youngest.younger = p;
+    else this.oldest = p;
+    this.youngest = p;
+  }
+  private unlinkPeer(p: PeerEntries): void {
+    if (p.older !== undefined) p.older.younger = p.younger;
+    else this.oldest = p.younger;
+    if (p.younger !== undefined) p.younger.older = p.older;
+    else this.youngest = p.older;
+  }
+  private removePeer(p: PeerEntries): void {
+    this.map.delete(p.key);
+    this.unlinkPeer(p);
+  }
   /** Drops the least recently active peer with its messages. */
   private evictPeer(): void {
-    const first = this.map.entries().next();
-    if (first.done === true) return;
-    const [key, p] = first.value;
-    this.map.delete(key);
+    const p = this.oldest;
+    if (p === undefined) return;
+    this.removePeer(p);
     for (let slot = p.head; slot >= 0; ) {
       const next = this.store.nextOf(slot);
       this.store.free(slot);
@@ -387,18 +412,20 @@ class PeerSweep extends SlotDeduplicator implements Deduplicator {
   }
   /** Drops the oldest message of the least recently active peer that has one (empty peers but `keep` go too). */
   private evictOldest(keep: PeerEntries): void {
-    for (const [key, p] of this.map) {
-      if (p.head < 0) {
-        if (p !== keep) this.map.delete(key);
-        continue;
+    for (let p = this.oldest; p !== undefined; ) {
+      const younger = p.younger;
+      if (p.head >= 0) {
+        this.drop(p, p.head);
+        this.counter.inc('dedup-evicted messages');
+        return;
       }
-      this.drop(p, p.head);
-      this.counter.inc('dedup-evicted messages');
-      return;
+      if (p !== keep) this.removePeer(p);
+      p = younger;
     }
   }
   sweep(now: number): void {
-    for (const [key, p] of this.map) {
+    for (let p = this.oldest; p !== undefined; ) {
+      const younger = p.younger;
       for (let slot = p.head; slot >= 0; ) {
         const next = this.store.nextOf(slot);
         const age = now - this.store.timeOf(slot);
@@ -406,11 +433,14 @@ class PeerSweep extends SlotDeduplicator implements Deduplicator {
         else if (age <= this.minLifetime) break; // receive order: the rest is younger than any lifetime
         slot = next;
       }
-      if (p.entries.size === 0 && now - p.lastUse > this.config.maxPeerInactivityPeriod) this.map.delete(key);
+      if (p.entries.size === 0 && now - p.lastUse > this.config.maxPeerInactivityPeriod) this.removePeer(p);
+      p = younger;
     }
   }
   clear(): void {
     this.map.clear();
+    this.oldest = undefined;
+    this.youngest = undefined;
     this.store.clear();
     this.count = 0;
   }
