@@ -107,6 +107,28 @@ describe('deduplicator slots (state packed in typed arrays)', () => {
     expect(d.response(check(d, 'a', 0, 1)!)).toEqual(bytes(5, 2));
   });
 
+  it('the peer list keeps least-recently-active order: a peer active again after 1 s is evicted last', () => {
+    const c = new PeriodCounters<BoundCounterName>(BOUND_COUNTER_NAMES);
+    const d = createDeduplicator({ ...DEFAULT_STACK_CONFIG, deduplicator: 'MARK_AND_SWEEP', maxActivePeers: 3, maxPeerInactivityPeriod: 10_000 }, c);
+    for (const peer of ['a', 'b', 'c']) d.check(peer, 1, 0, true);
+    d.check('a', 2, 2000, true); // a moves to the young end
+    d.check('d', 1, 2000, true); // evicts b, the least recently active
+    expect(c.get('dedup-evicted peers')).toBe(1);
+    expect(check(d, 'b', 1, 2000)).toBeUndefined(); // forgotten: new again, and evicts c, now the oldest
+    expect(c.get('dedup-evicted peers')).toBe(2);
+    expect(check(d, 'a', 1, 2000)).toBeDefined();
+    expect(check(d, 'd', 1, 2000)).toBeDefined();
+    expect(check(d, 'b', 1, 2000)).toBeDefined();
+    expect(d.peers).toBe(3);
+    expect(check(d, 'c', 1, 2000)).toBeUndefined();
+    // a sweep drops peers with no messages left after MAX_PEER_INACTIVITY_PERIOD, the list stays consistent
+    d.sweep(DEFAULT_STACK_CONFIG.exchangeLifetime + 20_000);
+    expect([d.size, d.peers]).toEqual([0, 0]);
+    for (const peer of ['x', 'y', 'z', 'w']) d.check(peer, 1, DEFAULT_STACK_CONFIG.exchangeLifetime + 30_000, true);
+    expect(d.peers).toBe(3);
+    expect(check(d, 'x', 1, DEFAULT_STACK_CONFIG.exchangeLifetime + 30_001)).toBeUndefined();
+  });
+
   it('small (inline) and large responses round-trip byte-exact through a duplicate', () => {
     for (const mode of ['MARK_AND_SWEEP', 'PEERS_MARK_AND_SWEEP', 'CROP_ROTATION'] as const) {
       const d = createDeduplicator({ ...DEFAULT_STACK_CONFIG, deduplicator: mode });
