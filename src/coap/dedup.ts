@@ -71,6 +71,7 @@ const ACCEPTED = 4;
 const HAS_RESPONSE = 8;
 const LARGE = 16; // the response is a Buffer in `large`, not inline
 
+/** the first allocation of slots (an idle endpoint has none); it doubles from there */
 const INITIAL_SLOTS = 1024;
 
 /**
