@@ -214,6 +214,7 @@ async function main(): Promise<void> {
       console.log(`run ${r + 1} ${impl}: ${JSON.stringify(run)}`);
     }
   }
+  fs.rmSync(path.dirname(modules.old), { recursive: true, force: true });
   const fields = ['heapPerMessage', 'arrayBuffersPerMessage', 'fullGcMs', 'nsPerMessage', 'steadyGcMs', 'nsPerCheck'] as const;
   const summary = Object.fromEntries(
     (['old', 'new'] as const).map((impl) => [impl, Object.fromEntries(fields.map((f) => [f, median(runs.filter((r) => r.impl === impl).map((r) => r[f]))]))]),
