@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { decode, decodeMessage, encode, isFormatFailure } from '../src/coap/codec.js';
-import { createDeduplicator, type DedupEntry } from '../src/coap/dedup.js';
+import { createDeduplicator } from '../src/coap/dedup.js';
 import { TransferBudget, TransferStore, transferBytes, type Block2Transfer } from '../src/coap/blockwise.js';
 import { BOUND_COUNTER_NAMES, PeriodCounters, type BoundCounterName } from '../src/coap/stats.js';
 import { ACK, CON, Code, Opt } from '../src/coap/message.js';
@@ -65,8 +65,8 @@ for (const [label, peers, maxActivePeers] of [['messages', 1000, 150_000], ['pee
     const d = createDeduplicator({ ...DEFAULT_STACK_CONFIG, deduplicator: mode, dedupMaxMessages: 20_000, maxActivePeers, peersMarkAndSweepMessages: 16 }, counter);
     const now = Date.now();
     const r = rate((i) => {
-      const e: DedupEntry = { accepted: false, time: now, con: true, response };
-      d.check(peerNames[i % peers]!, Math.floor(i / peers) & 0xffff, e);
+      const h = d.check(peerNames[i % peers]!, Math.floor(i / peers) & 0xffff, now, true);
+      if (h >= 0) d.setResponse(h, response);
     });
     const evicted = counter.rows().filter(([, cur]) => cur > 0).map(([k, cur]) => `${k} ${cur}`).join(', ');
     print(`dedup ${mode} check, ${label} bound evicting (ops/s)`, r, `ops/s (size ${d.size}, peers ${d.peers}; ${evicted})`);
@@ -89,7 +89,8 @@ if (gc) {
   for (let i = 0; i < N; i++) {
     const res = Buffer.allocUnsafe(40);
     const p = i % 1000;
-    d.check(`10.1.${p >> 8}.${p & 255}:5683`, Math.floor(i / 1000), { accepted: false, time: now, con: true, response: res });
+    const h = d.check(`10.1.${p >> 8}.${p & 255}:5683`, Math.floor(i / 1000), now, true);
+    if (h >= 0) d.setResponse(h, res);
   }
   const per = Math.round((used() - before) / N);
   print('dedup memory per remembered message (bytes, 40-byte response)', per, `bytes (${N.toLocaleString('en-US')} messages, ${d.peers} peers)`);

@@ -4,7 +4,7 @@
 import { randomInt } from 'node:crypto';
 import { decodeMessage, encode, type FormatFailure } from './codec.js';
 import { ACK, CON, NON, RST, type CoapMessage, EMPTY, emptyMessage, isRequestCode, isResponseCode } from './message.js';
-import { createDeduplicator, type DedupEntry, type Deduplicator } from './dedup.js';
+import { createDeduplicator, duplicateOf, type Deduplicator } from './dedup.js';
 import type { EndpointContext } from '../transport/connector.js';
 import type { TimerHandle } from '../util/timer-wheel.js';
 import type {
@@ -125,15 +125,17 @@ export class UdpMessageLayer implements MessageLayer {
   private receiveRequest(msg: CoapMessage, ctx: EndpointContext): void {
     const host = this.host;
     const peer = host.peerOf(ctx);
-    const entry: DedupEntry = { accepted: false, time: Date.now(), con: msg.type === CON };
-    const dup = this.dedup.check(peer, msg.mid, entry);
-    if (dup) {
+    const dedup = this.dedup;
+    const handle = dedup.check(peer, msg.mid, Date.now(), msg.type === CON);
+    if (handle < 0) {
       host.stats.inc('recv-duplicate requests');
-      if (dup.response) host.resend(dup.response, ctx);
-      else if (dup.accepted && msg.type === CON) this.sendEmpty(ACK, msg.mid, ctx);
+      const dup = duplicateOf(handle);
+      const response = dedup.response(dup);
+      if (response !== undefined) host.resend(response, ctx);
+      else if (dedup.accepted(dup) && msg.type === CON) this.sendEmpty(ACK, msg.mid, ctx);
       return;
     }
-    host.receiveRequest(msg, ctx, peer, entry);
+    host.receiveRequest(msg, ctx, peer, handle);
   }
 
   /** Matches a response to its client exchange; a CON response is deduplicated and acknowledged (§4.2, §4.5). */
@@ -142,20 +144,21 @@ export class UdpMessageLayer implements MessageLayer {
     const peer = host.peerOf(ctx);
     if (msg.type === CON) {
       // separate responses and CON notifications
-      const entry: DedupEntry = { accepted: false, time: Date.now(), con: true };
-      const dup = this.dedup.check(peer, msg.mid, entry);
-      if (dup) {
+      const dedup = this.dedup;
+      const handle = dedup.check(peer, msg.mid, Date.now(), true);
+      if (handle < 0) {
         host.stats.inc('recv-duplicate responses');
-        if (dup.response) host.resend(dup.response, ctx);
+        const response = dedup.response(duplicateOf(handle));
+        if (response !== undefined) host.resend(response, ctx);
         return;
       }
       const target = host.matchResponse(msg, peer);
       if (!target) {
         host.stats.inc('recv-ignored');
-        entry.response = this.sendEmpty(RST, msg.mid, ctx);
+        dedup.setResponse(handle, this.sendEmpty(RST, msg.mid, ctx));
         return;
       }
-      entry.response = this.sendEmpty(ACK, msg.mid, ctx);
+      dedup.setResponse(handle, this.sendEmpty(ACK, msg.mid, ctx));
       host.receiveResponse(target, msg, ctx);
       return;
     }
@@ -229,14 +232,12 @@ export class UdpMessageLayer implements MessageLayer {
   accept(req: ServedRequest): void {
     const r = req.request;
     if (r.type !== CON) return;
-    const entry = req.layerState as DedupEntry | undefined;
-    if (entry) entry.accepted = true;
+    if (typeof req.layerState === 'number') this.dedup.setAccepted(req.layerState);
     this.sendEmpty(ACK, r.mid, req.context);
   }
 
   sendResponse(req: ServedRequest, res: CoapMessage): void {
     const r = req.request;
-    const entry = req.layerState as DedupEntry | undefined;
     let data: Buffer;
     if (r.type === CON && !req.accepted) {
       // §5.2.1: piggy-backed in the ACK
@@ -254,7 +255,8 @@ export class UdpMessageLayer implements MessageLayer {
         data = this.host.transmit(res, req.context, req);
       }
     }
-    if (entry) entry.response = data;
+    // the dedup handle (RFC 7252 §4.5); stale when the message was evicted meanwhile, then nothing is stored
+    if (typeof req.layerState === 'number') this.dedup.setResponse(req.layerState, data);
   }
 
   sendNotification(msg: CoapMessage, ctx: EndpointContext, slot: HookSlot, confirmable: boolean, handlers: DeliveryHandlers, carry?: DeliveryCarry): Delivery | undefined {

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Logger } from 'pino';
 import { decode, decodeMessage, encode, isFormatFailure, CoapFormatError } from '../../src/coap/codec.js';
-import { createDeduplicator, type DedupEntry } from '../../src/coap/dedup.js';
+import { createDeduplicator, duplicateOf, type Deduplicator } from '../../src/coap/dedup.js';
 import { TransferBudget, TransferStore, transferBytes, type Block1Transfer, type Block2Transfer } from '../../src/coap/blockwise.js';
 import { BOUND_COUNTER_NAMES, PeriodCounters, counterLabel, periodRows, transferPeriod, type BoundCounterName } from '../../src/coap/stats.js';
 import { DEFAULT_STACK_CONFIG, type CoapStackConfig } from '../../src/coap/stack-config.js';
@@ -21,7 +21,11 @@ import { parseProperties, stackConfigFor } from '../../src/config/index.js';
 import { createMetrics } from '../../src/monitor/metrics.js';
 import { mulberry32 } from '../helpers/random.js';
 
-const entry = (time: number, con = true): DedupEntry => ({ accepted: false, time, con });
+/** `check` answered as before: undefined for a new message, the earlier message's handle for a duplicate. */
+const check = (d: Deduplicator, peer: string, mid: number, time: number, con = true): number | undefined => {
+  const r = d.check(peer, mid, time, con);
+  return r < 0 ? duplicateOf(r) : undefined;
+};
 const counters = (): PeriodCounters<BoundCounterName> => new PeriodCounters(BOUND_COUNTER_NAMES);
 
 describe('decoder without exceptions (RFC 7252 §3)', () => {
@@ -71,39 +75,39 @@ describe('deduplication bounds (COAP.DEDUPLICATOR_MAX_MESSAGES, MAX_ACTIVE_PEERS
     const c = counters();
     const d = createDeduplicator({ ...DEFAULT_STACK_CONFIG, deduplicator: 'MARK_AND_SWEEP', maxActivePeers: 3 }, c);
     // one peer with many messages stays fully remembered (Californium: bounded by the lifetime only)
-    for (let mid = 0; mid < 500; mid++) d.check('p', mid, entry(mid));
+    for (let mid = 0; mid < 500; mid++) check(d, 'p', mid, mid);
     expect(d.size).toBe(500);
-    expect(d.check('p', 0, entry(600))).toBeDefined();
-    for (const peer of ['q', 'r', 's']) d.check(peer, 1, entry(700));
+    expect(check(d, 'p', 0, 600)).toBeDefined();
+    for (const peer of ['q', 'r', 's']) check(d, peer, 1, 700);
     expect(d.peers).toBe(3);
     expect(c.get('dedup-evicted peers')).toBe(1);
     expect(d.size).toBe(3); // p and its 500 messages went with it
-    expect(d.check('p', 0, entry(800))).toBeUndefined();
+    expect(check(d, 'p', 0, 800)).toBeUndefined();
   });
 
   it('MARK_AND_SWEEP: at most DEDUPLICATOR_MAX_MESSAGES messages, the oldest forgotten and counted', () => {
     const c = counters();
     const d = createDeduplicator({ ...DEFAULT_STACK_CONFIG, deduplicator: 'MARK_AND_SWEEP', dedupMaxMessages: 100 }, c);
-    for (let i = 0; i < 250; i++) d.check('p' + (i % 10), i, entry(i * 10));
+    for (let i = 0; i < 250; i++) check(d, 'p' + (i % 10), i, i * 10);
     expect(d.size).toBe(100);
     expect(c.get('dedup-evicted messages')).toBe(150);
     // the youngest are still duplicates, the oldest are not
-    expect(d.check('p9', 249, entry(3000))).toBeDefined();
-    expect(d.check('p0', 0, entry(3000))).toBeUndefined();
+    expect(check(d, 'p9', 249, 3000)).toBeDefined();
+    expect(check(d, 'p0', 0, 3000)).toBeUndefined();
   });
 
   it('PEERS_MARK_AND_SWEEP: per peer, per peers and in total, each eviction counted under its own key', () => {
     const c = counters();
     const cfg: CoapStackConfig = { ...DEFAULT_STACK_CONFIG, deduplicator: 'PEERS_MARK_AND_SWEEP', peersMarkAndSweepMessages: 4, maxActivePeers: 5, dedupMaxMessages: 12 };
     const d = createDeduplicator(cfg, c);
-    for (let mid = 0; mid < 10; mid++) d.check('a', mid, entry(mid));
+    for (let mid = 0; mid < 10; mid++) check(d, 'a', mid, mid);
     expect(d.size).toBe(4);
     expect(c.get('dedup-evicted peer messages')).toBe(6);
-    for (const peer of ['b', 'c', 'd']) for (let mid = 0; mid < 4; mid++) d.check(peer, mid, entry(2000));
+    for (const peer of ['b', 'c', 'd']) for (let mid = 0; mid < 4; mid++) check(d, peer, mid, 2000);
     expect(d.size).toBe(12);
     expect(c.get('dedup-evicted messages')).toBe(4); // a's messages made room, oldest first
-    expect(d.check('a', 9, entry(2001))).toBeUndefined();
-    for (const peer of ['e', 'f', 'g']) d.check(peer, 1, entry(3000));
+    expect(check(d, 'a', 9, 2001)).toBeUndefined();
+    for (const peer of ['e', 'f', 'g']) check(d, peer, 1, 3000);
     expect(d.peers).toBeLessThanOrEqual(5);
     expect(c.get('dedup-evicted peers')).toBeGreaterThan(0);
     expect(d.size).toBeLessThanOrEqual(12);
@@ -113,13 +117,13 @@ describe('deduplication bounds (COAP.DEDUPLICATOR_MAX_MESSAGES, MAX_ACTIVE_PEERS
     const c = counters();
     const d = createDeduplicator({ ...DEFAULT_STACK_CONFIG, deduplicator: 'CROP_ROTATION', dedupMaxMessages: 20, maxActivePeers: 1000 }, c);
     const now = Date.now();
-    for (let mid = 0; mid < 35; mid++) d.check('p', mid, entry(now));
+    for (let mid = 0; mid < 35; mid++) check(d, 'p', mid, now);
     expect(d.size).toBeLessThanOrEqual(20);
     // generations of 10: rotating at mid 10 drops nothing, at mid 20 and 30 a generation of 10 young messages
     expect(c.get('dedup-evicted messages')).toBe(20);
     const p = counters();
     const byPeers = createDeduplicator({ ...DEFAULT_STACK_CONFIG, deduplicator: 'CROP_ROTATION', dedupMaxMessages: 1000, maxActivePeers: 4 }, p);
-    for (let i = 0; i < 7; i++) byPeers.check('peer' + i, 1, entry(now));
+    for (let i = 0; i < 7; i++) check(byPeers, 'peer' + i, 1, now);
     expect(byPeers.peers).toBeLessThanOrEqual(4);
     // generations of 2 peers: peer2 rotates (nothing dropped), peer4 and peer6 drop a generation of 2 each
     expect(p.get('dedup-evicted peers')).toBe(4);
@@ -129,7 +133,7 @@ describe('deduplication bounds (COAP.DEDUPLICATOR_MAX_MESSAGES, MAX_ACTIVE_PEERS
   it('a sweep (lifetime) is not an eviction', () => {
     const c = counters();
     const d = createDeduplicator({ ...DEFAULT_STACK_CONFIG, deduplicator: 'PEERS_MARK_AND_SWEEP' }, c);
-    for (let mid = 0; mid < 10; mid++) d.check('a', mid, entry(0));
+    for (let mid = 0; mid < 10; mid++) check(d, 'a', mid, 0);
     d.sweep(DEFAULT_STACK_CONFIG.exchangeLifetime + 1);
     expect(d.size).toBe(0);
     expect(c.rows().every(([, cur]) => cur === 0)).toBe(true);
