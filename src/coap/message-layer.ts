@@ -92,7 +92,7 @@ export interface ServedRequest extends HookSlot {
   readonly context: EndpointContext;
   /** the exchange accepted the request: the response comes separately */
   readonly accepted: boolean;
-  /** the message layer's own state for this request (UDP: its deduplication entry); opaque to the exchange layer */
+  /** the message layer's own state for this request (UDP: its deduplication handle); opaque to the exchange layer */
   layerState: unknown;
 }
 

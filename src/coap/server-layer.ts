@@ -81,7 +81,7 @@ export class ServerExchange implements Exchange, ServedRequest {
   readonly notification = false;
   accepted = false;
   responded = false;
-  /** the message layer's state of the request (UDP: its deduplication entry) */
+  /** the message layer's state of the request (UDP: its deduplication handle) */
   layerState: unknown;
   /** the message hooks' state of the exchange (e.g. OSCORE's request binding) */
   hookState: unknown = undefined;
