@@ -6,11 +6,11 @@
 // the layer). Printed per implementation: heap used per message after a forced GC (and the ArrayBuffer memory
 // outside the heap), the time of a full gc() with the store full, and in steady state (store full, each new
 // message evicting the oldest) ns per message (check + keeping its response) and then ns per check alone.
-// The old implementation is `main`'s src/coap/dedup.ts (`--old-ref`), transpiled into a temp dir; the new one
+// The old implementation is src/coap/dedup.ts of b151e81, the last commit with per-message objects (`--old-ref`), transpiled into a temp dir; the new one
 // is this build's. Timing figures are the median of `--repeat` runs (old and new alternate), as another
 // benchmark may share the CPUs; heap figures do not depend on that.
 // Run: npx tsc -p tsconfig.json && node dist/bench/dedup-memory.js [--messages 300000] [--peers 200]
-//      [--steady 1000000] [--repeat 3] [--mode MARK_AND_SWEEP] [--old-ref main] [--out dedup-memory.json]
+//      [--steady 1000000] [--repeat 3] [--mode MARK_AND_SWEEP] [--old-ref b151e81] [--out dedup-memory.json]
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -188,7 +188,7 @@ async function main(): Promise<void> {
       peers: { type: 'string', default: '200' },
       steady: { type: 'string', default: '1000000' },
       repeat: { type: 'string', default: '3' },
-      'old-ref': { type: 'string', default: 'main' },
+      'old-ref': { type: 'string', default: 'b151e81' },
       mode: { type: 'string', default: DEFAULT_STACK_CONFIG.deduplicator },
       out: { type: 'string', default: 'dedup-memory.json' },
     },
