@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { pathToFileURL, fileURLToPath } from 'node:url';
 import { ccmOpen, ccmSeal, createCcmContext, type CcmContext } from '../src/dtls/ccm.js';
 import { processCpuMs, trackChild, killChildrenOnSignal } from './proc-util.js';
-import { pinToCpu } from './measure.js';
+import { cpuListOf, pinToCpu } from './measure.js';
 
 /** Request and answer sizes of the load section's coaps run (POST /benchmark?rlen=40, CID 6, CCM_8). */
 const REQUEST_BYTES = 60;
@@ -131,10 +131,17 @@ export interface CcmFloor {
 /** Measures the crypto floor (this module's header); `log` gets a line per run. */
 export async function measureCcmFloor(peers: number, seconds: number, pin: boolean, log: (line: string) => void): Promise<CcmFloor> {
   const runs: FloorRun[] = [];
-  for (const mode of ['udp', 'ccm', 'udp', 'ccm'] as const) {
-    const r = await measure(mode, peers, seconds, pin);
-    log(`${mode}: ${r.rate} datagrams/s answered, server ${r.usPerDatagram} µs CPU per datagram`);
-    runs.push(r);
+  // pinning moves this process (the generator) to CPU 0: its own CPUs come back afterwards, so that the processes a
+  // calling bench section starts later do not inherit CPU 0 alone
+  const cpus = pin ? cpuListOf(process.pid) : undefined;
+  try {
+    for (const mode of ['udp', 'ccm', 'udp', 'ccm'] as const) {
+      const r = await measure(mode, peers, seconds, pin);
+      log(`${mode}: ${r.rate} datagrams/s answered, server ${r.usPerDatagram} µs CPU per datagram`);
+      runs.push(r);
+    }
+  } finally {
+    if (cpus !== undefined) pinToCpu(process.pid, cpus);
   }
   const best = (m: Mode) => Math.min(...runs.filter((r) => r.mode === m).map((r) => r.usPerDatagram));
   return { runs, udpUs: best('udp'), ccmUs: best('ccm'), floorUs: Math.round((best('ccm') - best('udp')) * 10) / 10, peers, pinned: pin };

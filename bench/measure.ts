@@ -37,13 +37,22 @@ export interface Measurement {
   machine: MachineFigures;
 }
 
-/** Pins all threads of a process to one CPU (best effort; false when taskset failed). */
-export function pinToCpu(pid: number, cpu: number): boolean {
+/** Pins all threads of a process to one CPU, or to a CPU list such as "0-3" (best effort; false when taskset failed). */
+export function pinToCpu(pid: number, cpu: number | string): boolean {
   try {
     execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' });
     return true;
   } catch {
     return false;
+  }
+}
+
+/** The CPU list a process may run on ("0-1", as taskset prints it); undefined when taskset failed. */
+export function cpuListOf(pid: number): string | undefined {
+  try {
+    return execFileSync('taskset', ['-c', '-p', String(pid)], { encoding: 'utf8' }).split(':').pop()!.trim();
+  } catch {
+    return undefined;
   }
 }
 
